@@ -1,0 +1,20 @@
+# fedsaga — see README.md.
+.PHONY: run stop test build vet tools
+
+run:   ## run fedsaga locally: stack, migrate, seed, worker, a few orders
+	@scripts/run-local.sh
+
+stop:  ## stop what `make run` started
+	@scripts/stop-local.sh
+
+test:  ## unit and integration tests (installs what is missing)
+	@scripts/test.sh
+
+build:
+	go build -o bin/fedsaga ./cmd/fedsaga
+
+vet:
+	go vet ./...
+
+tools: ## build and cache the Temporal CLI (dev server + Web UI)
+	@bash -c 'source scripts/lib.sh && ensure_temporal && echo $$TEMPORAL_BIN'

@@ -1,0 +1,111 @@
+// Package spec holds the names and the input and output types of fedsaga's
+// activities. Workflows and the starter import it instead of the activities
+// package, so they pull in no database or NATS code.
+package spec
+
+// Activity names, as registered by the worker.
+const (
+	Validate         = "Validate"
+	CreateOrder      = "CreateOrder"
+	CancelOrder      = "CancelOrder"
+	ReserveInventory = "ReserveInventory"
+	ReleaseInventory = "ReleaseInventory"
+	ChargePayment    = "ChargePayment"
+	RefundPayment    = "RefundPayment"
+	ConfirmOrder     = "ConfirmOrder"
+	VoidConfirm      = "VoidConfirm"
+	PublishEvent     = "PublishEvent"
+)
+
+// Step names, as stored in the barrier table (tb_barrier.step) and shown in
+// logs and in the saga's state.
+const (
+	StepValidate = "validate"
+	StepCreate   = "create_order"
+	StepReserve  = "reserve_inventory"
+	StepCharge   = "charge_payment"
+	StepConfirm  = "confirm_order"
+	StepPublish  = "publish_event"
+)
+
+// Error types of business failures. They are non-retryable: the saga
+// compensates. Every other activity error is retried.
+const (
+	ErrForeignKey        = "ForeignKeyError"
+	ErrOutOfStock        = "OutOfStockError"
+	ErrInsufficientFunds = "InsufficientFundsError"
+	ErrOrderState        = "OrderStateError"
+	ErrConfirmCommitted  = "ConfirmCommittedError"
+)
+
+// Order statuses (tb_order.status).
+const (
+	StatusPending   = "pending"
+	StatusConfirmed = "confirmed"
+	StatusCancelled = "cancelled"
+)
+
+// Event types published to JetStream.
+const (
+	EventConfirmed = "order.confirmed"
+	EventCancelled = "order.cancelled"
+)
+
+// Item is one line of an order as a service places it: a SKU and a quantity.
+type Item struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"quantity"`
+}
+
+// ValidateInput asks whether a customer and products exist.
+type ValidateInput struct {
+	OrderID    string `json:"order_id"`
+	CustomerID string `json:"customer_id"`
+	Items      []Item `json:"items"`
+}
+
+// Line is an order line with the product resolved from its SKU.
+type Line struct {
+	ProductID  string `json:"product_id"`
+	SKU        string `json:"sku"`
+	Name       string `json:"name"`
+	Quantity   int    `json:"quantity"`
+	PriceCents int64  `json:"price_cents"`
+}
+
+// ValidateResult is the priced order: one line per distinct SKU.
+type ValidateResult struct {
+	Lines      []Line `json:"lines"`
+	TotalCents int64  `json:"total_cents"`
+}
+
+// Order is the input of every database step and compensation.
+type Order struct {
+	SagaID     string `json:"saga_id"` // the barrier key: the workflow id
+	OrderID    string `json:"order_id"`
+	CustomerID string `json:"customer_id"`
+	Lines      []Line `json:"lines"`
+	TotalCents int64  `json:"total_cents"`
+	// Reason says why the saga compensates; set for CancelOrder only.
+	Reason string `json:"reason,omitempty"`
+}
+
+// VoidConfirmResult says whether the confirm step had committed before
+// VoidConfirm blocked it.
+type VoidConfirmResult struct {
+	Confirmed bool `json:"confirmed"`
+}
+
+// PublishInput names the outbox event to publish.
+type PublishInput struct {
+	OrderID   string `json:"order_id"`
+	EventType string `json:"event_type"`
+}
+
+// PublishResult reports the stream's acknowledgement.
+type PublishResult struct {
+	EventID   string `json:"event_id"`
+	Stream    string `json:"stream"`
+	Sequence  uint64 `json:"sequence"`
+	Duplicate bool   `json:"duplicate"`
+}

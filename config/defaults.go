@@ -1,0 +1,63 @@
+package config
+
+import "time"
+
+// Default returns the default configuration, the one place where the
+// defaults documented on each field are set. It has no databases: they
+// have no default URL, so a configuration that passes Validate must add at
+// least the RequiredDatabases.
+func Default() *Config {
+	orders := DefaultStream()
+	orders.Subjects = []string{"fedsaga.order.>"}
+	return &Config{
+		Log: Log{
+			Level:  "info",
+			Format: "auto",
+		},
+		Temporal: Temporal{
+			Address:   "127.0.0.1:7233",
+			Namespace: "default",
+			TaskQueue: "fedsaga-orders",
+		},
+		Databases: map[string]Database{},
+		Saga: Saga{
+			Timeout:             5 * time.Minute,
+			CompensationTimeout: 10 * time.Minute,
+		},
+		NATS: NATS{
+			URL: "nats://127.0.0.1:4222",
+			JetStream: JetStream{
+				Streams: map[string]Stream{OrdersStream: orders},
+			},
+		},
+		Worker: Worker{
+			StopTimeout: 30 * time.Second,
+		},
+	}
+}
+
+// DefaultDatabase returns the defaults of every database, whatever its
+// name; Load applies them to each database that appears in the file or the
+// environment. The URL has no default.
+func DefaultDatabase() Database {
+	return Database{
+		PoolSize:         10,
+		PoolTimeout:      5 * time.Second,
+		IdleMaxAge:       5 * time.Minute,
+		StatementTimeout: 5 * time.Second,
+		LogSlowQueries:   200 * time.Millisecond,
+	}
+}
+
+// DefaultStream returns the defaults of every JetStream stream, whatever its
+// name; Load applies them to each stream that appears in the file or the
+// environment. Subjects have no default, except those of the stream ORDERS
+// set by Default.
+func DefaultStream() Stream {
+	return Stream{
+		Replicas:        1,
+		MaxMsgs:         -1,
+		MaxBytes:        -1,
+		DuplicateWindow: 2 * time.Minute,
+	}
+}

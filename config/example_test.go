@@ -1,0 +1,80 @@
+package config_test
+
+import (
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/fedsaga/fedsaga/config"
+)
+
+func ExampleLoad() {
+	// Reads the file given on the command line, else $FEDSAGA_CONFIG, else
+	// ./fedsaga.toml if there is one; then the FEDSAGA_ environment.
+	cfg, err := config.Load("")
+	if err != nil {
+		// Every problem, one per line, each naming its key.
+		log.Fatal(err)
+	}
+	if p := config.ResolvePath(""); p != "" {
+		fmt.Fprintln(os.Stderr, "configuration from", p)
+	}
+	fmt.Println(cfg.Temporal.TaskQueue)
+}
+
+func ExampleRedactURL() {
+	fmt.Println(config.RedactURL("postgres://app:s3cret@db:5432/orders?sslmode=require"))
+	fmt.Println(config.RedactURL("host=db user=app password='s3 cret' dbname=orders"))
+	fmt.Println(config.RedactURL("nats://user:pw@nats-1:4222,nats://token@nats-2:4222"))
+	// Output:
+	// postgres://app:[REDACTED]@db:5432/orders?sslmode=require
+	// host=db user=app password=[REDACTED] dbname=orders
+	// nats://user:[REDACTED]@nats-1:4222,nats://[REDACTED]@nats-2:4222
+}
+
+func ExampleConfig_Print() {
+	cfg := config.Default()
+	db := config.DefaultDatabase()
+	db.URL = "postgres://app:s3cret@db:5432/orders"
+	cfg.Databases["orders"] = db
+	if err := cfg.Print(os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// [log]
+	//   format = 'auto'
+	//   level = 'info'
+	//
+	// [temporal]
+	//   address = '127.0.0.1:7233'
+	//   namespace = 'default'
+	//   task_queue = 'fedsaga-orders'
+	//
+	// [databases]
+	//   [databases.orders]
+	//     idle_max_age = '5m0s'
+	//     log_slow_queries = '200ms'
+	//     pool_size = 10
+	//     pool_timeout = '5s'
+	//     statement_timeout = '5s'
+	//     url = 'postgres://app:[REDACTED]@db:5432/orders'
+	//
+	// [saga]
+	//   compensation_timeout = '10m0s'
+	//   timeout = '5m0s'
+	//
+	// [nats]
+	//   url = 'nats://127.0.0.1:4222'
+	//
+	//   [nats.jetstream]
+	//     [nats.jetstream.streams]
+	//       [nats.jetstream.streams.ORDERS]
+	//         duplicate_window = '2m0s'
+	//         max_bytes = -1
+	//         max_msgs = -1
+	//         replicas = 1
+	//         subjects = ['fedsaga.order.>']
+	//
+	// [worker]
+	//   stop_timeout = '30s'
+}

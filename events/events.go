@@ -1,0 +1,79 @@
+// Package events defines the order events fedsaga publishes to NATS
+// JetStream: a CloudEvents 1.0 JSON envelope, a deterministic id per
+// (order, event type) and one subject per event.
+package events
+
+import (
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Source is the CloudEvents source of every order event.
+const Source = "/fedsaga/order-saga"
+
+// SubjectPrefix starts the subject of every order event.
+const SubjectPrefix = "fedsaga.order."
+
+// namespace makes event ids: UUIDv5(namespace, order id + "/" + type).
+var namespace = uuid.MustParse("6f1e2a55-3b0c-4a8e-9d55-f3a1c0de5a9a")
+
+// ID is the event id of an order's event of the given type. It is the same
+// on every call, so every publish of one event carries one Nats-Msg-Id.
+func ID(orderID, eventType string) string {
+	return uuid.NewSHA1(namespace, []byte(orderID+"/"+eventType)).String()
+}
+
+// Subject is the subject an order event is published on:
+// fedsaga.order.<order id>.<confirmed|cancelled>. One subject per event lets
+// the stream keep at most one message per event (MaxMsgsPerSubject = 1).
+func Subject(orderID, eventType string) string {
+	return SubjectPrefix + orderID + "." + strings.TrimPrefix(eventType, "order.")
+}
+
+// Envelope is a CloudEvents 1.0 event in JSON form.
+type Envelope struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject"` // the order id
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	Data            Order     `json:"data"`
+}
+
+// Order is the data of an order event: what a consumer needs without
+// querying fedsaga back.
+type Order struct {
+	OrderID    string `json:"order_id"`
+	CustomerID string `json:"customer_id"`
+	Status     string `json:"status"`
+	TotalCents int64  `json:"total_cents"`
+	Items      []Item `json:"items"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// Item is one order line in an event.
+type Item struct {
+	ProductID  string `json:"product_id"`
+	SKU        string `json:"sku"`
+	Name       string `json:"name"`
+	Quantity   int    `json:"quantity"`
+	PriceCents int64  `json:"price_cents"`
+}
+
+// New builds the envelope of an order event.
+func New(eventType string, at time.Time, data Order) Envelope {
+	return Envelope{
+		SpecVersion:     "1.0",
+		ID:              ID(data.OrderID, eventType),
+		Source:          Source,
+		Type:            eventType,
+		Subject:         data.OrderID,
+		Time:            at.UTC(),
+		DataContentType: "application/json",
+		Data:            data,
+	}
+}

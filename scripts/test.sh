@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# fedsaga's test command: unit tests, and integration tests against a real
+# Temporal dev server (started by the tests), real PostgreSQL (the machine's,
+# in databases the tests create and drop) and real NATS (in-process, owned by
+# the tests). Installs what is missing first.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_temporal
+ensure_postgres
+ensure_nats
+if ! command -v docker-compose >/dev/null; then
+  log "installing docker-compose (Debian) to check docker-compose.yml"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+fi
+export FEDSAGA_TEMPORAL_BIN="$TEMPORAL_BIN"
+log "go vet"
+go vet ./...
+log "go test"
+go test -count=1 -timeout 30m "$@" ./...

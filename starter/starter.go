@@ -1,0 +1,128 @@
+// Package starter is the client library services use to start and inspect
+// order sagas. It depends on the Temporal client and fedsaga's workflow
+// names and types only: no database or NATS code comes with it.
+//
+//	c, _ := client.Dial(client.Options{HostPort: "127.0.0.1:7233"})
+//	h, err := starter.PlaceOrder(ctx, c, starter.Request{
+//		OrderID:    "ord-1001",
+//		CustomerID: "alice",
+//		Items:      []starter.Item{{SKU: "WIDGET", Quantity: 2}},
+//	})
+//	outcome, err := h.Result(ctx) // outcome.Status is "confirmed" or "cancelled"
+package starter
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/workflows"
+)
+
+// DefaultTaskQueue is the task queue of the default configuration
+// (temporal.task_queue).
+const DefaultTaskQueue = "fedsaga-orders"
+
+// Item is one order line: a SKU and a positive quantity.
+type Item = spec.Item
+
+// Outcome is a finished saga's result.
+type Outcome = workflows.Outcome
+
+// Request places an order. OrderID may be empty: PlaceOrder then makes one.
+type Request = workflows.PlaceOrderInput
+
+// Option changes how PlaceOrder starts a saga.
+type Option func(*options)
+
+type options struct {
+	taskQueue string
+}
+
+// TaskQueue starts the saga on the given task queue instead of
+// DefaultTaskQueue; it must be the workers' temporal.task_queue.
+func TaskQueue(name string) Option { return func(o *options) { o.taskQueue = name } }
+
+// NewOrderID returns a fresh order id.
+func NewOrderID() string { return "ord-" + uuid.NewString() }
+
+// PlaceOrder starts the order saga for req and returns its handle. The
+// workflow id derives from the order id, so placing the same order twice
+// runs one saga: the second call returns the handle of the first. Invalid
+// input starts nothing and returns an error naming each bad field.
+func PlaceOrder(ctx context.Context, c client.Client, req Request, opts ...Option) (*Handle, error) {
+	o := options{taskQueue: DefaultTaskQueue}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if req.OrderID == "" {
+		req.OrderID = NewOrderID()
+	}
+	if err := req.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid order: %w", err)
+	}
+	id := workflows.OrderWorkflowID(req.OrderID)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                o.taskQueue,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            summary(req),
+	}, workflows.PlaceOrderName, req)
+	// A saga that already ran or runs for this order is returned, not run
+	// again (the SDK turns "already started" into the existing run).
+	if err != nil {
+		return nil, fmt.Errorf("start order saga %s: %w", id, err)
+	}
+	return &Handle{OrderID: req.OrderID, WorkflowID: id, RunID: run.GetRunID(), run: run}, nil
+}
+
+// Order returns the handle of an order's saga, started earlier.
+func Order(c client.Client, orderID string) *Handle {
+	id := workflows.OrderWorkflowID(orderID)
+	return &Handle{OrderID: orderID, WorkflowID: id, run: c.GetWorkflow(context.Background(), id, "")}
+}
+
+// Handle is a started order saga.
+type Handle struct {
+	OrderID    string
+	WorkflowID string
+	RunID      string
+	run        client.WorkflowRun
+}
+
+// Result waits for the saga to finish and returns its outcome.
+func (h *Handle) Result(ctx context.Context) (*Outcome, error) {
+	var out Outcome
+	if err := h.run.Get(ctx, &out); err != nil {
+		return nil, fmt.Errorf("order saga %s: %w", h.WorkflowID, err)
+	}
+	return &out, nil
+}
+
+// ParseItem parses "SKU=QTY" as the CLI takes it.
+func ParseItem(s string) (Item, error) {
+	sku, qty, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(sku) == "" {
+		return Item{}, fmt.Errorf("%q: want SKU=QTY, e.g. WIDGET=2", s)
+	}
+	n, err := strconv.Atoi(qty)
+	if err != nil || n <= 0 {
+		return Item{}, fmt.Errorf("%q: quantity %q is not a positive integer", s, qty)
+	}
+	return Item{SKU: strings.TrimSpace(sku), Quantity: n}, nil
+}
+
+func summary(req Request) string {
+	parts := make([]string, len(req.Items))
+	for i, it := range req.Items {
+		parts[i] = fmt.Sprintf("%d×%s", it.Quantity, it.SKU)
+	}
+	return fmt.Sprintf("order %s for %s: %s", req.OrderID, req.CustomerID, strings.Join(parts, ", "))
+}

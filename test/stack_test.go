@@ -1,0 +1,304 @@
+// Package test holds fedsaga's integration tests. TestMain starts a real
+// stack that the tests own: a Temporal dev server (the cached Temporal CLI,
+// see scripts/lib.sh), three fresh databases on the machine's PostgreSQL, an
+// in-process NATS server with JetStream, and a fedsaga worker wired exactly
+// as `fedsaga worker` wires it. A missing dependency fails the run; nothing
+// is skipped.
+package test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/logging"
+	"github.com/fedsaga/fedsaga/migrations"
+	"github.com/fedsaga/fedsaga/worker"
+)
+
+// stack is the running test stack, set up by TestMain.
+var stack *Stack
+
+// Stack is everything the integration tests talk to.
+type Stack struct {
+	Dir        string // temporary directory of this run
+	ConfigPath string // fedsaga.toml of this stack, for the CLI
+	Config     *config.Config
+	Temporal   client.Client
+	JetStream  jetstream.JetStream
+	DBs        *federation.Registry
+
+	adminURL  string
+	dbNames   []string
+	devServer *testsuite.DevServer
+	nats      *server.Server
+	nc        *nats.Conn
+	stopWork  context.CancelFunc
+	workDone  chan error
+	logFile   *os.File
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := startStack(ctx)
+	if s != nil {
+		defer s.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration test stack did not start:", err)
+		return 1
+	}
+	stack = s
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "worker and server logs:", s.logFile.Name())
+	}
+	return code
+}
+
+// temporalBinary is the Temporal CLI that serves the dev server.
+func temporalBinary() (string, error) {
+	path := os.Getenv("FEDSAGA_TEMPORAL_BIN")
+	if path == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home, _ := os.UserHomeDir()
+			cache = filepath.Join(home, ".cache")
+		}
+		path = filepath.Join(cache, "fedsaga", "bin", "temporal-v1.5.1")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("temporal CLI not found at %s: run `make tools` (or `make test`, which builds it): %w", path, err)
+	}
+	return path, nil
+}
+
+func startStack(ctx context.Context) (s *Stack, err error) {
+	dir, err := os.MkdirTemp("", "fedsaga-test-")
+	if err != nil {
+		return nil, err
+	}
+	s = &Stack{Dir: dir}
+	if s.logFile, err = os.Create(filepath.Join(dir, "stack.log")); err != nil {
+		return s, err
+	}
+	logger := zerolog.New(s.logFile).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+
+	// Temporal: a real dev server from the cached Temporal CLI.
+	bin, err := temporalBinary()
+	if err != nil {
+		return s, err
+	}
+	s.devServer, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: bin,
+		ClientOptions: &client.Options{
+			Namespace: "default",
+			Logger:    logging.Temporal(logger.Level(zerolog.WarnLevel)),
+		},
+		LogLevel: "error",
+		ExtraArgs: []string{
+			"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+			"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+		},
+		Stdout: s.logFile,
+		Stderr: s.logFile,
+	})
+	if err != nil {
+		return s, fmt.Errorf("temporal dev server: %w", err)
+	}
+	s.Temporal = s.devServer.Client()
+
+	// NATS: in-process, so the tests own it (and may stop it).
+	s.nats, err = server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: filepath.Join(dir, "nats"), NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		return s, fmt.Errorf("nats server: %w", err)
+	}
+	go s.nats.Start()
+	if !s.nats.ReadyForConnections(10 * time.Second) {
+		return s, errors.New("nats server not ready after 10s")
+	}
+
+	// PostgreSQL: three fresh databases on the machine's server.
+	s.adminURL = os.Getenv("FEDSAGA_TEST_PG")
+	if s.adminURL == "" {
+		s.adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	}
+	urls := map[string]string{}
+	prefix := fmt.Sprintf("fedsaga_t%d_%d", time.Now().Unix(), os.Getpid())
+	for _, name := range migrations.Databases {
+		db := prefix + "_" + name
+		if err := s.admin(ctx, "CREATE DATABASE "+db); err != nil {
+			return s, fmt.Errorf("create database %s on %s (is PostgreSQL running?): %w", db, config.RedactURL(s.adminURL), err)
+		}
+		s.dbNames = append(s.dbNames, db)
+		urls[name] = withDatabase(s.adminURL, db)
+	}
+
+	// The configuration goes through config.Load, as the binary's does.
+	s.ConfigPath = filepath.Join(dir, "fedsaga.toml")
+	toml := fmt.Sprintf(`[log]
+level = "info"
+format = "json"
+
+[temporal]
+address = %q
+namespace = "default"
+task_queue = "fedsaga-test"
+
+[databases.orders]
+url = %q
+[databases.inventory]
+url = %q
+[databases.payments]
+url = %q
+
+[saga]
+timeout = "2m"
+compensation_timeout = "1m"
+
+[nats]
+url = %q
+
+[worker]
+stop_timeout = "5s"
+`, s.devServer.FrontendHostPort(), urls["orders"], urls["inventory"], urls["payments"], s.nats.ClientURL())
+	if err := os.WriteFile(s.ConfigPath, []byte(toml), 0o600); err != nil {
+		return s, err
+	}
+	if s.Config, err = config.Load(s.ConfigPath); err != nil {
+		return s, err
+	}
+	if s.DBs, err = federation.Open(s.Config.Databases, logger); err != nil {
+		return s, err
+	}
+	for _, name := range migrations.Databases {
+		db, _ := s.DBs.DB(name)
+		if _, err := migrations.Up(ctx, name, db.Pool()); err != nil {
+			return s, err
+		}
+	}
+
+	if s.nc, err = nats.Connect(s.nats.ClientURL()); err != nil {
+		return s, err
+	}
+	if s.JetStream, err = jetstream.New(s.nc); err != nil {
+		return s, err
+	}
+
+	// The worker, wired as `fedsaga worker` wires it.
+	w, err := worker.New(ctx, s.Config, logger)
+	if err != nil {
+		return s, fmt.Errorf("worker: %w", err)
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	s.stopWork, s.workDone = stop, make(chan error, 1)
+	go func() {
+		defer w.Close()
+		s.workDone <- w.Run(wctx)
+	}()
+	return s, nil
+}
+
+// Close stops everything the stack started and drops its databases.
+func (s *Stack) Close() {
+	if s.stopWork != nil {
+		s.stopWork()
+		<-s.workDone
+	}
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.DBs != nil {
+		s.DBs.Close()
+	}
+	if s.nats != nil {
+		s.nats.Shutdown()
+		s.nats.WaitForShutdown()
+	}
+	if s.devServer != nil {
+		_ = s.devServer.Stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, db := range s.dbNames {
+		if err := s.admin(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
+			fmt.Fprintln(os.Stderr, "drop test database:", err)
+		}
+	}
+	if s.logFile != nil {
+		s.logFile.Close()
+	}
+	_ = os.RemoveAll(s.Dir)
+}
+
+func (s *Stack) admin(ctx context.Context, sql string) error {
+	conn, err := pgx.Connect(ctx, s.adminURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+func withDatabase(url, db string) string {
+	base, query, _ := strings.Cut(url, "?")
+	base = base[:strings.LastIndex(base, "/")+1] + db
+	if query != "" {
+		return base + "?" + query
+	}
+	return base
+}
+
+// pool returns the pool of a logical database (orders, inventory, payments).
+func (s *Stack) pool(t testing.TB, name string) *pgxpool.Pool {
+	t.Helper()
+	db, err := s.DBs.DB(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db.Pool()
+}
+
+var seq atomic.Int64
+
+// uniq makes an id unique to this run and test: fixtures never collide.
+func uniq(t testing.TB, kind string) string {
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, t.Name())
+	if len(name) > 30 {
+		name = name[len(name)-30:]
+	}
+	return fmt.Sprintf("%s-%s-%d", kind, strings.Trim(name, "-"), seq.Add(1))
+}
+

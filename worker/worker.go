@@ -1,0 +1,128 @@
+// Package worker wires and runs a fedsaga worker process: database pools,
+// NATS and its streams, the Temporal client, and the order saga's workflow
+// and activities on the configured task queue. Workers are stateless: any
+// number of them may poll one task queue.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	tworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/fedsaga/fedsaga/activities"
+	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/workflows"
+)
+
+// Worker is a running fedsaga worker's dependencies.
+type Worker struct {
+	cfg      *config.Config
+	logger   zerolog.Logger
+	dbs      *federation.Registry
+	nc       *nats.Conn
+	temporal client.Client
+	worker   tworker.Worker
+}
+
+// New connects to the databases, NATS (creating missing streams) and
+// Temporal, and registers the workflow and activities. Close releases what
+// New opened, also when New fails halfway.
+func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Worker, err error) {
+	w := &Worker{cfg: cfg, logger: logger}
+	defer func() {
+		if err != nil {
+			w.Close()
+		}
+	}()
+	if w.dbs, err = federation.Open(cfg.Databases, logger); err != nil {
+		return nil, err
+	}
+	if w.nc, err = ConnectNATS(cfg.NATS, logger); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(w.nc)
+	if err != nil {
+		return nil, fmt.Errorf("nats: jetstream: %w", err)
+	}
+	if err = EnsureStreams(ctx, js, cfg.NATS.JetStream.Streams, logger); err != nil {
+		return nil, err
+	}
+	acts, err := activities.New(w.dbs, js)
+	if err != nil {
+		return nil, err
+	}
+	if w.temporal, err = DialTemporal(ctx, cfg.Temporal, logger); err != nil {
+		return nil, err
+	}
+	w.worker = tworker.New(w.temporal, cfg.Temporal.TaskQueue, tworker.Options{
+		WorkerStopTimeout: cfg.Worker.StopTimeout,
+	})
+	Register(w.worker, acts, workflows.Settings{
+		Timeout:             cfg.Saga.Timeout,
+		CompensationTimeout: cfg.Saga.CompensationTimeout,
+	})
+	return w, nil
+}
+
+// Register registers the order saga and its activities on a Temporal worker.
+func Register(r tworker.Registry, acts *activities.Activities, settings workflows.Settings) {
+	orders := &workflows.Orders{Settings: settings}
+	r.RegisterWorkflowWithOptions(orders.PlaceOrder, workflow.RegisterOptions{Name: workflows.PlaceOrderName})
+	for name, fn := range map[string]any{
+		spec.Validate:         acts.Validate,
+		spec.CreateOrder:      acts.CreateOrder,
+		spec.CancelOrder:      acts.CancelOrder,
+		spec.ReserveInventory: acts.ReserveInventory,
+		spec.ReleaseInventory: acts.ReleaseInventory,
+		spec.ChargePayment:    acts.ChargePayment,
+		spec.RefundPayment:    acts.RefundPayment,
+		spec.ConfirmOrder:     acts.ConfirmOrder,
+		spec.VoidConfirm:      acts.VoidConfirm,
+		spec.PublishEvent:     acts.PublishEvent,
+	} {
+		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+}
+
+// Run polls the task queue until ctx is done, then stops gracefully: it
+// waits up to worker.stop_timeout for running activities.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.worker.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", w.cfg.Temporal.TaskQueue, err)
+	}
+	w.logger.Info().
+		Str("task_queue", w.cfg.Temporal.TaskQueue).
+		Str("temporal", w.cfg.Temporal.Address).
+		Str("namespace", w.cfg.Temporal.Namespace).
+		Msg("worker started")
+	<-ctx.Done()
+	w.logger.Info().Dur("stop_timeout", w.cfg.Worker.StopTimeout).Msg("worker stopping")
+	w.worker.Stop()
+	w.logger.Info().Msg("worker stopped")
+	return nil
+}
+
+// Close releases the connections.
+func (w *Worker) Close() {
+	if w.temporal != nil {
+		w.temporal.Close()
+	}
+	if w.nc != nil {
+		if err := w.nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			w.nc.Close()
+		}
+	}
+	if w.dbs != nil {
+		w.dbs.Close()
+	}
+}
