@@ -41,6 +41,9 @@ func ConnectNATS(cfg config.NATS, logger zerolog.Logger) (*nats.Conn, error) {
 		nats.ReconnectWait(time.Second),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // closed on purpose
+			}
 			logger.Warn().Err(err).Str("url", url).Msg("nats disconnected")
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

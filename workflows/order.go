@@ -124,6 +124,7 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 	r.saga = saga.New(saga.Options{
 		Timeout:             r.settings.Timeout,
 		CompensationTimeout: r.settings.CompensationTimeout,
+		Logger:              r.logger,
 	})
 	return workflow.SetQueryHandler(ctx, QueryState, func() (saga.State, error) {
 		return r.saga.State(), nil

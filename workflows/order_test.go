@@ -469,6 +469,7 @@ func TestPlaceOrderStartToCloseTimeout(t *testing.T) {
 	}
 	assertCalls(t, f.Calls(), seq(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment,
 		spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))
+	t.Logf("reason: %s", out.Reason)
 	assertCancelled(t, out, "timeout", "StartToClose")
 	assertOrderInputs(t, f, out.Reason)
 	st := queryState(t, env)
@@ -511,6 +512,7 @@ func TestPlaceOrderCancelledDuringCharge(t *testing.T) {
 	}
 	assertCalls(t, f.Calls(), seq(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment,
 		spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))
+	t.Logf("reason: %s", out.Reason)
 	assertCancelled(t, out, "saga cancelled")
 	if !out.EventPublished {
 		t.Errorf("order.cancelled not published: %+v", out)
@@ -543,6 +545,7 @@ func TestPlaceOrderSagaTimeout(t *testing.T) {
 	}
 	assertCalls(t, f.Calls(), seq(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment,
 		spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))
+	t.Logf("reason: %s", out.Reason)
 	assertCancelled(t, out, saga.ErrTimeout.Error(), "1m0s")
 	assertOrderInputs(t, f, out.Reason)
 	st := queryState(t, env)
@@ -585,6 +588,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 					t.Errorf("workflow error %q does not contain %q", err, s)
 				}
 			}
+			t.Logf("workflow error: %v", err)
 			refunds := f.count(spec.RefundPayment)
 			if refunds < tc.minCalls || (tc.minCalls == 1 && refunds != 1) {
 				t.Errorf("RefundPayment called %d times, want %d", refunds, tc.minCalls)

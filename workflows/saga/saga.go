@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -89,6 +90,9 @@ type Options struct {
 	// ContinueWithError runs the remaining compensations when one fails
 	// (sequential mode).
 	ContinueWithError bool
+	// Logger logs the saga's progress; default workflow.GetLogger. Give it
+	// the saga's business keys (log.With(logger, "order_id", id)).
+	Logger log.Logger
 }
 
 // AbortedError is returned by Run when a step failed and every
@@ -209,7 +213,11 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 func (s *Saga) compensate(ctx workflow.Context, steps []Step, registered []int, f Failure) error {
 	s.state.Status = StatusCompensating
 	s.state.Reason = Reason(f.Cause)
-	workflow.GetLogger(ctx).Warn("saga compensating", "step", f.Step, "reason", s.state.Reason)
+	logger := s.opts.Logger
+	if logger == nil {
+		logger = workflow.GetLogger(ctx)
+	}
+	logger.Warn("saga compensating", "step", f.Step, "reason", s.state.Reason)
 
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	dctx = workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
