@@ -104,6 +104,9 @@ type Worker struct {
 	// StopTimeout is how long a stopping worker waits for running
 	// activities before it cancels them. Default 30s.
 	StopTimeout time.Duration `koanf:"stop_timeout"`
+	// HTTPAddress is where the worker serves /healthz, /readyz and
+	// /metrics (Prometheus); "" turns the server off. Default ":9464".
+	HTTPAddress string `koanf:"http_address"`
 }
 
 // OrdersStream is the name of the stream that carries the order events.

@@ -87,7 +87,7 @@ func TestDefault(t *testing.T) {
 				"ORDERS": {Subjects: []string{"fedsaga.order.>"}, Replicas: 1, MaxMsgs: -1, MaxBytes: -1, DuplicateWindow: 2 * time.Minute},
 			}},
 		},
-		Worker: Worker{StopTimeout: 30 * time.Second},
+		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant %+v", c, want)
@@ -626,6 +626,8 @@ func TestValidate(t *testing.T) {
 		{"max bytes set", func(c *Config) { setStream(c, func(s *Stream) { s.MaxBytes = 1 << 30 }) }, ""},
 		{"duplicate window", func(c *Config) { setStream(c, func(s *Stream) { s.DuplicateWindow = 0 }) }, "config: nats.jetstream.streams.ORDERS.duplicate_window: must be more than 0s, got 0s"},
 		{"stop timeout zero", func(c *Config) { c.Worker.StopTimeout = 0 }, ""},
+		{"http address off", func(c *Config) { c.Worker.HTTPAddress = "" }, ""},
+		{"http address bad", func(c *Config) { c.Worker.HTTPAddress = "9464" }, `config: worker.http_address: want host:port (e.g. ":9464") or "" to turn it off, got "9464"`},
 		{"stop timeout negative", func(c *Config) { c.Worker.StopTimeout = -time.Second }, "config: worker.stop_timeout: must not be negative, got -1s"},
 	}
 	for _, tt := range tests {
@@ -773,7 +775,7 @@ func TestRedacted(t *testing.T) {
 		"nats.jetstream.streams.ORDERS.subjects", "nats.url",
 		"saga.compensation_timeout", "saga.timeout",
 		"temporal.address", "temporal.namespace", "temporal.task_queue",
-		"worker.stop_timeout",
+		"worker.http_address", "worker.stop_timeout",
 	}
 	if !slices.Equal(keys, want) {
 		t.Errorf("Redacted() keys =\n%q\nwant\n%q", keys, want)

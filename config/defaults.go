@@ -32,6 +32,7 @@ func Default() *Config {
 		},
 		Worker: Worker{
 			StopTimeout: 30 * time.Second,
+			HTTPAddress: ":9464",
 		},
 	}
 }

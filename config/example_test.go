@@ -76,5 +76,6 @@ func ExampleConfig_Print() {
 	//         subjects = ['fedsaga.order.>']
 	//
 	// [worker]
+	//   http_address = ':9464'
 	//   stop_timeout = '30s'
 }

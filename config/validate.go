@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -66,6 +67,11 @@ func validate(c *Config) []*Error {
 		v.stream("nats.jetstream.streams."+name, name, streams[name])
 	}
 
+	if a := c.Worker.HTTPAddress; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.add("worker.http_address", "want host:port (e.g. \":9464\") or \"\" to turn it off, got %q", a)
+		}
+	}
 	if c.Worker.StopTimeout < 0 {
 		v.add("worker.stop_timeout", "must not be negative, got %s", c.Worker.StopTimeout)
 	}

@@ -50,6 +50,7 @@ type Stack struct {
 	devServer *testsuite.DevServer
 	nats      *server.Server
 	nc        *nats.Conn
+	worker    *worker.Worker
 	stopWork  context.CancelFunc
 	workDone  chan error
 	logFile   *os.File
@@ -187,6 +188,7 @@ url = %q
 
 [worker]
 stop_timeout = "5s"
+http_address = "127.0.0.1:0"
 `, s.devServer.FrontendHostPort(), urls["orders"], urls["inventory"], urls["payments"], s.nats.ClientURL())
 	if err := os.WriteFile(s.ConfigPath, []byte(toml), 0o600); err != nil {
 		return s, err
@@ -216,6 +218,7 @@ stop_timeout = "5s"
 	if err != nil {
 		return s, fmt.Errorf("worker: %w", err)
 	}
+	s.worker = w
 	wctx, stop := context.WithCancel(context.Background())
 	s.stopWork, s.workDone = stop, make(chan error, 1)
 	go func() {

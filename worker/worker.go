@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -32,13 +33,15 @@ type Worker struct {
 	nc       *nats.Conn
 	temporal client.Client
 	worker   tworker.Worker
+	probes   *probes
+	fatal    chan error
 }
 
 // New connects to the databases, NATS (creating missing streams) and
 // Temporal, and registers the workflow and activities. Close releases what
 // New opened, also when New fails halfway.
 func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Worker, err error) {
-	w := &Worker{cfg: cfg, logger: logger}
+	w := &Worker{cfg: cfg, logger: logger, fatal: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			w.Close()
@@ -46,6 +49,13 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	}()
 	if w.dbs, err = federation.Open(cfg.Databases, logger); err != nil {
 		return nil, err
+	}
+	if cfg.Worker.HTTPAddress != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(w.dbs.Collector())
+		if w.probes, err = newProbes(cfg.Worker.HTTPAddress, reg, logger); err != nil {
+			return nil, err
+		}
 	}
 	if w.nc, err = ConnectNATS(cfg.NATS, logger); err != nil {
 		return nil, err
@@ -66,6 +76,13 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	}
 	w.worker = tworker.New(w.temporal, cfg.Temporal.TaskQueue, tworker.Options{
 		WorkerStopTimeout: cfg.Worker.StopTimeout,
+		OnFatalError: func(err error) {
+			w.probes.setReady(false, "fatal: "+err.Error())
+			select {
+			case w.fatal <- err:
+			default:
+			}
+		},
 	})
 	Register(w.worker, acts, workflows.Settings{
 		Timeout:             cfg.Saga.Timeout,
@@ -95,25 +112,38 @@ func Register(r tworker.Registry, acts *activities.Activities, settings workflow
 }
 
 // Run polls the task queue until ctx is done, then stops gracefully: it
-// waits up to worker.stop_timeout for running activities.
+// waits up to worker.stop_timeout for running activities. A fatal worker
+// error (the namespace is gone, say) ends Run with that error.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.worker.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", w.cfg.Temporal.TaskQueue, err)
 	}
+	w.probes.setReady(true, "")
 	w.logger.Info().
 		Str("task_queue", w.cfg.Temporal.TaskQueue).
 		Str("temporal", w.cfg.Temporal.Address).
 		Str("namespace", w.cfg.Temporal.Namespace).
 		Msg("worker started")
-	<-ctx.Done()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-w.fatal:
+		w.logger.Error().Err(err).Msg("worker failed")
+	}
+	w.probes.setReady(false, "stopping")
 	w.logger.Info().Dur("stop_timeout", w.cfg.Worker.StopTimeout).Msg("worker stopping")
 	w.worker.Stop()
 	w.logger.Info().Msg("worker stopped")
-	return nil
+	return err
 }
+
+// HTTPAddress is where the worker serves /healthz, /readyz and /metrics;
+// "" when worker.http_address is off.
+func (w *Worker) HTTPAddress() string { return w.probes.Addr() }
 
 // Close releases the connections.
 func (w *Worker) Close() {
+	w.probes.close()
 	if w.temporal != nil {
 		w.temporal.Close()
 	}

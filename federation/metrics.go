@@ -1,0 +1,43 @@
+package federation
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector exports the pools' statistics to Prometheus, per database:
+// fedsaga_database_pool_active, _idle, _total and _max connections, the
+// acquire count, and the time spent waiting for a connection when the pool
+// was empty.
+func (r *Registry) Collector() prometheus.Collector { return poolCollector{r} }
+
+type poolCollector struct{ r *Registry }
+
+var (
+	label       = []string{"database"}
+	descActive  = prometheus.NewDesc("fedsaga_database_pool_active", "Connections in use.", label, nil)
+	descIdle    = prometheus.NewDesc("fedsaga_database_pool_idle", "Idle connections.", label, nil)
+	descTotal   = prometheus.NewDesc("fedsaga_database_pool_total", "Open connections.", label, nil)
+	descMax     = prometheus.NewDesc("fedsaga_database_pool_max", "Most connections the pool opens (pool_size).", label, nil)
+	descAcquire = prometheus.NewDesc("fedsaga_database_pool_acquire_total", "Connections acquired from the pool.", label, nil)
+	descEmpty   = prometheus.NewDesc("fedsaga_database_pool_empty_acquire_total", "Acquires that had to wait for a connection.", label, nil)
+	descWait    = prometheus.NewDesc("fedsaga_database_pool_empty_acquire_wait_seconds_total", "Time spent waiting for a connection when the pool was empty.", label, nil)
+)
+
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descActive, descIdle, descTotal, descMax, descAcquire, descEmpty, descWait} {
+		ch <- d
+	}
+}
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, name := range c.r.Names() {
+		st := c.r.dbs[name].pool.Stat()
+		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(st.AcquiredConns()), name)
+		ch <- prometheus.MustNewConstMetric(descIdle, prometheus.GaugeValue, float64(st.IdleConns()), name)
+		ch <- prometheus.MustNewConstMetric(descTotal, prometheus.GaugeValue, float64(st.TotalConns()), name)
+		ch <- prometheus.MustNewConstMetric(descMax, prometheus.GaugeValue, float64(st.MaxConns()), name)
+		ch <- prometheus.MustNewConstMetric(descAcquire, prometheus.CounterValue, float64(st.AcquireCount()), name)
+		ch <- prometheus.MustNewConstMetric(descEmpty, prometheus.CounterValue, float64(st.EmptyAcquireCount()), name)
+		ch <- prometheus.MustNewConstMetric(descWait, prometheus.CounterValue, st.EmptyAcquireWaitTime().Seconds(), name)
+	}
+}

@@ -1,0 +1,41 @@
+package test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestWorkerProbesAndMetrics(t *testing.T) {
+	base := "http://" + stack.worker.HTTPAddress()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, "ready") {
+		t.Errorf("/readyz of a running worker: %d %s", code, body)
+	}
+	code, body := get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, db := range []string{"orders", "inventory", "payments"} {
+		for _, m := range []string{"fedsaga_database_pool_active", "fedsaga_database_pool_idle", "fedsaga_database_pool_acquire_total"} {
+			if !strings.Contains(body, m+`{database="`+db+`"}`) {
+				t.Errorf("/metrics lacks %s for %s", m, db)
+			}
+		}
+	}
+	if !strings.Contains(body, "go_goroutines") {
+		t.Error("/metrics lacks the Go runtime metrics")
+	}
+}
