@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fedsaga/fedsaga/federation"
 	"github.com/fedsaga/fedsaga/migrations"
 )
 
@@ -17,10 +16,7 @@ func (a *app) migrateCmd() *cobra.Command {
 processes at once: each database's migration holds a PostgreSQL advisory lock.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
-			dbs, err := federation.Open(a.cfg.Databases, a.logger)
+			dbs, err := a.databases()
 			if err != nil {
 				return err
 			}

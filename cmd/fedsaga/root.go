@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/federation"
 	"github.com/fedsaga/fedsaga/logging"
 )
 
@@ -60,4 +61,12 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args)
 	}
 	return nil
+}
+
+// databases loads the configuration and opens the database pools.
+func (a *app) databases() (*federation.Registry, error) {
+	if err := a.load(); err != nil {
+		return nil, err
+	}
+	return federation.Open(a.cfg.Databases, a.logger)
 }

@@ -43,10 +43,7 @@ func (a *app) seedCmd() *cobra.Command {
 with --reset their stock and balances go back to the demo values.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
-			dbs, err := federation.Open(a.cfg.Databases, a.logger)
+			dbs, err := a.databases()
 			if err != nil {
 				return err
 			}
