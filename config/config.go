@@ -66,7 +66,23 @@ type Saga struct {
 	// CompensationTimeout is how long one compensation is retried before it
 	// counts as failed. Default 10m.
 	CompensationTimeout time.Duration `koanf:"compensation_timeout"`
+	// Mode is how the forward steps run: "regular" activities, or "local"
+	// activities (less latency, fewer history events; compensations stay
+	// regular activities). Default "regular".
+	Mode string `koanf:"mode"`
+	// ParallelCompensation runs the compensations at once instead of in
+	// reverse order. Default false.
+	ParallelCompensation bool `koanf:"parallel_compensation"`
+	// ContinueWithError runs the remaining compensations when one fails
+	// (sequential mode) before the saga waits for an operator. Default false.
+	ContinueWithError bool `koanf:"continue_with_error"`
 }
+
+// Saga modes.
+const (
+	ModeRegular = "regular"
+	ModeLocal   = "local"
+)
 
 // NATS is the connection to NATS and the JetStream streams fedsaga manages.
 type NATS struct {
@@ -107,6 +123,10 @@ type Worker struct {
 	// HTTPAddress is where the worker serves /healthz, /readyz and
 	// /metrics (Prometheus); "" turns the server off. Default ":9464".
 	HTTPAddress string `koanf:"http_address"`
+	// DeploymentName and BuildID turn on Worker Deployments (versioning):
+	// set both or neither. Default "" (unversioned).
+	DeploymentName string `koanf:"deployment_name"`
+	BuildID        string `koanf:"build_id"`
 }
 
 // OrdersStream is the name of the stream that carries the order events.

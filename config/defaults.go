@@ -23,6 +23,7 @@ func Default() *Config {
 		Saga: Saga{
 			Timeout:             5 * time.Minute,
 			CompensationTimeout: 10 * time.Minute,
+			Mode:                ModeRegular,
 		},
 		NATS: NATS{
 			URL: "nats://127.0.0.1:4222",

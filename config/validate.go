@@ -67,6 +67,10 @@ func validate(c *Config) []*Error {
 		v.stream("nats.jetstream.streams."+name, name, streams[name])
 	}
 
+	v.oneOf("saga.mode", c.Saga.Mode, []string{ModeRegular, ModeLocal})
+	if (c.Worker.DeploymentName == "") != (c.Worker.BuildID == "") {
+		v.add("worker.deployment_name", "set worker.deployment_name and worker.build_id together (both or neither)")
+	}
 	if a := c.Worker.HTTPAddress; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			v.add("worker.http_address", "want host:port (e.g. \":9464\") or \"\" to turn it off, got %q", a)

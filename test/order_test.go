@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -181,7 +182,7 @@ func TestSameOrderTwiceRunsOneSaga(t *testing.T) {
 	if runIDs[0] == "" || runIDs[0] != runIDs[1] {
 		t.Errorf("run ids %q and %q: want one run", runIDs[0], runIDs[1])
 	}
-	if first.Status != workflows.Confirmed || *again != *first {
+	if first.Status != workflows.Confirmed || !reflect.DeepEqual(again, first) {
 		t.Errorf("outcomes %+v and %+v: want the same confirmed outcome", first, again)
 	}
 	if got := s.stock(t, p); got != 8 {

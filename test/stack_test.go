@@ -181,7 +181,7 @@ url = %q
 
 [saga]
 timeout = "2m"
-compensation_timeout = "1m"
+compensation_timeout = "5s"
 
 [nats]
 url = %q

@@ -74,20 +74,23 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if w.temporal, err = DialTemporal(ctx, cfg.Temporal, logger); err != nil {
 		return nil, err
 	}
-	w.worker = tworker.New(w.temporal, cfg.Temporal.TaskQueue, tworker.Options{
-		WorkerStopTimeout: cfg.Worker.StopTimeout,
-		OnFatalError: func(err error) {
-			w.probes.setReady(false, "fatal: "+err.Error())
-			select {
-			case w.fatal <- err:
-			default:
-			}
-		},
-	})
-	Register(w.worker, acts, workflows.Settings{
-		Timeout:             cfg.Saga.Timeout,
-		CompensationTimeout: cfg.Saga.CompensationTimeout,
-	})
+	added, err := EnsureSearchAttributes(ctx, w.temporal, cfg.Temporal.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if len(added) > 0 {
+		logger.Info().Strs("search_attributes", added).Msg("search attributes registered")
+	}
+	opts := Options(cfg.Worker)
+	opts.OnFatalError = func(err error) {
+		w.probes.setReady(false, "fatal: "+err.Error())
+		select {
+		case w.fatal <- err:
+		default:
+		}
+	}
+	w.worker = tworker.New(w.temporal, cfg.Temporal.TaskQueue, opts)
+	Register(w.worker, acts, Settings(cfg.Saga))
 	return w, nil
 }
 

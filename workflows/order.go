@@ -25,8 +25,8 @@ import (
 // PlaceOrderName is the workflow type of the order saga.
 const PlaceOrderName = "PlaceOrder"
 
-// QueryState is the query that returns the saga's State.
-const QueryState = "state"
+// QueryState is the query that returns the saga's State (saga.State).
+const QueryState = saga.QueryState
 
 // OrderWorkflowID is the workflow id of an order's saga. One order id runs
 // one saga: starting it again returns the existing run.
@@ -55,6 +55,9 @@ type Outcome struct {
 	// EventPublished is false when NATS could not take the event within the
 	// publish step's retries; the event stays in the outbox.
 	EventPublished bool `json:"event_published"`
+	// Resolved names the steps whose compensation an operator resolved by
+	// hand.
+	Resolved []string `json:"resolved,omitempty"`
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -88,7 +91,18 @@ func (in *PlaceOrderInput) Validate() error {
 type Settings struct {
 	Timeout             time.Duration
 	CompensationTimeout time.Duration
+	// LocalActivities runs the forward steps as local activities.
+	LocalActivities      bool
+	ParallelCompensation bool
+	ContinueWithError    bool
 }
+
+// Search attributes of the order saga, besides the engine's SagaStatus and
+// SagaStep.
+var (
+	OrderIDKey    = temporal.NewSearchAttributeKeyKeyword("OrderId")
+	CustomerIDKey = temporal.NewSearchAttributeKeyKeyword("CustomerId")
+)
 
 // Orders runs order sagas with the worker's settings.
 type Orders struct {
@@ -114,6 +128,7 @@ type orderRun struct {
 	settings Settings
 	saga     *saga.Saga
 	logger   log.Logger
+	order    spec.Order // filled by the validate step
 }
 
 func (r *orderRun) setup(ctx workflow.Context) error {
@@ -121,14 +136,19 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
 	}
 	r.logger = log.With(workflow.GetLogger(ctx), "order_id", r.in.OrderID)
-	r.saga = saga.New(saga.Options{
+	err := workflow.UpsertTypedSearchAttributes(ctx, OrderIDKey.ValueSet(r.in.OrderID), CustomerIDKey.ValueSet(r.in.CustomerID))
+	if err != nil {
+		return err
+	}
+	r.saga, err = saga.New(ctx, saga.Options{
 		Timeout:             r.settings.Timeout,
 		CompensationTimeout: r.settings.CompensationTimeout,
+		LocalActions:        r.settings.LocalActivities,
+		Parallel:            r.settings.ParallelCompensation,
+		ContinueWithError:   r.settings.ContinueWithError,
 		Logger:              r.logger,
 	})
-	return workflow.SetQueryHandler(ctx, QueryState, func() (saga.State, error) {
-		return r.saga.State(), nil
-	})
+	return err
 }
 
 // forwardOptions retry infrastructure failures a few times; business
@@ -157,72 +177,59 @@ var publishOptions = workflow.ActivityOptions{
 
 func (r *orderRun) run(ctx workflow.Context) (*Outcome, error) {
 	ctx = workflow.WithActivityOptions(ctx, forwardOptions)
-	out := &Outcome{OrderID: r.in.OrderID}
-
-	var priced spec.ValidateResult
-	err := workflow.ExecuteActivity(withStep(ctx, spec.StepValidate), spec.Validate, spec.ValidateInput{
-		OrderID: r.in.OrderID, CustomerID: r.in.CustomerID, Items: r.in.Items,
-	}).Get(ctx, &priced)
-	if err != nil {
-		if !isBusiness(err) {
-			return nil, err
-		}
-		// Nothing was written: the order is refused before any step.
-		out.Status, out.Reason = Cancelled, saga.Reason(err)
-		r.logger.Info("order refused", "step", spec.StepValidate, "reason", out.Reason)
-		return out, nil
-	}
-
-	order := spec.Order{
+	r.order = spec.Order{
 		SagaID:     workflow.GetInfo(ctx).WorkflowExecution.ID,
 		OrderID:    r.in.OrderID,
 		CustomerID: r.in.CustomerID,
-		Lines:      priced.Lines,
-		TotalCents: priced.TotalCents,
 	}
-	out.TotalCents = order.TotalCents
-
-	err = r.saga.Run(ctx,
+	err := r.saga.Run(ctx,
+		saga.Step{Name: spec.StepValidate, Action: r.validate},
 		saga.Step{
 			Name:       spec.StepCreate,
-			Action:     saga.Activity(spec.CreateOrder, order),
-			Compensate: r.cancelOrder(order),
+			Action:     r.call(spec.StepCreate, spec.CreateOrder),
+			Compensate: r.cancelOrder,
 		},
 		saga.Step{
 			Name:       spec.StepReserve,
-			Action:     saga.Activity(spec.ReserveInventory, order),
-			Compensate: saga.Undo(spec.ReleaseInventory, order),
+			Action:     r.call(spec.StepReserve, spec.ReserveInventory),
+			Compensate: r.undo(spec.ReleaseInventory),
 		},
 		saga.Step{
 			Name:       spec.StepCharge,
-			Action:     saga.Activity(spec.ChargePayment, order),
-			Compensate: saga.Undo(spec.RefundPayment, order),
+			Action:     r.call(spec.StepCharge, spec.ChargePayment),
+			Compensate: r.undo(spec.RefundPayment),
 		},
 		saga.Step{
 			Name:       spec.StepConfirm,
-			Action:     r.confirm(order),
-			Compensate: r.voidConfirm(order),
+			Action:     r.confirm,
+			Compensate: r.voidConfirm,
 		},
 	)
+	out := &Outcome{OrderID: r.in.OrderID, Status: Confirmed, TotalCents: r.order.TotalCents}
 	event := spec.EventConfirmed
 	var aborted *saga.AbortedError
 	switch {
 	case err == nil:
-		out.Status = Confirmed
 	case errors.As(err, &aborted):
-		out.Status, out.Reason = Cancelled, saga.Reason(aborted.Cause)
+		out.Status, out.Reason, out.Resolved = Cancelled, saga.Reason(aborted.Cause), aborted.Resolved
 		event = spec.EventCancelled
+		if aborted.Step == spec.StepValidate {
+			// Refused before anything was written: no event in the outbox.
+			r.logger.Info("order refused", "step", spec.StepValidate, "reason", out.Reason)
+			return out, nil
+		}
 	default:
-		r.logger.Error("saga compensation failed", "error", err)
 		return nil, err
 	}
 
 	// The outcome is decided and in the outbox; publishing runs even when
 	// the workflow was cancelled.
-	pctx, _ := workflow.NewDisconnectedContext(ctx)
-	pctx = workflow.WithActivityOptions(withStep(pctx, spec.StepPublish), publishOptions)
 	var pub spec.PublishResult
-	err = workflow.ExecuteActivity(pctx, spec.PublishEvent, spec.PublishInput{OrderID: order.OrderID, EventType: event}).Get(pctx, &pub)
+	err = r.saga.Finally(ctx, spec.StepPublish, func(ctx workflow.Context) error {
+		ctx = workflow.WithActivityOptions(withSummary(ctx, spec.StepPublish), publishOptions)
+		in := spec.PublishInput{OrderID: r.order.OrderID, EventType: event}
+		return workflow.ExecuteActivity(ctx, spec.PublishEvent, in).Get(ctx, &pub)
+	})
 	out.EventID = pub.EventID
 	out.EventPublished = err == nil
 	if err != nil {
@@ -232,61 +239,77 @@ func (r *orderRun) run(ctx workflow.Context) (*Outcome, error) {
 	return out, nil
 }
 
-// cancelOrder compensates the create step with the reason of the failure.
-func (r *orderRun) cancelOrder(order spec.Order) func(workflow.Context, saga.Failure) error {
-	return func(ctx workflow.Context, f saga.Failure) error {
-		o := order
-		o.Reason = saga.Reason(f.Cause)
-		return workflow.ExecuteActivity(ctx, spec.CancelOrder, o).Get(ctx, nil)
+// validate prices the order from the inventory database and checks the
+// customer, before anything is written.
+func (r *orderRun) validate(ctx workflow.Context) error {
+	var priced spec.ValidateResult
+	in := spec.ValidateInput{OrderID: r.in.OrderID, CustomerID: r.in.CustomerID, Items: r.in.Items}
+	err := saga.Execute(withSummary(ctx, spec.StepValidate), spec.Validate, in).Get(ctx, &priced)
+	if err != nil {
+		return err
 	}
+	r.order.Lines, r.order.TotalCents = priced.Lines, priced.TotalCents
+	return nil
+}
+
+// call is a forward step running one activity on the priced order.
+func (r *orderRun) call(step, activity string) func(workflow.Context) error {
+	return func(ctx workflow.Context) error {
+		return saga.Execute(withSummary(ctx, step), activity, r.order).Get(ctx, nil)
+	}
+}
+
+// undo is a compensation running one activity on the priced order.
+func (r *orderRun) undo(activity string) func(workflow.Context, saga.Failure) error {
+	return func(ctx workflow.Context, _ saga.Failure) error {
+		return workflow.ExecuteActivity(withSummary(ctx, activity), activity, r.order).Get(ctx, nil)
+	}
+}
+
+// cancelOrder compensates the create step with the reason of the failure.
+func (r *orderRun) cancelOrder(ctx workflow.Context, f saga.Failure) error {
+	o := r.order
+	o.Reason = saga.Reason(f.Cause)
+	return workflow.ExecuteActivity(withSummary(ctx, spec.CancelOrder), spec.CancelOrder, o).Get(ctx, nil)
 }
 
 // confirm runs the pivot. When it fails for good, it may still have
 // committed (a lost response): VoidConfirm blocks any late attempt and says
 // whether it had committed, in which case the saga goes on as confirmed.
-func (r *orderRun) confirm(order spec.Order) func(workflow.Context) error {
-	return func(ctx workflow.Context) error {
-		err := workflow.ExecuteActivity(ctx, spec.ConfirmOrder, order).Get(ctx, nil)
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		var res spec.VoidConfirmResult
-		if verr := workflow.ExecuteActivity(ctx, spec.VoidConfirm, order).Get(ctx, &res); verr != nil {
-			return errors.Join(err, verr)
-		}
-		if res.Confirmed {
-			r.logger.Warn("confirm reported failure but had committed", "step", spec.StepConfirm, "error", err)
-			return nil
-		}
+func (r *orderRun) confirm(ctx workflow.Context) error {
+	err := saga.Execute(withSummary(ctx, spec.StepConfirm), spec.ConfirmOrder, r.order).Get(ctx, nil)
+	if err == nil || ctx.Err() != nil {
 		return err
 	}
+	var res spec.VoidConfirmResult
+	if verr := saga.Execute(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, r.order).Get(ctx, &res); verr != nil {
+		return errors.Join(err, verr)
+	}
+	if res.Confirmed {
+		r.logger.Warn("confirm reported failure but had committed", "step", spec.StepConfirm, "error", err)
+		return nil
+	}
+	return err
 }
 
 // voidConfirm is the confirm step's compensation: it blocks a late confirm.
 // When the confirm had committed, the order cannot be compensated any more:
 // that is a compensation failure for an operator.
-func (r *orderRun) voidConfirm(order spec.Order) func(workflow.Context, saga.Failure) error {
-	return func(ctx workflow.Context, _ saga.Failure) error {
-		var res spec.VoidConfirmResult
-		if err := workflow.ExecuteActivity(ctx, spec.VoidConfirm, order).Get(ctx, &res); err != nil {
-			return err
-		}
-		if res.Confirmed {
-			return temporal.NewNonRetryableApplicationError(
-				"order "+order.OrderID+" was confirmed before the saga compensated", spec.ErrConfirmCommitted, nil)
-		}
-		return nil
+func (r *orderRun) voidConfirm(ctx workflow.Context, _ saga.Failure) error {
+	var res spec.VoidConfirmResult
+	if err := workflow.ExecuteActivity(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, r.order).Get(ctx, &res); err != nil {
+		return err
 	}
+	if res.Confirmed {
+		return temporal.NewNonRetryableApplicationError(
+			"order "+r.order.OrderID+" was confirmed before the saga compensated", spec.ErrConfirmCommitted, nil)
+	}
+	return nil
 }
 
-func isBusiness(err error) bool {
-	var app *temporal.ApplicationError
-	return errors.As(err, &app) && app.NonRetryable()
-}
-
-// withStep names the step in the activity's summary shown by the Web UI.
-func withStep(ctx workflow.Context, step string) workflow.Context {
+// withSummary names the activity in the Web UI.
+func withSummary(ctx workflow.Context, summary string) workflow.Context {
 	opts := workflow.GetActivityOptions(ctx)
-	opts.Summary = step
+	opts.Summary = summary
 	return workflow.WithActivityOptions(ctx, opts)
 }

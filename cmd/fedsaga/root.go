@@ -37,6 +37,7 @@ func newRoot() *cobra.Command {
 		a.healthCmd(),
 		a.configCmd(),
 		a.orderCmd(),
+		a.sagaCmd(),
 	)
 	return root
 }

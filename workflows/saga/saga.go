@@ -1,11 +1,14 @@
 // Package saga is fedsaga's saga engine for Temporal workflows.
 //
 // A saga is an ordered list of steps. Each step has a forward action and,
-// when it can be undone, a compensation. The engine runs the actions in
-// order; when one fails for good, when the saga's timeout passes, or when the
-// workflow is cancelled, it runs the compensations of every step that may
-// have run, in reverse order, in a disconnected context so that a cancelled
-// workflow still compensates.
+// when it can be undone, a compensation, each with its own activity options.
+// The engine runs the actions in order. It compensates when an action fails
+// for good (a non-retryable error, or its retries are exhausted), when the
+// saga's timeout passes, when the workflow is cancelled, and when an
+// operator aborts the saga. It then runs the compensations of every step that
+// may have run, in reverse order (or all at once with Options.Parallel), in a
+// disconnected context so that a cancelled workflow still compensates, each
+// retried for up to Options.CompensationTimeout.
 //
 // A step's compensation is registered before its action runs: an action can
 // commit and still report failure (a timeout, a lost response), so the
@@ -13,24 +16,45 @@
 // idempotent and must tolerate an action that never ran; fedsaga's
 // activities do both through the barrier table.
 //
-// Writing a saga:
+// A compensation that still fails never vanishes: the saga enters
+// compensation_failed, keeps running, and waits for an operator, who sends
+// the Update "retry-compensation" (run the failed compensations again) or
+// "resolve" with a reason (the operator fixed it by hand). The Update
+// "compensate" with a reason aborts a running saga. Updates that do not fit
+// the saga's state are rejected by their validators and change nothing. The
+// query "state" returns the saga's State; the search attributes SagaStatus
+// and SagaStep follow it, for the Web UI and visibility queries.
 //
-//	s := saga.New(saga.Options{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute})
-//	err := s.Run(ctx,
-//		saga.Step{
-//			Name:       "reserve",
-//			Action:     saga.Activity("Reserve", in),
-//			Compensate: saga.Undo("Release", in),
-//		},
-//		saga.Step{Name: "charge", Action: ..., Compensate: ...},
-//	)
-//	var aborted *saga.AbortedError // the saga compensated
-//	var failed *saga.CompensationError // a compensation failed too
+// Writing a saga takes a few lines:
+//
+//	func Transfer(ctx workflow.Context, in TransferInput) error {
+//		s, err := saga.New(ctx, saga.Options{Timeout: time.Minute})
+//		if err != nil {
+//			return err
+//		}
+//		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 10 * time.Second})
+//		return s.Run(ctx,
+//			saga.Step{
+//				Name:       "debit",
+//				Action:     saga.Activity("Debit", in),
+//				Compensate: saga.Undo("Credit", in),
+//			},
+//			saga.Step{
+//				Name:       "credit",
+//				Action:     saga.Activity("Credit", in.To),
+//				Compensate: saga.Undo("Debit", in.To),
+//			},
+//		)
+//	}
+//
+// Run returns nil when every action succeeded and *AbortedError when the saga
+// compensated (after an operator's help, if that was needed).
 package saga
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,25 +63,51 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Statuses of a saga and of its steps, as the state query reports them.
+// Statuses of a saga, as the state query and the SagaStatus search
+// attribute report them.
 const (
 	StatusRunning            = "running"
 	StatusCompensating       = "compensating"
 	StatusCompensationFailed = "compensation_failed"
 	StatusCompleted          = "completed"
 	StatusCompensated        = "compensated"
-
-	StepPending      = "pending"
-	StepRunning      = "running"
-	StepDone         = "done"
-	StepFailed       = "failed"
-	StepCompensating = "compensating"
-	StepCompensated  = "compensated"
-	StepCompFailed   = "compensation_failed"
 )
 
-// ErrTimeout is the cause of a saga that ran out of its Options.Timeout.
-var ErrTimeout = errors.New("saga timeout passed")
+// Statuses of a step.
+const (
+	StepPending            = "pending"
+	StepRunning            = "running"
+	StepDone               = "done"
+	StepFailed             = "failed"
+	StepCompensating       = "compensating"
+	StepCompensated        = "compensated"
+	StepCompensationFailed = "compensation_failed"
+	StepResolved           = "resolved" // compensation failed, fixed by an operator
+)
+
+// Query and Update names.
+const (
+	QueryState              = "state"
+	UpdateCompensate        = "compensate"
+	UpdateRetryCompensation = "retry-compensation"
+	UpdateResolve           = "resolve"
+)
+
+// Search attributes the engine keeps current (Keyword). The worker registers
+// them in the namespace at start-up.
+var (
+	SagaStatus = temporal.NewSearchAttributeKeyKeyword("SagaStatus")
+	SagaStep   = temporal.NewSearchAttributeKeyKeyword("SagaStep")
+)
+
+var (
+	// ErrTimeout is the cause of a saga that ran out of Options.Timeout.
+	ErrTimeout = errors.New("saga timeout passed")
+	// ErrAborted is the cause of a saga an operator aborted.
+	ErrAborted = errors.New("aborted by operator")
+	// ErrCancelled is the cause of a saga whose workflow was cancelled.
+	ErrCancelled = errors.New("workflow cancelled")
+)
 
 // Step is one step of a saga.
 type Step struct {
@@ -68,37 +118,50 @@ type Step struct {
 	// Compensate undoes Action; nil when there is nothing to undo. It is
 	// called with the failure that made the saga compensate.
 	Compensate func(ctx workflow.Context, f Failure) error
+	// Options, when set, are the activity options of the action; otherwise
+	// those of the context given to Run.
+	Options *workflow.ActivityOptions
+	// CompensationOptions, when set, are the activity options of the
+	// compensation; otherwise the engine's (see Options.CompensationTimeout).
+	CompensationOptions *workflow.ActivityOptions
 }
 
 // Failure is why a saga compensates.
 type Failure struct {
-	Step  string // the step whose action failed, or the step running at timeout or cancellation
+	Step  string // the step whose action failed, or that ran at timeout, cancellation or abort
 	Cause error
 }
 
-// Options tune a saga run. The zero value runs without timeout, compensates
-// sequentially and stops at the first compensation that fails.
+// Options tune a saga. The zero value runs without timeout, compensates
+// sequentially and waits for an operator at the first compensation that
+// fails.
 type Options struct {
 	// Timeout bounds the forward actions in all; when it passes, the saga
 	// compensates. 0: no timeout.
 	Timeout time.Duration
-	// CompensationTimeout is how long each compensation is retried
-	// (its activities' ScheduleToClose). Default 10 minutes.
+	// CompensationTimeout is how long each compensation activity is retried
+	// (its ScheduleToClose). Default 10 minutes.
 	CompensationTimeout time.Duration
 	// Parallel runs the compensations at once instead of in reverse order.
 	Parallel bool
 	// ContinueWithError runs the remaining compensations when one fails
-	// (sequential mode).
+	// (sequential mode) before waiting for an operator.
 	ContinueWithError bool
+	// LocalActions runs the actions started with Execute (and Activity) as
+	// local activities: less latency, fewer history events. Compensations
+	// always run as regular activities.
+	LocalActions bool
 	// Logger logs the saga's progress; default workflow.GetLogger. Give it
 	// the saga's business keys (log.With(logger, "order_id", id)).
 	Logger log.Logger
 }
 
-// AbortedError is returned by Run when a step failed and every
-// compensation succeeded.
+// AbortedError is returned by Run when the saga compensated.
 type AbortedError struct {
 	Failure
+	// Resolved lists the steps whose compensation an operator resolved by
+	// hand instead of the engine running it to success.
+	Resolved []string
 }
 
 func (e *AbortedError) Error() string {
@@ -107,19 +170,22 @@ func (e *AbortedError) Error() string {
 
 func (e *AbortedError) Unwrap() error { return e.Cause }
 
-// CompensationError (SagaCompensationError) is returned by Run when a
-// compensation still failed after its retries. It names the step, the
-// attempts and the cause.
+// CompensationError (SagaCompensationError) is a compensation that failed
+// after its retries. It names the step, the attempts and the cause.
 type CompensationError struct {
-	Failure           // what made the saga compensate
-	Step       string // the step whose compensation failed
-	RetryState string // why retrying stopped, e.g. RETRY_STATE_TIMEOUT
-	Err        error
+	Step     string // the step whose compensation failed
+	Attempts int32  // attempts of the failed activity; 0 when unknown
+	Err      error
 }
 
 func (e *CompensationError) Error() string {
-	return fmt.Sprintf("SagaCompensationError: compensation of step %s failed (%s): %v (saga compensating because step %s failed: %v)",
-		e.Step, e.RetryState, e.Err, e.Failure.Step, e.Cause)
+	attempts := "unknown"
+	if e.Attempts > 0 {
+		attempts = fmt.Sprint(e.Attempts)
+	}
+	return fmt.Sprintf("SagaCompensationError: compensation of step %s failed after %s attempts: %s; "+
+		"the saga waits: fix the cause, then `fedsaga saga retry-compensation`, or `fedsaga saga resolve --reason` when fixed by hand",
+		e.Step, attempts, Reason(e.Err))
 }
 
 func (e *CompensationError) Unwrap() error { return e.Err }
@@ -128,50 +194,101 @@ func (e *CompensationError) Unwrap() error { return e.Err }
 type StepState struct {
 	Name      string    `json:"name"`
 	Status    string    `json:"status"`
+	Attempts  int32     `json:"attempts,omitempty"`
 	Error     string    `json:"error,omitempty"`
 	StartedAt time.Time `json:"started_at,omitzero"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
+
+	CompensationAttempts int32     `json:"compensation_attempts,omitempty"`
+	CompensationError    string    `json:"compensation_error,omitempty"`
+	CompensatedAt        time.Time `json:"compensated_at,omitzero"`
+	Resolution           string    `json:"resolution,omitempty"` // the operator's reason
 }
 
 // State is a saga's progress.
 type State struct {
-	Status string      `json:"status"`
-	Step   string      `json:"step,omitempty"` // the step in progress
-	Reason string      `json:"reason,omitempty"`
-	Steps  []StepState `json:"steps"`
+	Status     string      `json:"status"`
+	Step       string      `json:"step,omitempty"`        // the step in progress
+	Reason     string      `json:"reason,omitempty"`      // why the saga compensates
+	FailedStep string      `json:"failed_step,omitempty"` // the step that made it compensate
+	Error      string      `json:"error,omitempty"`       // SagaCompensationError while compensation_failed
+	Steps      []StepState `json:"steps"`
+	UpdatedAt  time.Time   `json:"updated_at,omitzero"`
+}
+
+// operatorAction is an operator's answer to compensation_failed.
+type operatorAction struct {
+	retry  bool
+	reason string // resolve's reason
 }
 
 // Saga runs one list of steps.
 type Saga struct {
-	opts  Options
-	state State
+	opts   Options
+	logger log.Logger
+	state  State
+	steps  []Step
+	index  map[string]int
+
+	forward   bool // the forward actions are running
+	cancelRun workflow.CancelFunc
+	abort     string // the operator's abort reason
+	op        *operatorAction
+
+	published [2]string // SagaStatus and SagaStep last upserted
 }
 
-// New returns a saga with the given options.
-func New(opts Options) *Saga {
+// New creates a saga and registers its query ("state") and Updates
+// ("compensate", "retry-compensation", "resolve") on the workflow.
+func New(ctx workflow.Context, opts Options) (*Saga, error) {
 	if opts.CompensationTimeout <= 0 {
 		opts.CompensationTimeout = 10 * time.Minute
 	}
-	return &Saga{opts: opts, state: State{Status: StatusRunning}}
+	s := &Saga{opts: opts, logger: opts.Logger, state: State{Status: StatusRunning}, index: map[string]int{}}
+	if s.logger == nil {
+		s.logger = workflow.GetLogger(ctx)
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return s.State(), nil }); err != nil {
+		return nil, err
+	}
+	updates := []struct {
+		name     string
+		handler  any
+		validate any
+	}{
+		{UpdateCompensate, s.onAbort, s.validateAbort},
+		{UpdateRetryCompensation, s.onRetry, s.validateRetry},
+		{UpdateResolve, s.onResolve, s.validateResolve},
+	}
+	for _, u := range updates {
+		err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{Validator: u.validate})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
-// State returns the saga's progress; register it as a query handler.
+// State returns a copy of the saga's progress.
 func (s *Saga) State() State {
 	st := s.state
-	st.Steps = append([]StepState(nil), s.state.Steps...)
+	st.Steps = slices.Clone(s.state.Steps)
 	return st
 }
 
-// Run runs the steps. It returns nil when every action succeeded,
-// *AbortedError when the saga compensated, and *CompensationError when a
-// compensation failed as well.
+// Run runs the steps. It returns nil when every action succeeded, and
+// *AbortedError when the saga compensated. While a compensation has failed,
+// Run waits for an operator.
 func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
-	s.state.Steps = make([]StepState, len(steps))
-	for i, st := range steps {
-		s.state.Steps[i] = StepState{Name: st.Name, Status: StepPending}
+	s.steps = steps
+	for _, st := range steps {
+		s.index[st.Name] = len(s.state.Steps)
+		s.state.Steps = append(s.state.Steps, StepState{Name: st.Name, Status: StepPending})
 	}
 	runCtx, cancelRun := workflow.WithCancel(ctx)
 	defer cancelRun()
+	runCtx = workflow.WithValue(runCtx, localKey{}, s.opts.LocalActions)
+	s.cancelRun, s.forward = cancelRun, true
 	timedOut := false
 	if s.opts.Timeout > 0 {
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
@@ -185,41 +302,68 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 		})
 	}
 
-	var registered []int // steps whose compensation may have to run
-	for i, st := range steps {
+	var registered []string // steps whose compensation may have to run
+	for _, st := range steps {
 		if st.Compensate != nil {
-			registered = append(registered, i)
+			registered = append(registered, st.Name)
 		}
-		s.begin(ctx, i)
-		err := st.Action(runCtx)
+		sctx := runCtx
+		if st.Options != nil {
+			sctx = workflow.WithActivityOptions(runCtx, *st.Options)
+		}
+		s.begin(ctx, st.Name)
+		err := runCtx.Err() // an abort or timeout between steps
+		if err == nil {
+			err = st.Action(sctx)
+		}
 		if err == nil && runCtx.Err() == nil {
-			s.end(ctx, i, StepDone, nil)
+			s.end(ctx, st.Name, StepDone, nil)
 			continue
 		}
 		switch {
+		case s.abort != "":
+			err = fmt.Errorf("%w: %s", ErrAborted, s.abort)
 		case timedOut:
 			err = fmt.Errorf("%w (%s)", ErrTimeout, s.opts.Timeout)
 		case ctx.Err() != nil:
-			err = fmt.Errorf("saga cancelled: %w", ctx.Err())
+			err = ErrCancelled
 		}
-		s.end(ctx, i, StepFailed, err)
-		return s.compensate(ctx, steps, registered, Failure{Step: st.Name, Cause: err})
+		s.end(ctx, st.Name, StepFailed, err)
+		s.forward = false
+		return s.compensate(ctx, registered, Failure{Step: st.Name, Cause: err})
 	}
-	s.state.Status = StatusCompleted
+	s.forward = false
 	s.state.Step = ""
+	s.setStatus(ctx, StatusCompleted, "")
 	return nil
 }
 
-func (s *Saga) compensate(ctx workflow.Context, steps []Step, registered []int, f Failure) error {
-	s.state.Status = StatusCompensating
-	s.state.Reason = Reason(f.Cause)
-	logger := s.opts.Logger
-	if logger == nil {
-		logger = workflow.GetLogger(ctx)
+// Finally runs a step after the saga's outcome is decided, such as
+// publishing it: recorded in the state like the others, never compensated,
+// and run even when the workflow was cancelled.
+func (s *Saga) Finally(ctx workflow.Context, name string, fn func(ctx workflow.Context) error) error {
+	s.index[name] = len(s.state.Steps)
+	s.state.Steps = append(s.state.Steps, StepState{Name: name, Status: StepPending})
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	s.begin(dctx, name)
+	err := fn(dctx)
+	status := StepDone
+	if err != nil {
+		status = StepFailed
 	}
-	logger.Warn("saga compensating", "step", f.Step, "reason", s.state.Reason)
+	s.end(dctx, name, status, err)
+	s.state.Step = ""
+	s.details(dctx, "finished: "+s.state.Status)
+	return err
+}
+
+func (s *Saga) compensate(ctx workflow.Context, registered []string, f Failure) error {
+	s.state.Reason, s.state.FailedStep = Reason(f.Cause), f.Step
+	s.setStatus(ctx, StatusCompensating, fmt.Sprintf("compensating: step %s failed: %s", f.Step, s.state.Reason))
+	s.logger.Warn("saga compensating", "step", f.Step, "reason", s.state.Reason)
 
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	dctx = workflow.WithValue(dctx, localKey{}, false)
 	dctx = workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: s.opts.CompensationTimeout,
@@ -230,64 +374,227 @@ func (s *Saga) compensate(ctx workflow.Context, steps []Step, registered []int, 
 		},
 	})
 
-	run := func(ctx workflow.Context, i int) error {
-		st := steps[i]
-		s.state.Steps[i].Status = StepCompensating
-		s.state.Step = st.Name
-		err := st.Compensate(ctx, f)
-		if err != nil {
-			s.state.Steps[i].Status = StepCompFailed
-			s.state.Steps[i].Error = err.Error()
-			return &CompensationError{Failure: f, Step: st.Name, RetryState: retryState(err), Err: err}
+	pending := slices.Clone(registered)
+	slices.Reverse(pending)
+	aborted := &AbortedError{Failure: f}
+	for len(pending) > 0 {
+		failed, notRun := s.runCompensations(dctx, pending, f)
+		if len(failed) == 0 {
+			break
 		}
-		s.state.Steps[i].Status = StepCompensated
-		return nil
-	}
+		first := s.state.Steps[s.index[failed[0]]]
+		cerr := &CompensationError{Step: first.Name, Attempts: first.CompensationAttempts, Err: errors.New(first.CompensationError)}
+		s.state.Error = cerr.Error()
+		s.setStatus(dctx, StatusCompensationFailed, "compensation_failed: "+cerr.Error())
+		s.logger.Error("saga compensation failed; waiting for an operator", "step", first.Name, "error", cerr.Error())
 
-	var errs []error
-	if s.opts.Parallel {
-		wg := workflow.NewWaitGroup(dctx)
-		results := make([]error, len(registered))
-		for k, i := range registered {
-			wg.Add(1)
-			workflow.Go(dctx, func(gctx workflow.Context) {
-				defer wg.Done()
-				results[k] = run(gctx, i)
-			})
-		}
-		wg.Wait(dctx)
-		errs = results
-	} else {
-		for k := len(registered) - 1; k >= 0; k-- {
-			err := run(dctx, registered[k])
-			errs = append(errs, err)
-			if err != nil && !s.opts.ContinueWithError {
-				break
-			}
-		}
-	}
-	s.state.Step = ""
-	for _, err := range errs {
-		if err != nil {
-			s.state.Status = StatusCompensationFailed
+		if err := workflow.Await(dctx, func() bool { return s.op != nil }); err != nil {
 			return err
 		}
+		op := *s.op
+		s.op, s.state.Error = nil, ""
+		if op.retry {
+			s.logger.Info("operator retries the compensation", "steps", failed)
+			pending = append(failed, notRun...)
+		} else {
+			s.logger.Info("operator resolved the compensation", "steps", failed, "reason", op.reason)
+			for _, name := range failed {
+				st := &s.state.Steps[s.index[name]]
+				st.Status, st.Resolution = StepResolved, op.reason
+				aborted.Resolved = append(aborted.Resolved, name)
+			}
+			pending = notRun
+		}
+		s.setStatus(dctx, StatusCompensating, "compensating after operator action")
 	}
-	s.state.Status = StatusCompensated
-	return &AbortedError{Failure: f}
+	s.state.Step = ""
+	s.setStatus(dctx, StatusCompensated, "compensated: "+s.state.Reason)
+	return aborted
 }
 
-func (s *Saga) begin(ctx workflow.Context, i int) {
-	s.state.Step = s.state.Steps[i].Name
-	s.state.Steps[i].Status = StepRunning
-	s.state.Steps[i].StartedAt = workflow.Now(ctx)
+// runCompensations runs the named compensations: all at once, or in the
+// given order stopping at the first failure unless ContinueWithError. It
+// returns the steps whose compensation failed and, when it stopped early,
+// those it did not run.
+func (s *Saga) runCompensations(ctx workflow.Context, names []string, f Failure) (failed, notRun []string) {
+	run := func(ctx workflow.Context, name string) bool {
+		i := s.index[name]
+		st := s.steps[i]
+		if st.CompensationOptions != nil {
+			ctx = workflow.WithActivityOptions(ctx, *st.CompensationOptions)
+		}
+		ss := &s.state.Steps[i]
+		ss.Status, s.state.Step = StepCompensating, name
+		s.publish(ctx)
+		err := st.Compensate(ctx, f)
+		ss.CompensationAttempts += max(Attempts(err), 1)
+		if err != nil {
+			ss.Status, ss.CompensationError = StepCompensationFailed, Reason(err)
+			return false
+		}
+		ss.Status, ss.CompensationError, ss.CompensatedAt = StepCompensated, "", workflow.Now(ctx)
+		return true
+	}
+	if s.opts.Parallel {
+		ok := make([]bool, len(names))
+		wg := workflow.NewWaitGroup(ctx)
+		for k, name := range names {
+			wg.Add(1)
+			workflow.Go(ctx, func(gctx workflow.Context) {
+				defer wg.Done()
+				ok[k] = run(gctx, name)
+			})
+		}
+		wg.Wait(ctx)
+		for k, name := range names {
+			if !ok[k] {
+				failed = append(failed, name)
+			}
+		}
+		return failed, nil
+	}
+	for k, name := range names {
+		if run(ctx, name) {
+			continue
+		}
+		failed = append(failed, name)
+		if !s.opts.ContinueWithError {
+			return failed, names[k+1:]
+		}
+	}
+	return failed, nil
 }
 
-func (s *Saga) end(ctx workflow.Context, i int, status string, err error) {
-	s.state.Steps[i].Status = status
-	s.state.Steps[i].EndedAt = workflow.Now(ctx)
+func (s *Saga) validateAbort(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return errors.New("a reason is required to abort a saga")
+	}
+	if !s.forward || s.abort != "" {
+		return fmt.Errorf("saga is %s: only a running saga can be aborted", s.state.Status)
+	}
+	return nil
+}
+
+func (s *Saga) onAbort(ctx workflow.Context, reason string) error {
+	s.abort = reason
+	s.logger.Warn("operator aborts the saga", "step", s.state.Step, "reason", reason)
+	s.cancelRun()
+	return nil
+}
+
+func (s *Saga) validateRetry() error {
+	if s.state.Status != StatusCompensationFailed || s.op != nil {
+		return fmt.Errorf("saga is %s: retry-compensation applies to a saga in %s", s.state.Status, StatusCompensationFailed)
+	}
+	return nil
+}
+
+func (s *Saga) onRetry(ctx workflow.Context) error {
+	s.op = &operatorAction{retry: true}
+	return nil
+}
+
+func (s *Saga) validateResolve(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return errors.New("a reason is required to resolve a compensation by hand")
+	}
+	if s.state.Status != StatusCompensationFailed || s.op != nil {
+		return fmt.Errorf("saga is %s: resolve applies to a saga in %s", s.state.Status, StatusCompensationFailed)
+	}
+	return nil
+}
+
+func (s *Saga) onResolve(ctx workflow.Context, reason string) error {
+	s.op = &operatorAction{reason: reason}
+	return nil
+}
+
+func (s *Saga) begin(ctx workflow.Context, name string) {
+	ss := &s.state.Steps[s.index[name]]
+	ss.Status, ss.StartedAt = StepRunning, workflow.Now(ctx)
+	s.state.Step = name
+	s.state.UpdatedAt = ss.StartedAt
+	s.publish(ctx)
+	s.details(ctx, "step "+name+" in progress")
+}
+
+func (s *Saga) end(ctx workflow.Context, name, status string, err error) {
+	ss := &s.state.Steps[s.index[name]]
+	ss.Status, ss.EndedAt = status, workflow.Now(ctx)
+	ss.Attempts = max(Attempts(err), 1)
 	if err != nil {
-		s.state.Steps[i].Error = err.Error()
+		ss.Error = Reason(err)
+	}
+	s.state.UpdatedAt = ss.EndedAt
+}
+
+func (s *Saga) setStatus(ctx workflow.Context, status, details string) {
+	s.state.Status = status
+	s.state.UpdatedAt = workflow.Now(ctx)
+	s.publish(ctx)
+	if details != "" {
+		s.details(ctx, details)
+	}
+}
+
+// publish keeps the search attributes SagaStatus and SagaStep current.
+func (s *Saga) publish(ctx workflow.Context) {
+	cur := [2]string{s.state.Status, s.state.Step}
+	if cur == s.published {
+		return
+	}
+	var updates []temporal.SearchAttributeUpdate
+	if cur[0] != s.published[0] {
+		updates = append(updates, SagaStatus.ValueSet(cur[0]))
+	}
+	if cur[1] != s.published[1] && cur[1] != "" {
+		updates = append(updates, SagaStep.ValueSet(cur[1]))
+	}
+	s.published = cur
+	if len(updates) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		s.logger.Warn("search attributes not updated", "error", err)
+	}
+}
+
+func (s *Saga) details(ctx workflow.Context, text string) {
+	workflow.SetCurrentDetails(ctx, text)
+}
+
+// localKey marks a context whose Execute calls run as local activities.
+type localKey struct{}
+
+// Execute runs the named activity with the activity options of ctx: as a
+// local activity inside Run's forward actions when Options.LocalActions is
+// set, as a regular activity otherwise.
+func Execute(ctx workflow.Context, name string, args ...any) workflow.Future {
+	if local, _ := ctx.Value(localKey{}).(bool); local {
+		ao := workflow.GetActivityOptions(ctx)
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			ScheduleToCloseTimeout: ao.ScheduleToCloseTimeout,
+			StartToCloseTimeout:    ao.StartToCloseTimeout,
+			RetryPolicy:            ao.RetryPolicy,
+			Summary:                ao.Summary,
+		})
+		return workflow.ExecuteLocalActivity(lctx, name, args...)
+	}
+	return workflow.ExecuteActivity(ctx, name, args...)
+}
+
+// Activity is an action that runs the named activity with args and waits
+// for it (see Execute).
+func Activity(name string, args ...any) func(workflow.Context) error {
+	return func(ctx workflow.Context) error {
+		return Execute(ctx, name, args...).Get(ctx, nil)
+	}
+}
+
+// Undo is a compensation that runs the named activity with args.
+func Undo(name string, args ...any) func(workflow.Context, Failure) error {
+	return func(ctx workflow.Context, _ Failure) error {
+		return Execute(ctx, name, args...).Get(ctx, nil)
 	}
 }
 
@@ -299,7 +606,7 @@ func Reason(err error) string {
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
-		if app.Type() != "" && !strings.HasPrefix(app.Message(), app.Type()) {
+		if app.Type() != "" && !strings.HasPrefix(app.Message(), app.Type()+":") {
 			return app.Type() + ": " + app.Message()
 		}
 		return app.Message()
@@ -309,29 +616,4 @@ func Reason(err error) string {
 		return "timeout: " + timeout.Error()
 	}
 	return err.Error()
-}
-
-// retryState says why Temporal stopped retrying the failed activity
-// (for example RETRY_STATE_TIMEOUT or RETRY_STATE_NON_RETRYABLE_FAILURE).
-func retryState(err error) string {
-	var act *temporal.ActivityError
-	if errors.As(err, &act) {
-		return act.RetryState().String()
-	}
-	return ""
-}
-
-// Activity is an action that runs the named activity with args and waits
-// for it, with the activity options of ctx.
-func Activity(name string, args ...any) func(workflow.Context) error {
-	return func(ctx workflow.Context) error {
-		return workflow.ExecuteActivity(ctx, name, args...).Get(ctx, nil)
-	}
-}
-
-// Undo is a compensation that runs the named activity with args.
-func Undo(name string, args ...any) func(workflow.Context, Failure) error {
-	return func(ctx workflow.Context, _ Failure) error {
-		return workflow.ExecuteActivity(ctx, name, args...).Get(ctx, nil)
-	}
 }

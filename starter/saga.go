@@ -1,0 +1,208 @@
+package starter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/fedsaga/fedsaga/workflows"
+	"github.com/fedsaga/fedsaga/workflows/saga"
+)
+
+// State is a saga's progress, as its "state" query reports it.
+type State = saga.State
+
+var (
+	// ErrUnknownSaga: no saga runs or ran for that order id.
+	ErrUnknownSaga = errors.New("unknown saga")
+	// ErrWrongState: the operator's action does not fit the saga's state;
+	// nothing changed.
+	ErrWrongState = errors.New("action refused")
+)
+
+// SagaState queries an order saga's state; it works on running and
+// finished sagas.
+func SagaState(ctx context.Context, c client.Client, orderID string) (*State, error) {
+	id := workflows.OrderWorkflowID(orderID)
+	v, err := c.QueryWorkflow(ctx, id, "", saga.QueryState)
+	if err != nil {
+		return nil, sagaErr(orderID, err)
+	}
+	var st State
+	if err := v.Get(&st); err != nil {
+		return nil, fmt.Errorf("saga %s: decode state: %w", id, err)
+	}
+	return &st, nil
+}
+
+// Abort makes a running saga compensate, with the operator's reason.
+func Abort(ctx context.Context, c client.Client, orderID, reason string) error {
+	return update(ctx, c, orderID, saga.UpdateCompensate, reason)
+}
+
+// RetryCompensation runs the failed compensations of a saga in
+// compensation_failed again.
+func RetryCompensation(ctx context.Context, c client.Client, orderID string) error {
+	return update(ctx, c, orderID, saga.UpdateRetryCompensation)
+}
+
+// Resolve marks the failed compensations of a saga in compensation_failed as
+// fixed by hand, with the operator's reason; the saga goes on compensating
+// the remaining steps.
+func Resolve(ctx context.Context, c client.Client, orderID, reason string) error {
+	return update(ctx, c, orderID, saga.UpdateResolve, reason)
+}
+
+func update(ctx context.Context, c client.Client, orderID, name string, args ...any) error {
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.OrderWorkflowID(orderID),
+		UpdateName:   name,
+		Args:         args,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		// Updates find only running sagas: say so when it has finished.
+		desc, derr := c.DescribeWorkflowExecution(ctx, workflows.OrderWorkflowID(orderID), "")
+		if derr == nil && desc.GetWorkflowExecutionInfo().GetCloseTime() != nil {
+			return fmt.Errorf("%w: saga %s has finished (%s): nothing to %s; see `fedsaga saga status %s`",
+				ErrWrongState, workflows.OrderWorkflowID(orderID),
+				executionStatus(desc.GetWorkflowExecutionInfo().GetStatus()), name, orderID)
+		}
+	}
+	return sagaErr(orderID, err)
+}
+
+func sagaErr(orderID string, err error) error {
+	if err == nil {
+		return nil
+	}
+	id := workflows.OrderWorkflowID(orderID)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return fmt.Errorf("%w: no saga for order %s (workflow %s); find sagas with `fedsaga saga list`", ErrUnknownSaga, orderID, id)
+	}
+	// An Update's validator refuses with an application error that says why.
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return fmt.Errorf("%w: saga %s: %s; see `fedsaga saga status %s`", ErrWrongState, id, app.Message(), orderID)
+	}
+	return fmt.Errorf("saga %s: %w", id, err)
+}
+
+// Filter selects sagas for List.
+type Filter struct {
+	// Status keeps sagas with this SagaStatus (running, compensating,
+	// compensation_failed, completed, compensated); "" keeps all.
+	Status string
+	// Stuck keeps unfinished sagas (running, compensating or
+	// compensation_failed) started more than OlderThan ago.
+	Stuck     bool
+	OlderThan time.Duration
+	// Limit caps the result; default 100.
+	Limit int
+}
+
+// Summary is one saga in a List.
+type Summary struct {
+	OrderID    string    `json:"order_id"`
+	CustomerID string    `json:"customer_id"`
+	WorkflowID string    `json:"workflow_id"`
+	RunID      string    `json:"run_id"`
+	Status     string    `json:"status"` // SagaStatus
+	Step       string    `json:"step"`   // SagaStep
+	Execution  string    `json:"execution"`
+	StartedAt  time.Time `json:"started_at"`
+	ClosedAt   time.Time `json:"closed_at,omitzero"`
+}
+
+// Statuses a Filter may name.
+var Statuses = []string{saga.StatusRunning, saga.StatusCompensating, saga.StatusCompensationFailed, saga.StatusCompleted, saga.StatusCompensated}
+
+// Query is the visibility query of a filter.
+func (f Filter) Query(now time.Time) (string, error) {
+	q := []string{"WorkflowType = '" + workflows.PlaceOrderName + "'"}
+	if f.Status != "" {
+		ok := false
+		for _, s := range Statuses {
+			ok = ok || s == f.Status
+		}
+		if !ok {
+			return "", fmt.Errorf("status %q: want one of %s", f.Status, strings.Join(Statuses, ", "))
+		}
+		q = append(q, "SagaStatus = '"+f.Status+"'")
+	}
+	if f.Stuck {
+		if f.OlderThan <= 0 {
+			return "", errors.New("older-than: want a positive duration with stuck")
+		}
+		q = append(q, "ExecutionStatus = 'Running'",
+			"(SagaStatus = 'running' OR SagaStatus = 'compensating' OR SagaStatus = 'compensation_failed')",
+			"StartTime < '"+now.Add(-f.OlderThan).UTC().Format(time.RFC3339Nano)+"'")
+	}
+	return strings.Join(q, " AND "), nil
+}
+
+// List finds order sagas through Temporal's visibility store.
+func List(ctx context.Context, c client.Client, f Filter) ([]Summary, error) {
+	query, err := f.Query(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []Summary
+	var token []byte
+	for len(out) < limit {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: query, PageSize: int32(min(limit-len(out), 1000)), NextPageToken: token,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list sagas (%s): %w", query, err)
+		}
+		for _, e := range resp.GetExecutions() {
+			s := Summary{
+				WorkflowID: e.GetExecution().GetWorkflowId(),
+				RunID:      e.GetExecution().GetRunId(),
+				Execution:  executionStatus(e.GetStatus()),
+				StartedAt:  e.GetStartTime().AsTime(),
+			}
+			if e.GetCloseTime() != nil {
+				s.ClosedAt = e.GetCloseTime().AsTime()
+			}
+			fields := e.GetSearchAttributes().GetIndexedFields()
+			for key, dst := range map[string]*string{
+				saga.SagaStatus.GetName(): &s.Status, saga.SagaStep.GetName(): &s.Step,
+				workflows.OrderIDKey.GetName(): &s.OrderID, workflows.CustomerIDKey.GetName(): &s.CustomerID,
+			} {
+				if p, ok := fields[key]; ok {
+					_ = converter.GetDefaultDataConverter().FromPayload(p, dst)
+				}
+			}
+			out = append(out, s)
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			break
+		}
+	}
+	return out, nil
+}
+
+func executionStatus(s enums.WorkflowExecutionStatus) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
+}
