@@ -30,6 +30,20 @@ ensure_temporal() {
   rmdir "$tmp"
 }
 
+WORKFLOWCHECK_VERSION="v0.6.0"
+WORKFLOWCHECK_BIN="$CACHE/bin/workflowcheck-$WORKFLOWCHECK_VERSION"
+
+# ensure_workflowcheck installs Temporal's static non-determinism checker.
+ensure_workflowcheck() {
+  if [[ -x "$WORKFLOWCHECK_BIN" ]]; then return; fi
+  log "installing workflowcheck $WORKFLOWCHECK_VERSION"
+  mkdir -p "$CACHE/bin"
+  local tmp; tmp="$(mktemp -d)"
+  GOBIN="$tmp" GOFLAGS=-mod=mod go install "go.temporal.io/sdk/contrib/tools/workflowcheck@$WORKFLOWCHECK_VERSION"
+  mv "$tmp/workflowcheck" "$WORKFLOWCHECK_BIN"
+  rmdir "$tmp"
+}
+
 # listening HOST PORT: is something accepting connections there?
 listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 

@@ -6,6 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_temporal
+ensure_workflowcheck
 ensure_postgres
 ensure_nats
 if ! command -v docker-compose >/dev/null; then
@@ -15,5 +16,7 @@ fi
 export FEDSAGA_TEMPORAL_BIN="$TEMPORAL_BIN"
 log "go vet"
 go vet ./...
+log "workflowcheck (non-determinism in workflow code)"
+"$WORKFLOWCHECK_BIN" -test=false ./...
 log "go test"
 go test -count=1 -timeout 30m "$@" ./...

@@ -182,6 +182,7 @@ func TestOperatorAbortsAStuckSagaThroughTheCLI(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "has finished (completed): nothing to compensate") {
 		t.Errorf("compensate a finished saga: exit %d: %s", r.code, r.stderr)
 	}
+	s.replay(t, "aborted", orderID)
 }
 
 func TestCompensationFailsUntilTheDatabaseIsFixed(t *testing.T) {
@@ -269,6 +270,7 @@ func TestCompensationFailsUntilTheDatabaseIsFixed(t *testing.T) {
 	}
 	st = s.waitState(t, orderID, saga.StatusCompensated, "")
 	s.oneEvent(t, orderID, "order.cancelled")
+	s.replay(t, "compensation_failed_retried", orderID)
 }
 
 func TestOperatorResolvesAFailedCompensation(t *testing.T) {
@@ -328,5 +330,6 @@ func TestOperatorResolvesAFailedCompensation(t *testing.T) {
 	if got := s.stock(t, p); got != 10 {
 		t.Errorf("stock = %d, want 10", got)
 	}
+	s.replay(t, "compensation_failed_resolved", orderID)
 }
 

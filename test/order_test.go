@@ -58,6 +58,7 @@ func TestOrderConfirmed(t *testing.T) {
 	if d.Status != "confirmed" || d.CustomerID != customer || d.TotalCents != total || len(d.Items) != 2 || d.Reason != "" {
 		t.Errorf("event data = %+v", d)
 	}
+	s.replay(t, "happy", orderID)
 }
 
 func TestOrderCancelledForLackOfFunds(t *testing.T) {
@@ -91,6 +92,7 @@ func TestOrderCancelledForLackOfFunds(t *testing.T) {
 	if ev.Data.Status != "cancelled" || !strings.Contains(ev.Data.Reason, "InsufficientFundsError") || len(ev.Data.Items) != 1 {
 		t.Errorf("event data = %+v, want cancelled with the reason and the item", ev.Data)
 	}
+	s.replay(t, "compensated", orderID)
 }
 
 func TestOrderCancelledForLackOfStock(t *testing.T) {

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/fedsaga/fedsaga/starter"
-	"github.com/fedsaga/fedsaga/worker"
 )
 
 func (a *app) orderCmd() *cobra.Command {
@@ -42,30 +42,23 @@ Bad input exits with code 2 and starts nothing.`,
 			if err != nil {
 				return err
 			}
-			if err := a.load(); err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			c, err := worker.DialTemporal(ctx, a.cfg.Temporal, a.logger)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			h, err := starter.PlaceOrder(ctx, c, req, starter.TaskQueue(a.cfg.Temporal.TaskQueue))
-			if err != nil {
-				return err
-			}
-			if !wait {
-				fmt.Fprintln(cmd.OutOrStdout(), h.OrderID)
-				return nil
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "order %s placed (workflow %s); waiting for the outcome\n", h.OrderID, h.WorkflowID)
-			out, err := h.Result(ctx)
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			return enc.Encode(out)
+			return a.withTemporal(ctx, func(c client.Client) error {
+				h, err := starter.PlaceOrder(ctx, c, req, starter.TaskQueue(a.cfg.Temporal.TaskQueue))
+				if err != nil {
+					return err
+				}
+				if !wait {
+					fmt.Fprintln(cmd.OutOrStdout(), h.OrderID)
+					return nil
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "order %s placed (workflow %s); waiting for the outcome\n", h.OrderID, h.WorkflowID)
+				out, err := h.Result(ctx)
+				if err != nil {
+					return err
+				}
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -120,4 +113,3 @@ func flagNames(err error) string {
 		"\n", "; ",
 	).Replace(err.Error())
 }
-

@@ -1,0 +1,58 @@
+package test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/fedsaga/fedsaga/workflows"
+)
+
+var recordHistories = flag.Bool("record-histories", false,
+	"also write the replayed histories to workflows/testdata (run when the order saga changes on purpose)")
+
+// replay replays a finished saga's history against the current workflow code:
+// a change that breaks running sagas fails here. With -record-histories it
+// also stores the history as workflows/testdata/<name>.json, where the
+// workflows package's replay test keeps checking it.
+func (s *Stack) replay(t *testing.T, name, orderID string) {
+	t.Helper()
+	ctx := context.Background()
+	hist := &historypb.History{}
+	it := s.Temporal.GetWorkflowHistory(ctx, workflows.OrderWorkflowID(orderID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions((&workflows.Orders{}).PlaceOrder, workflow.RegisterOptions{Name: workflows.PlaceOrderName})
+	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
+		t.Fatalf("replay of %s (%d events): %v", name, len(hist.Events), err)
+	}
+	if !*recordHistories {
+		return
+	}
+	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "workflows", "testdata", name+".json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded %s", path)
+}
