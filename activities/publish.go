@@ -4,15 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"os"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/events"
+	"github.com/fedsaga/fedsaga/outbox"
+)
+
+// FaultEnv names the environment variable that injects faults in tests of
+// the worker process; FaultExitAfterAck makes the process exit right after
+// the stream acknowledged an event, before the outbox row is marked.
+const (
+	FaultEnv          = "FEDSAGA_FAULT"
+	FaultExitAfterAck = "exit-after-publish-ack"
 )
 
 // PublishEvent publishes an order's outbox event to JetStream with
@@ -32,9 +39,12 @@ func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (sp
 	if err != nil {
 		return spec.PublishResult{}, fmt.Errorf("read outbox event %s: %w", id, err)
 	}
-	res, err := Publish(ctx, a.JetStream, id, subject, []byte(payload))
+	res, err := outbox.Publish(ctx, a.JetStream, id, subject, []byte(payload))
 	if err != nil {
 		return res, err
+	}
+	if os.Getenv(FaultEnv) == FaultExitAfterAck {
+		os.Exit(3) // fault injection: die between the acknowledgement and the outbox update
 	}
 	err = a.Orders.Query(ctx, func(c *pgxpool.Conn) error {
 		_, err := c.Exec(ctx, `UPDATE tb_outbox SET published_at = now() WHERE id = $1 AND published_at IS NULL`, id)
@@ -46,23 +56,3 @@ func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (sp
 	return res, nil
 }
 
-// Publish sends one event to JetStream and waits for the acknowledgement.
-// A stream that already holds the event's subject (MaxMsgsPerSubject = 1 with
-// DiscardNewPerSubject) refuses the copy: that counts as published.
-func Publish(ctx context.Context, js jetstream.JetStream, id, subject string, payload []byte) (spec.PublishResult, error) {
-	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
-	msg.Header.Set("Content-Type", "application/cloudevents+json")
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
-	if err != nil {
-		if alreadyStored(err) {
-			return spec.PublishResult{EventID: id, Duplicate: true}, nil
-		}
-		return spec.PublishResult{}, fmt.Errorf("publish event %s on %s: %w", id, subject, err)
-	}
-	return spec.PublishResult{EventID: id, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
-}
-
-func alreadyStored(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "maximum messages per subject exceeded")
-}

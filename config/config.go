@@ -13,6 +13,8 @@ type Config struct {
 	Databases map[string]Database `koanf:"databases"`
 	Saga      Saga                `koanf:"saga"`
 	NATS      NATS                `koanf:"nats"`
+	Events    Events              `koanf:"events"`
+	Observers []Observer          `koanf:"observers"`
 	Worker    Worker              `koanf:"worker"`
 }
 
@@ -89,12 +91,56 @@ type NATS struct {
 	// URL is the NATS server URL (a comma-separated list is allowed).
 	// Default "nats://127.0.0.1:4222". Printed with any password redacted.
 	URL string `koanf:"url"`
+	// Auth is how fedsaga authenticates to NATS.
+	Auth NATSAuth `koanf:"auth"`
+	// TLS configures a TLS connection; empty: as the URL scheme says.
+	TLS NATSTLS `koanf:"tls"`
 	// JetStream holds the streams, keyed by stream name.
 	JetStream JetStream `koanf:"jetstream"`
 }
 
+// NATS authentication types.
+const (
+	AuthNone         = "none"
+	AuthToken        = "token"
+	AuthUserPassword = "user_password"
+	AuthNKey         = "nkey"
+	AuthCredentials  = "credentials"
+)
+
+// NATSAuth is how fedsaga authenticates to NATS. Secrets are never printed
+// or logged.
+type NATSAuth struct {
+	// Type is none, token, user_password, nkey or credentials.
+	// Default "none".
+	Type string `koanf:"type"`
+	// Token for type token.
+	Token Secret `koanf:"token"`
+	// User and Password for type user_password.
+	User     string `koanf:"user"`
+	Password Secret `koanf:"password"`
+	// NKeySeedFile is the file holding the NKey seed, for type nkey.
+	NKeySeedFile string `koanf:"nkey_seed_file"`
+	// CredentialsFile is a .creds file (JWT and seed), for type credentials.
+	CredentialsFile string `koanf:"credentials_file"`
+}
+
+// NATSTLS is the TLS setup of the NATS connection.
+type NATSTLS struct {
+	// CAFile is a PEM file of the CAs to trust; "" uses the system's.
+	CAFile string `koanf:"ca_file"`
+	// CertFile and KeyFile are the client certificate and key (PEM), for
+	// servers that verify clients; set both or neither.
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+}
+
 // JetStream is the set of streams the worker creates when they are missing.
 type JetStream struct {
+	// ManageStreams lets the worker create missing streams and update those
+	// that differ from the configuration; false makes a missing or different
+	// stream a start-up error (StreamNotFoundError). Default true.
+	ManageStreams bool `koanf:"manage_streams"`
 	// Streams by name. The stream ORDERS carries the order events; by
 	// default it has subjects ["fedsaga.order.>"].
 	Streams map[string]Stream `koanf:"streams"`
@@ -104,6 +150,8 @@ type JetStream struct {
 type Stream struct {
 	// Subjects the stream stores. Required, at least one.
 	Subjects []string `koanf:"subjects"`
+	// Retention is limits, interest or workqueue. Default "limits".
+	Retention string `koanf:"retention"`
 	// Replicas is the number of stream replicas, 1 to 5. Default 1.
 	Replicas int `koanf:"replicas"`
 	// MaxMsgs caps the messages kept; -1 means no limit. Default -1.
@@ -113,6 +161,30 @@ type Stream struct {
 	// DuplicateWindow is how long JetStream remembers message ids.
 	// Default 2m.
 	DuplicateWindow time.Duration `koanf:"duplicate_window"`
+}
+
+// Events configures the outbox relay that publishes the events the saga
+// could not.
+type Events struct {
+	// RelayDelay leaves events younger than this to the saga's own publish
+	// step. Default 5s.
+	RelayDelay time.Duration `koanf:"relay_delay"`
+	// RelayPoll is how often the relay looks for unpublished events besides
+	// the outbox notifications. Default 5s.
+	RelayPoll time.Duration `koanf:"relay_poll"`
+	// RelayBatch is the most events the relay claims at once. Default 500.
+	RelayBatch int `koanf:"relay_batch"`
+}
+
+// Observer forwards PostgreSQL notifications on a channel to a NATS
+// subject ([[observers]]).
+type Observer struct {
+	// Channel is the PostgreSQL notification channel. Required.
+	Channel string `koanf:"channel"`
+	// NATSSubject is the subject the payloads go to. Required.
+	NATSSubject string `koanf:"nats_subject"`
+	// Database is the database to LISTEN on. Default "orders".
+	Database string `koanf:"database"`
 }
 
 // Worker configures the worker process.

@@ -80,7 +80,7 @@ func TestDefault(t *testing.T) {
 		Log:       Log{Level: "info", Format: "auto"},
 		Temporal:  Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders"},
 		Databases: map[string]Database{},
-		Saga:      Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute},
+		Saga:      Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
 		NATS: NATS{
 			URL: "nats://127.0.0.1:4222",
 			JetStream: JetStream{Streams: map[string]Stream{
@@ -189,6 +189,50 @@ replicas = 3
 				}
 				if c.Temporal.TaskQueue != "other" || c.Worker.StopTimeout != 0 || c.NATS.URL != "nats://a:4222,nats://b:4222" {
 					t.Errorf("config = %+v", c)
+				}
+			},
+		},
+		{
+			name: "saga and worker keys from the file",
+			file: minimal + `
+[saga]
+mode = "local"
+parallel_compensation = true
+continue_with_error = true
+[worker]
+http_address = "127.0.0.1:9000"
+deployment_name = "fedsaga"
+build_id = "v2.1.0"
+`,
+			check: func(t *testing.T, c *Config) {
+				want := Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeLocal,
+					ParallelCompensation: true, ContinueWithError: true}
+				if c.Saga != want {
+					t.Errorf("saga = %+v, want %+v", c.Saga, want)
+				}
+				if want := (Worker{StopTimeout: 30 * time.Second, HTTPAddress: "127.0.0.1:9000", DeploymentName: "fedsaga", BuildID: "v2.1.0"}); c.Worker != want {
+					t.Errorf("worker = %+v, want %+v", c.Worker, want)
+				}
+			},
+		},
+		{
+			name: "saga and worker keys from the environment",
+			file: minimal + "[saga]\nmode = \"local\"\nparallel_compensation = true\n",
+			env: map[string]string{
+				"FEDSAGA_SAGA__MODE":                  "regular",
+				"FEDSAGA_SAGA__PARALLEL_COMPENSATION": "false",
+				"FEDSAGA_SAGA__CONTINUE_WITH_ERROR":   "true",
+				"FEDSAGA_WORKER__HTTP_ADDRESS":        "",
+				"FEDSAGA_WORKER__DEPLOYMENT_NAME":     "fedsaga",
+				"FEDSAGA_WORKER__BUILD_ID":            "${FS_TEST_BUILD}",
+				"FS_TEST_BUILD":                       "abc123",
+			},
+			check: func(t *testing.T, c *Config) {
+				if c.Saga.Mode != ModeRegular || c.Saga.ParallelCompensation || !c.Saga.ContinueWithError {
+					t.Errorf("saga = %+v", c.Saga)
+				}
+				if c.Worker.HTTPAddress != "" || c.Worker.DeploymentName != "fedsaga" || c.Worker.BuildID != "abc123" {
+					t.Errorf("worker = %+v", c.Worker)
 				}
 			},
 		},
@@ -392,6 +436,23 @@ replicas = 1.5
 				"config: temporal.namespace: expected a string, got integer 5",
 				"config: nats.jetstream.streams.ORDERS.subjects[1]: expected a string, got integer 1",
 				"config: nats.jetstream.streams.ORDERS.replicas: expected an integer, got float 1.5",
+			},
+		},
+		{
+			name: "saga mode and deployment",
+			file: minimal + "[saga]\nmode = \"fast\"\n[worker]\nbuild_id = \"v2\"\n",
+			env:  map[string]string{"FEDSAGA_SAGA__CONTINUE_WITH_ERROR": "yes please"},
+			want: []string{
+				`config: saga.continue_with_error: invalid boolean "yes please"; use true or false (from FEDSAGA_SAGA__CONTINUE_WITH_ERROR)`,
+				`config: saga.mode: "fast" is not one of regular, local`,
+				"config: worker.deployment_name: set worker.deployment_name and worker.build_id together (both or neither)",
+			},
+		},
+		{
+			name: "boolean of the wrong type",
+			file: minimal + "[saga]\nparallel_compensation = \"true\"\ncontinue_with_error = 1\n",
+			want: []string{
+				"config: saga.continue_with_error: expected true or false, got integer 1",
 			},
 		},
 		{
@@ -607,6 +668,12 @@ func TestValidate(t *testing.T) {
 		{"slow queries negative", func(c *Config) { setDB(c, "orders", func(d *Database) { d.LogSlowQueries = -1 }) }, "config: databases.orders.log_slow_queries: must not be negative (0s turns it off), got -1ns"},
 		{"saga timeout", func(c *Config) { c.Saga.Timeout = 0 }, "config: saga.timeout: must be more than 0s, got 0s"},
 		{"compensation timeout", func(c *Config) { c.Saga.CompensationTimeout = 0 }, "config: saga.compensation_timeout: must be more than 0s, got 0s"},
+		{"saga mode local", func(c *Config) { c.Saga.Mode = ModeLocal }, ""},
+		{"saga mode unknown", func(c *Config) { c.Saga.Mode = "fast" }, `config: saga.mode: "fast" is not one of regular, local`},
+		{"saga mode empty", func(c *Config) { c.Saga.Mode = "" }, `config: saga.mode: "" is not one of regular, local`},
+		{"saga mode is case-sensitive", func(c *Config) { c.Saga.Mode = "Local" }, `config: saga.mode: "Local" is not one of regular, local`},
+		{"parallel compensation", func(c *Config) { c.Saga.ParallelCompensation = true }, ""},
+		{"continue with error", func(c *Config) { c.Saga.ContinueWithError = true }, ""},
 		{"nats url empty", func(c *Config) { c.NATS.URL = "" }, "config: nats.url: must not be empty; set a nats:// URL"},
 		{"nats url list", func(c *Config) { c.NATS.URL = "nats://a:4222, tls://b:4222,ws://c,wss://u:p@d" }, ""},
 		{"nats url scheme", func(c *Config) { c.NATS.URL = "nats://a:4222,http://b:4222" }, "config: nats.url: entry 2 must start with nats://, tls://, ws:// or wss://"},
@@ -628,6 +695,14 @@ func TestValidate(t *testing.T) {
 		{"stop timeout zero", func(c *Config) { c.Worker.StopTimeout = 0 }, ""},
 		{"http address off", func(c *Config) { c.Worker.HTTPAddress = "" }, ""},
 		{"http address bad", func(c *Config) { c.Worker.HTTPAddress = "9464" }, `config: worker.http_address: want host:port (e.g. ":9464") or "" to turn it off, got "9464"`},
+		{"http address host and port", func(c *Config) { c.Worker.HTTPAddress = "127.0.0.1:9464" }, ""},
+		{"http address IPv6", func(c *Config) { c.Worker.HTTPAddress = "[::1]:9464" }, ""},
+		{"http address no port", func(c *Config) { c.Worker.HTTPAddress = "localhost" }, `config: worker.http_address: want host:port (e.g. ":9464") or "" to turn it off, got "localhost"`},
+		{"deployment", func(c *Config) { c.Worker.DeploymentName, c.Worker.BuildID = "fedsaga", "v2.1.0" }, ""},
+		{"deployment name only", func(c *Config) { c.Worker.DeploymentName = "fedsaga" },
+			"config: worker.deployment_name: set worker.deployment_name and worker.build_id together (both or neither)"},
+		{"build id only", func(c *Config) { c.Worker.BuildID = "v2.1.0" },
+			"config: worker.deployment_name: set worker.deployment_name and worker.build_id together (both or neither)"},
 		{"stop timeout negative", func(c *Config) { c.Worker.StopTimeout = -time.Second }, "config: worker.stop_timeout: must not be negative, got -1s"},
 	}
 	for _, tt := range tests {
@@ -652,8 +727,10 @@ func TestValidateReportsAll(t *testing.T) {
 	c.Saga.Timeout = 0
 	delete(c.Databases, "inventory")
 	setStream(c, func(s *Stream) { s.Replicas = 9 })
-	if got := errorList(c.Validate()); len(got) != 4 {
-		t.Errorf("Validate() reported %d problems, want 4:\n  %s", len(got), strings.Join(got, "\n  "))
+	c.Saga.Mode = "fast"
+	c.Worker.BuildID = "v2"
+	if got := errorList(c.Validate()); len(got) != 6 {
+		t.Errorf("Validate() reported %d problems, want 6:\n  %s", len(got), strings.Join(got, "\n  "))
 	}
 	var nilConfig *Config
 	if err := nilConfig.Validate(); err == nil {
@@ -740,8 +817,12 @@ func TestRedacted(t *testing.T) {
 	c := validConfig()
 	m := c.Redacted()
 	saga := m["saga"].(map[string]any)
-	if saga["timeout"] != "5m0s" || saga["compensation_timeout"] != "10m0s" {
-		t.Errorf("saga = %v", saga)
+	if want := map[string]any{"timeout": "5m0s", "compensation_timeout": "10m0s", "mode": "regular",
+		"parallel_compensation": false, "continue_with_error": false}; !reflect.DeepEqual(saga, want) {
+		t.Errorf("saga = %v, want %v", saga, want)
+	}
+	if want := map[string]any{"stop_timeout": "30s", "http_address": ":9464", "deployment_name": "", "build_id": ""}; !reflect.DeepEqual(m["worker"], want) {
+		t.Errorf("worker = %v, want %v", m["worker"], want)
 	}
 	orders := m["databases"].(map[string]any)["orders"].(map[string]any)
 	if orders["url"] != "postgres://app:[REDACTED]@db:5432/orders" || orders["pool_size"] != int32(10) || orders["log_slow_queries"] != "200ms" {
@@ -773,9 +854,9 @@ func TestRedacted(t *testing.T) {
 		"nats.jetstream.streams.ORDERS.duplicate_window", "nats.jetstream.streams.ORDERS.max_bytes",
 		"nats.jetstream.streams.ORDERS.max_msgs", "nats.jetstream.streams.ORDERS.replicas",
 		"nats.jetstream.streams.ORDERS.subjects", "nats.url",
-		"saga.compensation_timeout", "saga.timeout",
+		"saga.compensation_timeout", "saga.continue_with_error", "saga.mode", "saga.parallel_compensation", "saga.timeout",
 		"temporal.address", "temporal.namespace", "temporal.task_queue",
-		"worker.http_address", "worker.stop_timeout",
+		"worker.build_id", "worker.deployment_name", "worker.http_address", "worker.stop_timeout",
 	}
 	if !slices.Equal(keys, want) {
 		t.Errorf("Redacted() keys =\n%q\nwant\n%q", keys, want)
@@ -789,6 +870,12 @@ func TestPrint(t *testing.T) {
 	isolate(t)
 	t.Setenv("FEDSAGA_NATS__URL", "nats://natsuser:nats-pw@127.0.0.1:4222")
 	c, err := Load(writeConfig(t, minimal+`
+[saga]
+mode = "local"
+continue_with_error = true
+[worker]
+deployment_name = "fedsaga"
+build_id = "v2"
 [databases.reports]
 url = "postgres://app@db/$${x}"
 [nats.jetstream.streams.AUDIT]
@@ -813,6 +900,10 @@ max_bytes = 1048576
 		"password=[REDACTED]",
 		"nats://natsuser:[REDACTED]@127.0.0.1:4222",
 		"timeout = '5m0s'",
+		"mode = 'local'",
+		"continue_with_error = true",
+		"parallel_compensation = false",
+		"build_id = 'v2'",
 	} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("Print lacks %q:\n%s", want, printed)

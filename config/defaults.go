@@ -26,10 +26,17 @@ func Default() *Config {
 			Mode:                ModeRegular,
 		},
 		NATS: NATS{
-			URL: "nats://127.0.0.1:4222",
+			URL:  "nats://127.0.0.1:4222",
+			Auth: NATSAuth{Type: AuthNone},
 			JetStream: JetStream{
-				Streams: map[string]Stream{OrdersStream: orders},
+				ManageStreams: true,
+				Streams:       map[string]Stream{OrdersStream: orders},
 			},
+		},
+		Events: Events{
+			RelayDelay: 5 * time.Second,
+			RelayPoll:  5 * time.Second,
+			RelayBatch: 500,
 		},
 		Worker: Worker{
 			StopTimeout: 30 * time.Second,
@@ -57,9 +64,15 @@ func DefaultDatabase() Database {
 // set by Default.
 func DefaultStream() Stream {
 	return Stream{
+		Retention:       "limits",
 		Replicas:        1,
 		MaxMsgs:         -1,
 		MaxBytes:        -1,
 		DuplicateWindow: 2 * time.Minute,
 	}
+}
+
+// DefaultObserver returns the defaults of every [[observers]] entry.
+func DefaultObserver() Observer {
+	return Observer{Database: "orders"}
 }

@@ -61,6 +61,9 @@ func ExampleConfig_Print() {
 	//
 	// [saga]
 	//   compensation_timeout = '10m0s'
+	//   continue_with_error = false
+	//   mode = 'regular'
+	//   parallel_compensation = false
 	//   timeout = '5m0s'
 	//
 	// [nats]
@@ -76,6 +79,8 @@ func ExampleConfig_Print() {
 	//         subjects = ['fedsaga.order.>']
 	//
 	// [worker]
+	//   build_id = ''
+	//   deployment_name = ''
 	//   http_address = ':9464'
 	//   stop_timeout = '30s'
 }

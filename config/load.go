@@ -276,11 +276,18 @@ func expandTree(m map[string]any, prefix string) []*Error {
 			m[k], errs = s, append(errs, e...)
 		case []any:
 			for i, elem := range v {
-				if s, ok := elem.(string); ok {
+				switch elem := elem.(type) {
+				case string:
 					var e []*Error
-					v[i], e = expand(fmt.Sprintf("%s[%d]", key, i), s)
+					v[i], e = expand(fmt.Sprintf("%s[%d]", key, i), elem)
 					errs = append(errs, e...)
+				case map[string]any:
+					errs = append(errs, expandTree(elem, fmt.Sprintf("%s[%d].", key, i))...)
 				}
+			}
+		case []map[string]any:
+			for i, elem := range v {
+				errs = append(errs, expandTree(elem, fmt.Sprintf("%s[%d].", key, i))...)
 			}
 		case []string:
 			for i, s := range v {
@@ -354,6 +361,18 @@ func applyItemDefaults(raw map[string]any) {
 		}
 	}
 	fill(raw["databases"], toMap(DefaultDatabase(), false))
+	switch obs := raw["observers"].(type) {
+	case []any:
+		for _, o := range obs {
+			if o, ok := o.(map[string]any); ok {
+				fill(map[string]any{"": o}, toMap(DefaultObserver(), false))
+			}
+		}
+	case []map[string]any:
+		for _, o := range obs {
+			fill(map[string]any{"": o}, toMap(DefaultObserver(), false))
+		}
+	}
 	if nats, ok := raw["nats"].(map[string]any); ok {
 		if js, ok := nats["jetstream"].(map[string]any); ok {
 			fill(js["streams"], toMap(DefaultStream(), false))
@@ -421,6 +440,31 @@ func normalizeValue(v any, t reflect.Type, key string) (any, []*Error) {
 			}
 		}
 		return m, errs
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		// An array of tables ([[observers]]).
+		var items []any
+		switch v := v.(type) {
+		case []any:
+			items = v
+		case []map[string]any:
+			for _, m := range v {
+				items = append(items, m)
+			}
+		default:
+			return nil, []*Error{typeErr(key, t, v)}
+		}
+		out := make([]any, 0, len(items))
+		var errs []*Error
+		for i, item := range items {
+			m, ok := item.(map[string]any)
+			if !ok {
+				errs = append(errs, typeErr(fmt.Sprintf("%s[%d]", key, i), t.Elem(), item))
+				continue
+			}
+			errs = append(errs, normalize(m, t.Elem(), fmt.Sprintf("%s[%d].", key, i))...)
+			out = append(out, m)
+		}
+		return out, errs
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		switch v := v.(type) {
 		case string:

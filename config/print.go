@@ -91,6 +91,12 @@ func valueToAny(key string, v reflect.Value, redact bool) any {
 			m[iter.Key().String()] = valueToAny(key, iter.Value(), redact)
 		}
 		return m
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
+		out := make([]map[string]any, v.Len())
+		for i := range out {
+			out[i] = structToMap(v.Index(i), redact)
+		}
+		return out
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		out := make([]string, v.Len())
 		for i := range out {

@@ -67,6 +67,28 @@ func validate(c *Config) []*Error {
 		v.stream("nats.jetstream.streams."+name, name, streams[name])
 	}
 
+	v.natsAuth("nats.auth", c.NATS.Auth)
+	if (c.NATS.TLS.CertFile == "") != (c.NATS.TLS.KeyFile == "") {
+		v.add("nats.tls.cert_file", "set nats.tls.cert_file and nats.tls.key_file together (both or neither)")
+	}
+	if c.Events.RelayDelay < 0 {
+		v.add("events.relay_delay", "must not be negative, got %s", c.Events.RelayDelay)
+	}
+	v.positive("events.relay_poll", c.Events.RelayPoll)
+	if c.Events.RelayBatch < 1 || c.Events.RelayBatch > 10000 {
+		v.add("events.relay_batch", "must be from 1 to 10000, got %d", c.Events.RelayBatch)
+	}
+	for i, o := range c.Observers {
+		key := fmt.Sprintf("observers[%d]", i)
+		v.notEmpty(key+".channel", o.Channel)
+		if strings.TrimSpace(o.NATSSubject) == "" || strings.ContainsAny(o.NATSSubject, " \t\r\n*>") {
+			v.add(key+".nats_subject", "want a NATS subject without spaces or wildcards, got %q", o.NATSSubject)
+		}
+		if _, ok := c.Databases[o.Database]; !ok {
+			v.add(key+".database", "%q is not a configured database (configured: %s)", o.Database, strings.Join(sortedKeys(c.Databases), ", "))
+		}
+	}
+
 	v.oneOf("saga.mode", c.Saga.Mode, []string{ModeRegular, ModeLocal})
 	if (c.Worker.DeploymentName == "") != (c.Worker.BuildID == "") {
 		v.add("worker.deployment_name", "set worker.deployment_name and worker.build_id together (both or neither)")
@@ -203,4 +225,32 @@ func (v *validator) stream(key, name string, s Stream) {
 		v.add(key+".max_bytes", "must be -1 (no limit) or more than 0, got %d", s.MaxBytes)
 	}
 	v.positive(key+".duplicate_window", s.DuplicateWindow)
+	v.oneOf(key+".retention", s.Retention, []string{"limits", "interest", "workqueue"})
+}
+
+// natsAuth checks that the fields the auth type needs are set; it never
+// quotes a secret.
+func (v *validator) natsAuth(key string, a NATSAuth) {
+	v.oneOf(key+".type", a.Type, []string{AuthNone, AuthToken, AuthUserPassword, AuthNKey, AuthCredentials})
+	switch a.Type {
+	case AuthToken:
+		if a.Token == "" {
+			v.add(key+".token", "required when %s.type is token", key)
+		}
+	case AuthUserPassword:
+		if a.User == "" {
+			v.add(key+".user", "required when %s.type is user_password", key)
+		}
+		if a.Password == "" {
+			v.add(key+".password", "required when %s.type is user_password", key)
+		}
+	case AuthNKey:
+		if a.NKeySeedFile == "" {
+			v.add(key+".nkey_seed_file", "required when %s.type is nkey", key)
+		}
+	case AuthCredentials:
+		if a.CredentialsFile == "" {
+			v.add(key+".credentials_file", "required when %s.type is credentials", key)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +19,9 @@ import (
 
 	"github.com/fedsaga/fedsaga/workflows"
 )
+
+// migratedNow matches a migrate line that applied migrations.
+var migratedNow = regexp.MustCompile(`\(([1-9]\d*) applied now\)`)
 
 var (
 	buildOnce sync.Once
@@ -273,7 +277,7 @@ func TestCLIMigrateIsIdempotentAndConcurrent(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("concurrent migrate: exit %d\n%s", r.code, r.stderr)
 		}
-		applied += strings.Count(r.stdout, "(2 applied now)")
+		applied += len(migratedNow.FindAllString(r.stdout, -1))
 	}
 	if applied != 3 {
 		t.Errorf("migrations applied %d times across both processes, want each database once:\n%s\n%s", applied, results[0].stdout, results[1].stdout)

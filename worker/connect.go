@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,16 +33,16 @@ func DialTemporal(ctx context.Context, cfg config.Temporal, logger zerolog.Logge
 	return c, nil
 }
 
-// ConnectNATS connects to NATS and reconnects without limit, logging every
-// disconnect and reconnect. Errors name the URL (redacted) and never a secret.
+// ConnectNATS connects to NATS with the configured authentication and TLS,
+// and reconnects without limit, logging every disconnect and reconnect.
+// Errors name the URL (redacted) and the auth type, never a secret.
 func ConnectNATS(cfg config.NATS, logger zerolog.Logger) (*nats.Conn, error) {
 	logger = logger.With().Str("component", "nats").Logger()
 	url := config.RedactURL(cfg.URL)
-	nc, err := nats.Connect(cfg.URL,
+	opts := []nats.Option{
 		nats.Name("fedsaga"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
-		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err == nil {
 				return // closed on purpose
@@ -52,43 +55,106 @@ func ConnectNATS(cfg config.NATS, logger zerolog.Logger) (*nats.Conn, error) {
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			logger.Error().Err(err).Msg("nats error")
 		}),
-	)
+	}
+	auth, err := authOptions(cfg.Auth)
 	if err != nil {
-		return nil, fmt.Errorf("nats: connection to %s (auth: %s) failed: %w; check nats.url", url, authType(cfg.URL), err)
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	opts = append(opts, auth...)
+	if t := cfg.TLS; t.CAFile != "" {
+		opts = append(opts, nats.RootCAs(t.CAFile))
+	}
+	if t := cfg.TLS; t.CertFile != "" {
+		opts = append(opts, nats.ClientCert(t.CertFile, t.KeyFile))
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, &NATSConnectError{URL: url, Auth: cfg.Auth.Type, Err: err}
 	}
 	return nc, nil
 }
 
-func authType(url string) string {
-	if config.RedactURL(url) != url {
-		return "user/password"
-	}
-	return "none"
+// NATSConnectError is a failed connection to NATS. It names the URL
+// (password redacted) and the auth type, never the secret.
+type NATSConnectError struct {
+	URL  string
+	Auth string
+	Err  error
 }
 
-// EnsureStreams creates the configured streams that are missing and updates
-// those that differ. The orders stream keeps at most one message per
-// subject and refuses a second one (DiscardNewPerSubject): with a subject per
-// event, no event can be stored twice, also after the duplicate window.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream, streams map[string]config.Stream, logger zerolog.Logger) error {
+func (e *NATSConnectError) Error() string {
+	hint := "check nats.url and that the server runs"
+	if errors.Is(e.Err, nats.ErrAuthorization) || strings.Contains(strings.ToLower(e.Err.Error()), "authorization") {
+		hint = "the server refused the credentials: check nats.auth (type " + e.Auth + ")"
+	}
+	return fmt.Sprintf("nats: connection to %s with auth %s failed: %v; %s", e.URL, e.Auth, e.Err, hint)
+}
+
+func (e *NATSConnectError) Unwrap() error { return e.Err }
+
+func authOptions(a config.NATSAuth) ([]nats.Option, error) {
+	switch a.Type {
+	case config.AuthToken:
+		return []nats.Option{nats.Token(a.Token.Value())}, nil
+	case config.AuthUserPassword:
+		return []nats.Option{nats.UserInfo(a.User, a.Password.Value())}, nil
+	case config.AuthNKey:
+		opt, err := nats.NkeyOptionFromSeed(a.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats.auth.nkey_seed_file %s: %w", a.NKeySeedFile, err)
+		}
+		return []nats.Option{opt}, nil
+	case config.AuthCredentials:
+		return []nats.Option{nats.UserCredentials(a.CredentialsFile)}, nil
+	}
+	return nil, nil
+}
+
+// StreamNotFoundError is a configured stream that is missing, or differs
+// from its configuration, while nats.jetstream.manage_streams is false.
+type StreamNotFoundError struct {
+	Stream string
+	Diff   string // empty when the stream is missing
+}
+
+func (e *StreamNotFoundError) Error() string {
+	if e.Diff == "" {
+		return fmt.Sprintf("StreamNotFoundError: stream %s does not exist and nats.jetstream.manage_streams is false: create it, or set manage_streams = true", e.Stream)
+	}
+	return fmt.Sprintf("StreamNotFoundError: stream %s differs from nats.jetstream.streams.%s (%s) and nats.jetstream.manage_streams is false: update it, or set manage_streams = true", e.Stream, e.Stream, e.Diff)
+}
+
+// EnsureStreams checks the configured streams. With manage_streams (the
+// default) it creates the missing ones and updates those that differ;
+// otherwise a missing or different stream is a *StreamNotFoundError. The
+// orders stream keeps at most one message per subject and refuses a second
+// one (DiscardNewPerSubject): with a subject per event, no event can be
+// stored twice, also after the duplicate window.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg config.JetStream, logger zerolog.Logger) error {
 	var errs []error
-	for name, s := range streams {
-		sc := StreamConfig(name, s)
+	for _, name := range slices.Sorted(maps.Keys(cfg.Streams)) {
+		sc := StreamConfig(name, cfg.Streams[name])
 		info, err := js.Stream(ctx, name)
 		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound) && !cfg.ManageStreams:
+			err = &StreamNotFoundError{Stream: name}
 		case errors.Is(err, jetstream.ErrStreamNotFound):
 			_, err = js.CreateStream(ctx, sc)
 			if err == nil {
 				logger.Info().Str("stream", name).Strs("subjects", sc.Subjects).Msg("stream created")
 			}
 		case err == nil:
-			cur := info.CachedInfo().Config
-			if sameStream(cur, sc) {
+			diff := streamDiff(info.CachedInfo().Config, sc)
+			if diff == "" {
 				continue
+			}
+			if !cfg.ManageStreams {
+				err = &StreamNotFoundError{Stream: name, Diff: diff}
+				break
 			}
 			_, err = js.UpdateStream(ctx, sc)
 			if err == nil {
-				logger.Info().Str("stream", name).Msg("stream updated from configuration")
+				logger.Info().Str("stream", name).Str("changed", diff).Msg("stream updated from configuration")
 			}
 		}
 		if err != nil {
@@ -108,7 +174,7 @@ func StreamConfig(name string, s config.Stream) jetstream.StreamConfig {
 		MaxBytes:   s.MaxBytes,
 		Duplicates: s.DuplicateWindow,
 		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
+		Retention:  retention(s.Retention),
 		Discard:    jetstream.DiscardOld,
 	}
 	if name == config.OrdersStream {
@@ -119,9 +185,33 @@ func StreamConfig(name string, s config.Stream) jetstream.StreamConfig {
 	return sc
 }
 
-func sameStream(a, b jetstream.StreamConfig) bool {
-	return fmt.Sprint(a.Subjects) == fmt.Sprint(b.Subjects) &&
-		a.Replicas == b.Replicas && a.MaxMsgs == b.MaxMsgs && a.MaxBytes == b.MaxBytes &&
-		a.Duplicates == b.Duplicates && a.MaxMsgsPerSubject == b.MaxMsgsPerSubject &&
-		a.Discard == b.Discard && a.DiscardNewPerSubject == b.DiscardNewPerSubject
+func retention(name string) jetstream.RetentionPolicy {
+	switch name {
+	case "interest":
+		return jetstream.InterestPolicy
+	case "workqueue":
+		return jetstream.WorkQueuePolicy
+	}
+	return jetstream.LimitsPolicy
+}
+
+// streamDiff names the fields where the server's stream differs from the
+// configuration; "" when they agree.
+func streamDiff(have, want jetstream.StreamConfig) string {
+	var d []string
+	add := func(field string, h, w any) {
+		if fmt.Sprint(h) != fmt.Sprint(w) {
+			d = append(d, fmt.Sprintf("%s is %v, configured %v", field, h, w))
+		}
+	}
+	add("subjects", have.Subjects, want.Subjects)
+	add("retention", have.Retention, want.Retention)
+	add("replicas", have.Replicas, want.Replicas)
+	add("max_msgs", have.MaxMsgs, want.MaxMsgs)
+	add("max_bytes", have.MaxBytes, want.MaxBytes)
+	add("duplicate_window", have.Duplicates, want.Duplicates)
+	add("max_msgs_per_subject", have.MaxMsgsPerSubject, want.MaxMsgsPerSubject)
+	add("discard", have.Discard, want.Discard)
+	add("discard_new_per_subject", have.DiscardNewPerSubject, want.DiscardNewPerSubject)
+	return strings.Join(d, "; ")
 }

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,6 +24,7 @@ import (
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/outbox"
 	"github.com/fedsaga/fedsaga/workflows"
 )
 
@@ -35,6 +38,8 @@ type Worker struct {
 	worker   tworker.Worker
 	probes   *probes
 	fatal    chan error
+	relay    *outbox.Relay
+	observe  []outbox.Observer
 }
 
 // New connects to the databases, NATS (creating missing streams) and
@@ -50,9 +55,9 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if w.dbs, err = federation.Open(cfg.Databases, logger); err != nil {
 		return nil, err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(w.dbs.Collector())
 	if cfg.Worker.HTTPAddress != "" {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(w.dbs.Collector())
 		if w.probes, err = newProbes(cfg.Worker.HTTPAddress, reg, logger); err != nil {
 			return nil, err
 		}
@@ -60,16 +65,26 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if w.nc, err = ConnectNATS(cfg.NATS, logger); err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(w.nc)
+	js, err := jetstream.New(w.nc, jetstream.WithPublishAsyncTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("nats: jetstream: %w", err)
 	}
-	if err = EnsureStreams(ctx, js, cfg.NATS.JetStream.Streams, logger); err != nil {
+	if err = EnsureStreams(ctx, js, cfg.NATS.JetStream, logger); err != nil {
 		return nil, err
 	}
 	acts, err := activities.New(w.dbs, js)
 	if err != nil {
 		return nil, err
+	}
+	w.relay = outbox.NewRelay(acts.Orders, js, outbox.RelayOptions{
+		Delay: cfg.Events.RelayDelay, Poll: cfg.Events.RelayPoll, Batch: cfg.Events.RelayBatch,
+	}, reg, logger)
+	for _, o := range cfg.Observers {
+		db, err := w.dbs.DB(o.Database)
+		if err != nil {
+			return nil, err
+		}
+		w.observe = append(w.observe, outbox.Observer{DB: db, Channel: o.Channel, Subject: o.NATSSubject})
 	}
 	if w.temporal, err = DialTemporal(ctx, cfg.Temporal, logger); err != nil {
 		return nil, err
@@ -122,6 +137,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("start worker on task queue %s: %w", w.cfg.Temporal.TaskQueue, err)
 	}
 	w.probes.setReady(true, "")
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	bg.Go(func() { w.relay.Run(bgCtx) })
+	for _, o := range w.observe {
+		bg.Go(func() { o.Run(bgCtx, w.nc, w.logger) })
+	}
 	w.logger.Info().
 		Str("task_queue", w.cfg.Temporal.TaskQueue).
 		Str("temporal", w.cfg.Temporal.Address).
@@ -136,6 +157,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.probes.setReady(false, "stopping")
 	w.logger.Info().Dur("stop_timeout", w.cfg.Worker.StopTimeout).Msg("worker stopping")
 	w.worker.Stop()
+	stopBackground()
+	bg.Wait()
 	w.logger.Info().Msg("worker stopped")
 	return err
 }

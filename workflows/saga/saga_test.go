@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -23,37 +25,61 @@ import (
 
 // stepCfg describes one step of the test saga. By default the action and
 // the compensation are the activities "Act" and "Undo"; PlainAction and
-// PlainComp make them workflow functions instead.
+// PlainComp make them workflow functions instead, Slow makes the action the
+// activity "Slow" (which tests mock with a delay).
 type stepCfg struct {
 	Name        string
 	NoComp      bool
 	PlainAction bool
 	PlainComp   bool
-	Fail        string        // the action fails with this (non-retryable) error type
-	CompFail    string        // the compensation fails with this (non-retryable) error type
-	CompFlaky   int           // the Undo activity fails retryably this many times first
+	Slow        bool
 	Sleep       time.Duration // a plain action sleeps this long first (workflow time)
+
+	Fail         string // the action fails with this (non-retryable) error type
+	ActFlaky     int    // the Act activity fails retryably on its first ActFlaky attempts
+	ActRetryable bool   // the Act activity always fails retryably
+	ActAttempts  int32  // > 0: the step's own activity options (Step.Options), with this MaximumAttempts
+
+	// CompFail makes the Undo activity fail with this error type until the
+	// test fixes the step (recorder.fix); non-retryable unless CompRetryable.
+	CompFail      string
+	CompRetryable bool
+	CompFlaky     int   // the Undo activity fails retryably on its first CompFlaky attempts
+	CompAttempts  int32 // > 0: the step's own compensation options (Step.CompensationOptions)
 }
 
 type sagaInput struct {
-	Opts  Options
-	Steps []stepCfg
+	Opts    Options
+	Steps   []stepCfg
+	Finally string        // a Finally step of that name, running the activity "Fin"
+	Linger  time.Duration // the workflow stays this long after the saga (to send it Updates)
 }
 
+// Causes of an aborted saga, as sagaResult.Cause reports them.
+const (
+	causeStep      = "step" // the action's own error
+	causeTimeout   = "timeout"
+	causeAborted   = "aborted"
+	causeCancelled = "cancelled"
+)
+
 type sagaResult struct {
-	Kind       string // ok, aborted, compensation, other
+	Kind       string // ok, aborted, other
 	FailedStep string // Failure.Step
 	Reason     string // Reason(Failure.Cause)
-	TimedOut   bool   // errors.Is(Failure.Cause, ErrTimeout)
-	CompStep   string // CompensationError.Step
+	Cause      string // which sentinel the cause matches (errors.Is)
+	Resolved   []string
 	Error      string
 	Plain      []string // calls of the plain functions, in order
+	FinallyErr string
 	State      State
 }
 
 const (
 	actName  = "Act"
 	undoName = "Undo"
+	slowName = "Slow"
+	finName  = "Fin"
 	testWF   = "SagaTest"
 )
 
@@ -61,20 +87,29 @@ func appErr(errType, msg string) error {
 	return temporal.NewNonRetryableApplicationError(msg, errType, nil)
 }
 
+// ownOptions are the activity options of ActAttempts and CompAttempts.
+func ownOptions(attempts int32) *workflow.ActivityOptions {
+	return &workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 1, MaximumAttempts: attempts},
+	}
+}
+
 func sagaWorkflow(ctx workflow.Context, in sagaInput) (sagaResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
-	s := New(in.Opts)
-	if err := workflow.SetQueryHandler(ctx, "state", func() (State, error) { return s.State(), nil }); err != nil {
+	s, err := New(ctx, in.Opts)
+	if err != nil {
 		return sagaResult{}, err
 	}
 	var res sagaResult
 	steps := make([]Step, len(in.Steps))
 	for i, c := range in.Steps {
 		st := Step{Name: c.Name}
-		if c.PlainAction {
+		switch {
+		case c.PlainAction:
 			st.Action = func(ctx workflow.Context) error {
 				res.Plain = append(res.Plain, "do:"+c.Name)
 				if c.Sleep > 0 {
@@ -87,7 +122,9 @@ func sagaWorkflow(ctx workflow.Context, in sagaInput) (sagaResult, error) {
 				}
 				return nil
 			}
-		} else {
+		case c.Slow:
+			st.Action = Activity(slowName, c)
+		default:
 			st.Action = Activity(actName, c)
 		}
 		switch {
@@ -96,85 +133,147 @@ func sagaWorkflow(ctx workflow.Context, in sagaInput) (sagaResult, error) {
 			st.Compensate = func(ctx workflow.Context, f Failure) error {
 				res.Plain = append(res.Plain, fmt.Sprintf("undo:%s(%s)", c.Name, f.Step))
 				// A compensation runs in a context that is not cancelled.
-				if err := workflow.Sleep(ctx, time.Millisecond); err != nil {
-					return err
-				}
-				if c.CompFail != "" {
-					return appErr(c.CompFail, "undo "+c.Name+" failed")
-				}
-				return nil
+				return workflow.Sleep(ctx, time.Millisecond)
 			}
 		default:
 			st.Compensate = Undo(undoName, c)
 		}
+		if c.ActAttempts > 0 {
+			st.Options = ownOptions(c.ActAttempts)
+		}
+		if c.CompAttempts > 0 {
+			st.CompensationOptions = ownOptions(c.CompAttempts)
+		}
 		steps[i] = st
 	}
 
-	err := s.Run(ctx, steps...)
+	err = s.Run(ctx, steps...)
 	var aborted *AbortedError
-	var compErr *CompensationError
 	switch {
 	case err == nil:
 		res.Kind = "ok"
-	case errors.As(err, &compErr):
-		res.Kind = "compensation"
-		res.CompStep = compErr.Step
-		res.FailedStep = compErr.Failure.Step
-		res.Reason = Reason(compErr.Cause)
 	case errors.As(err, &aborted):
 		res.Kind = "aborted"
 		res.FailedStep = aborted.Step
 		res.Reason = Reason(aborted.Cause)
-		res.TimedOut = errors.Is(aborted.Cause, ErrTimeout)
+		res.Resolved = aborted.Resolved
+		res.Cause = causeStep
+		for cause, sentinel := range map[string]error{causeTimeout: ErrTimeout, causeAborted: ErrAborted, causeCancelled: ErrCancelled} {
+			if errors.Is(err, sentinel) {
+				res.Cause = cause
+			}
+		}
 	default:
 		res.Kind = "other"
 	}
 	if err != nil {
 		res.Error = err.Error()
 	}
+	if in.Finally != "" {
+		if err := s.Finally(ctx, in.Finally, Activity(finName, in.Finally)); err != nil {
+			res.FinallyErr = Reason(err)
+		}
+	}
+	if in.Linger > 0 {
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.Sleep(dctx, in.Linger)
+	}
 	res.State = s.State()
 	return res, nil
 }
 
-// recorder is the Act and Undo activities; it records "do:NAME" and
-// "undo:NAME" in call order.
+// recorder is the Act, Slow, Undo and Fin activities; it records
+// "do:NAME", "undo:NAME" and "fin:NAME" in call order, and whether each
+// call ran as a local activity.
 type recorder struct {
-	mu    sync.Mutex
-	calls []string
+	mu      sync.Mutex
+	calls   []string
+	local   []bool
+	fixed   map[string]bool
+	finFail bool
 	// undoHook runs in Undo after the call is recorded.
 	undoHook func(ctx context.Context, c stepCfg)
 }
 
-func (r *recorder) add(s string) {
+func (r *recorder) add(ctx context.Context, s string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, s)
+	r.local = append(r.local, activity.GetInfo(ctx).IsLocalActivity)
 }
 
 func (r *recorder) Calls() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.calls...)
+	return slices.Clone(r.calls)
+}
+
+// Kinds returns the calls as "CALL@local" or "CALL@regular".
+func (r *recorder) Kinds() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, len(r.calls))
+	for i, c := range r.calls {
+		out[i] = c + "@regular"
+		if r.local[i] {
+			out[i] = c + "@local"
+		}
+	}
+	return out
+}
+
+// fix makes the failing compensations of the named steps succeed.
+func (r *recorder) fix(names ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fixed == nil {
+		r.fixed = map[string]bool{}
+	}
+	for _, n := range names {
+		r.fixed[n] = true
+	}
+}
+
+func (r *recorder) broken(c stepCfg) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return c.CompFail != "" && !r.fixed[c.Name]
 }
 
 func (r *recorder) act(ctx context.Context, c stepCfg) error {
-	r.add("do:" + c.Name)
-	if c.Fail != "" {
+	r.add(ctx, "do:"+c.Name)
+	switch {
+	case c.Fail != "":
 		return appErr(c.Fail, c.Name+" failed")
+	case c.ActRetryable || int(activity.GetInfo(ctx).Attempt) <= c.ActFlaky:
+		return temporal.NewApplicationError(c.Name+" unavailable", "Unavailable")
 	}
 	return nil
 }
 
 func (r *recorder) undo(ctx context.Context, c stepCfg) error {
-	r.add("undo:" + c.Name)
+	r.add(ctx, "undo:"+c.Name)
 	if r.undoHook != nil {
 		r.undoHook(ctx, c)
 	}
-	if c.CompFail != "" {
+	if r.broken(c) {
+		if c.CompRetryable {
+			return temporal.NewApplicationError("undo "+c.Name+" failed", c.CompFail)
+		}
 		return appErr(c.CompFail, "undo "+c.Name+" failed")
 	}
 	if int(activity.GetInfo(ctx).Attempt) <= c.CompFlaky {
 		return temporal.NewApplicationError("undo "+c.Name+" flaked", "Flaky")
+	}
+	return nil
+}
+
+func (r *recorder) fin(ctx context.Context, name string) error {
+	r.add(ctx, "fin:"+name)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finFail {
+		return appErr("PublishError", "no broker")
 	}
 	return nil
 }
@@ -185,8 +284,32 @@ func newSagaEnv(rec *recorder) *testsuite.TestWorkflowEnvironment {
 	env.SetTestTimeout(20 * time.Second)
 	env.RegisterWorkflowWithOptions(sagaWorkflow, workflow.RegisterOptions{Name: testWF})
 	env.RegisterActivityWithOptions(rec.act, activity.RegisterOptions{Name: actName})
+	env.RegisterActivityWithOptions(rec.act, activity.RegisterOptions{Name: slowName})
 	env.RegisterActivityWithOptions(rec.undo, activity.RegisterOptions{Name: undoName})
+	env.RegisterActivityWithOptions(rec.fin, activity.RegisterOptions{Name: finName})
 	return env
+}
+
+// slowActions makes every Slow action take d of workflow time (a mock:
+// the recorder does not see the call, so a listener records it).
+func slowActions(env *testsuite.TestWorkflowEnvironment, rec *recorder, d time.Duration) {
+	record := func(ctx context.Context, args []any) {
+		if c, ok := args[0].(stepCfg); ok {
+			rec.add(ctx, "do:"+c.Name)
+		}
+	}
+	env.SetOnActivityStartedListener(func(info *activity.Info, ctx context.Context, args converter.EncodedValues) {
+		var c stepCfg
+		if info.ActivityType.Name == slowName && args.Get(&c) == nil {
+			record(ctx, []any{c})
+		}
+	})
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, ctx context.Context, args []any) {
+		if info.ActivityType.Name == slowName {
+			record(ctx, args)
+		}
+	})
+	env.OnActivity(slowName, mock.Anything, mock.Anything).After(d).Return(nil)
 }
 
 func runSaga(t *testing.T, env *testsuite.TestWorkflowEnvironment, in sagaInput) sagaResult {
@@ -205,12 +328,48 @@ func runSaga(t *testing.T, env *testsuite.TestWorkflowEnvironment, in sagaInput)
 	return res
 }
 
+func queryState(t *testing.T, env *testsuite.TestWorkflowEnvironment) State {
+	t.Helper()
+	v, err := env.QueryWorkflow(QueryState)
+	if err != nil {
+		t.Fatalf("query %s: %v", QueryState, err)
+	}
+	var st State
+	if err := v.Get(&st); err != nil {
+		t.Fatalf("decode state: %v", err)
+	}
+	return st
+}
+
 func statuses(st State) map[string]string {
 	m := map[string]string{}
 	for _, s := range st.Steps {
 		m[s.Name] = s.Status
 	}
 	return m
+}
+
+func stepState(t *testing.T, st State, name string) StepState {
+	t.Helper()
+	for _, s := range st.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no step %s in state %+v", name, st)
+	return StepState{}
+}
+
+// withoutTimes is st with every time zeroed, to compare states of different
+// runs.
+func withoutTimes(st State) State {
+	st.UpdatedAt = time.Time{}
+	st.Steps = slices.Clone(st.Steps)
+	for i := range st.Steps {
+		s := &st.Steps[i]
+		s.StartedAt, s.EndedAt, s.CompensatedAt = time.Time{}, time.Time{}, time.Time{}
+	}
+	return st
 }
 
 // steps builds activity steps named names; mod adjusts them by name.
@@ -226,9 +385,57 @@ func steps(names string, mod map[string]func(*stepCfg)) []stepCfg {
 	return out
 }
 
-func fails(c *stepCfg)     { c.Fail = "BoomError" }
-func compFails(c *stepCfg) { c.CompFail = "UndoError" }
-func noComp(c *stepCfg)    { c.NoComp = true }
+func fails(c *stepCfg)       { c.Fail = "BoomError" }
+func compFails(c *stepCfg)   { c.CompFail = "UndoError" }
+func noComp(c *stepCfg)      { c.NoComp = true }
+func plainAction(c *stepCfg) { c.PlainAction = true }
+
+func both(fs ...func(*stepCfg)) func(*stepCfg) {
+	return func(c *stepCfg) {
+		for _, f := range fs {
+			f(c)
+		}
+	}
+}
+
+// sleeps is a plain action that sleeps d.
+func sleeps(d time.Duration) func(*stepCfg) {
+	return func(c *stepCfg) { c.PlainAction, c.Sleep = true, d }
+}
+
+// searchAttributes records the search attributes the workflow upserts.
+type searchAttributes struct {
+	mu      sync.Mutex
+	upserts []map[string]string
+}
+
+func watchSearchAttributes(env *testsuite.TestWorkflowEnvironment) *searchAttributes {
+	sa := &searchAttributes{}
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		attrs := args.Get(0).(temporal.SearchAttributes)
+		m := map[string]string{}
+		for k, v := range attrs.GetUntypedValues() {
+			m[k.GetName()] = fmt.Sprint(v)
+		}
+		sa.mu.Lock()
+		sa.upserts = append(sa.upserts, m)
+		sa.mu.Unlock()
+	}).Return(nil)
+	return sa
+}
+
+// values returns the values upserted for the attribute, in order.
+func (sa *searchAttributes) values(name string) []string {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	var out []string
+	for _, u := range sa.upserts {
+		if v, ok := u[name]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 // ---------------------------------------------------------------------------
 // tests
@@ -242,7 +449,6 @@ func TestSagaSequential(t *testing.T) {
 		kind       string
 		failedStep string
 		reason     string
-		compStep   string
 		status     string
 		stepStates map[string]string
 	}{
@@ -283,47 +489,17 @@ func TestSagaSequential(t *testing.T) {
 		},
 		{
 			name:      "failing step without compensation",
-			steps:     steps("a b", map[string]func(*stepCfg){"b": func(c *stepCfg) { fails(c); noComp(c) }}),
+			steps:     steps("a b", map[string]func(*stepCfg){"b": both(fails, noComp)}),
 			wantCalls: []string{"do:a", "do:b", "undo:a"},
 			kind:      "aborted", failedStep: "b", reason: "BoomError: b failed", status: StatusCompensated,
 			stepStates: map[string]string{"a": StepCompensated, "b": StepFailed},
 		},
 		{
-			name:      "default stops at the first failing compensation",
-			steps:     steps("a b c d", map[string]func(*stepCfg){"b": compFails, "d": fails}),
-			wantCalls: []string{"do:a", "do:b", "do:c", "do:d", "undo:d", "undo:c", "undo:b"},
-			kind:      "compensation", failedStep: "d", reason: "BoomError: d failed", compStep: "b",
-			status:     StatusCompensationFailed,
-			stepStates: map[string]string{"a": StepDone, "b": StepCompFailed, "c": StepCompensated, "d": StepCompensated},
-		},
-		{
-			name:      "ContinueWithError runs the remaining compensations",
-			opts:      Options{ContinueWithError: true},
-			steps:     steps("a b c d", map[string]func(*stepCfg){"c": compFails, "d": fails}),
-			wantCalls: []string{"do:a", "do:b", "do:c", "do:d", "undo:d", "undo:c", "undo:b", "undo:a"},
-			kind:      "compensation", failedStep: "d", reason: "BoomError: d failed", compStep: "c",
-			status:     StatusCompensationFailed,
-			stepStates: map[string]string{"a": StepCompensated, "b": StepCompensated, "c": StepCompFailed, "d": StepCompensated},
-		},
-		{
-			name:      "ContinueWithError reports the first of several failing compensations",
-			opts:      Options{ContinueWithError: true},
-			steps:     steps("a b c", map[string]func(*stepCfg){"a": compFails, "b": compFails, "c": fails}),
-			wantCalls: []string{"do:a", "do:b", "do:c", "undo:c", "undo:b", "undo:a"},
-			kind:      "compensation", failedStep: "c", reason: "BoomError: c failed", compStep: "b",
-			status:     StatusCompensationFailed,
-			stepStates: map[string]string{"a": StepCompFailed, "b": StepCompFailed, "c": StepCompensated},
-		},
-		{
-			name: "failing step's own compensation fails",
-			steps: steps("a b", map[string]func(*stepCfg){"b": func(c *stepCfg) {
-				fails(c)
-				compFails(c)
-			}}),
-			wantCalls: []string{"do:a", "do:b", "undo:b"},
-			kind:      "compensation", failedStep: "b", reason: "BoomError: b failed", compStep: "b",
-			status:     StatusCompensationFailed,
-			stepStates: map[string]string{"a": StepDone, "b": StepCompFailed},
+			name:      "nothing to compensate: compensated at once",
+			steps:     steps("a b", map[string]func(*stepCfg){"a": both(fails, noComp)}),
+			wantCalls: []string{"do:a"},
+			kind:      "aborted", failedStep: "a", reason: "BoomError: a failed", status: StatusCompensated,
+			stepStates: map[string]string{"a": StepFailed, "b": StepPending},
 		},
 		{
 			name:      "a compensation is retried until it succeeds",
@@ -331,6 +507,14 @@ func TestSagaSequential(t *testing.T) {
 			wantCalls: []string{"do:a", "do:b", "undo:b", "undo:a", "undo:a", "undo:a"},
 			kind:      "aborted", failedStep: "b", reason: "BoomError: b failed", status: StatusCompensated,
 			stepStates: map[string]string{"a": StepCompensated, "b": StepCompensated},
+		},
+		{
+			name:      "ContinueWithError changes nothing when every compensation succeeds",
+			opts:      Options{ContinueWithError: true},
+			steps:     steps("a b c", map[string]func(*stepCfg){"c": fails}),
+			wantCalls: []string{"do:a", "do:b", "do:c", "undo:c", "undo:b", "undo:a"},
+			kind:      "aborted", failedStep: "c", reason: "BoomError: c failed", status: StatusCompensated,
+			stepStates: map[string]string{"a": StepCompensated, "b": StepCompensated, "c": StepCompensated},
 		},
 	}
 	for _, tc := range cases {
@@ -341,35 +525,47 @@ func TestSagaSequential(t *testing.T) {
 			if got := rec.Calls(); !reflect.DeepEqual(got, tc.wantCalls) {
 				t.Errorf("calls\n got  %q\n want %q", got, tc.wantCalls)
 			}
-			if res.Kind != tc.kind || res.FailedStep != tc.failedStep || res.Reason != tc.reason || res.CompStep != tc.compStep {
-				t.Errorf("result kind %q failed %q reason %q comp %q; want %q %q %q %q (error %s)",
-					res.Kind, res.FailedStep, res.Reason, res.CompStep, tc.kind, tc.failedStep, tc.reason, tc.compStep, res.Error)
+			if res.Kind != tc.kind || res.FailedStep != tc.failedStep || res.Reason != tc.reason || len(res.Resolved) != 0 {
+				t.Errorf("result kind %q failed %q reason %q resolved %q; want %q %q %q none (error %s)",
+					res.Kind, res.FailedStep, res.Reason, res.Resolved, tc.kind, tc.failedStep, tc.reason, res.Error)
 			}
-			if tc.kind == "compensation" && !strings.HasPrefix(res.Error, "SagaCompensationError: compensation of step "+tc.compStep+" ") {
-				t.Errorf("error %q", res.Error)
+			if tc.kind == "aborted" && (res.Cause != causeStep || !strings.HasPrefix(res.Error, "saga compensated after step "+tc.failedStep+" failed: ") ||
+				!strings.HasSuffix(res.Error, ": "+tc.failedStep+" failed (type: BoomError, retryable: false)")) {
+				t.Errorf("cause %q, error %q", res.Cause, res.Error)
 			}
-			if res.State.Status != tc.status || res.State.Reason != tc.reason || res.State.Step != "" {
-				t.Errorf("state %+v, want status %q reason %q", res.State, tc.status, tc.reason)
+			st := res.State
+			if st.Status != tc.status || st.Reason != tc.reason || st.FailedStep != tc.failedStep || st.Step != "" || st.Error != "" {
+				t.Errorf("state %+v, want status %q reason %q failed step %q", st, tc.status, tc.reason, tc.failedStep)
 			}
-			if got := statuses(res.State); !reflect.DeepEqual(got, tc.stepStates) {
+			if got := statuses(st); !reflect.DeepEqual(got, tc.stepStates) {
 				t.Errorf("step statuses %v, want %v", got, tc.stepStates)
 			}
-			for _, s := range res.State.Steps {
-				if s.Name == tc.failedStep && !strings.Contains(s.Error, s.Name+" failed") {
-					t.Errorf("failed step %s has error %q", s.Name, s.Error)
+			if st.UpdatedAt.IsZero() {
+				t.Error("state has no update time")
+			}
+			for _, s := range st.Steps {
+				ran := s.Status != StepPending
+				if ran != !s.StartedAt.IsZero() || ran != !s.EndedAt.IsZero() || (ran && s.EndedAt.Before(s.StartedAt)) {
+					t.Errorf("step %s (%s) started %v ended %v", s.Name, s.Status, s.StartedAt, s.EndedAt)
 				}
-				if s.Status == StepCompFailed && !strings.Contains(s.Error, "undo "+s.Name+" failed") {
+				if ran && s.Attempts != 1 {
+					t.Errorf("step %s has %d attempts, want 1 (no attempt number without the interceptor)", s.Name, s.Attempts)
+				}
+				if s.Name == tc.failedStep {
+					if s.Error != tc.reason {
+						t.Errorf("failed step %s has error %q, want %q", s.Name, s.Error, tc.reason)
+					}
+				} else if s.Error != "" {
 					t.Errorf("step %s has error %q", s.Name, s.Error)
+				}
+				compensated := s.Status == StepCompensated
+				if compensated != !s.CompensatedAt.IsZero() || compensated != (s.CompensationAttempts == 1) || s.CompensationError != "" || s.Resolution != "" {
+					t.Errorf("step %s: %+v", s.Name, s)
 				}
 			}
 			// The state the query reports once the workflow is done.
-			v, err := env.QueryWorkflow("state")
-			if err != nil {
-				t.Fatalf("query: %v", err)
-			}
-			var q State
-			if err := v.Get(&q); err != nil || q.Status != tc.status || !reflect.DeepEqual(statuses(q), tc.stepStates) {
-				t.Errorf("queried state %+v (%v)", q, err)
+			if q := queryState(t, env); !reflect.DeepEqual(q, st) {
+				t.Errorf("queried state\n %+v\nwant\n %+v", q, st)
 			}
 		})
 	}
@@ -379,80 +575,97 @@ func TestSagaSequential(t *testing.T) {
 // is not asserted, the set and the concurrency are.
 func TestSagaParallel(t *testing.T) {
 	cases := []struct {
-		name     string
-		steps    []stepCfg
-		undos    []string
-		kind     string
-		compStep string
+		name  string
+		steps []stepCfg
+		undos []string
 	}{
 		{"all compensate", steps("a b c d", map[string]func(*stepCfg){"b": noComp, "d": fails}),
-			[]string{"undo:a", "undo:c", "undo:d"}, "aborted", ""},
-		{"a failing compensation does not stop the others", steps("a b c", map[string]func(*stepCfg){"b": compFails, "c": fails}),
-			[]string{"undo:a", "undo:b", "undo:c"}, "compensation", "b"},
+			[]string{"undo:a", "undo:c", "undo:d"}},
+		{"only the steps that ran", steps("a b c d", map[string]func(*stepCfg){"b": fails}),
+			[]string{"undo:a", "undo:b"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
-			var mu sync.Mutex
-			inflight, maxInflight := 0, 0
-			allIn := make(chan struct{})
-			// Each Undo waits until all of them run (or 2 s pass): run one
-			// after the other, they would never overlap.
-			rec.undoHook = func(context.Context, stepCfg) {
-				mu.Lock()
-				inflight++
-				maxInflight = max(maxInflight, inflight)
-				if inflight == len(tc.undos) {
-					close(allIn)
-				}
-				mu.Unlock()
-				select {
-				case <-allIn:
-				case <-time.After(2 * time.Second):
-				}
-				mu.Lock()
-				inflight--
-				mu.Unlock()
-			}
+			maxInflight := concurrent(rec, len(tc.undos))
 			env := newSagaEnv(rec)
 			res := runSaga(t, env, sagaInput{Opts: Options{Parallel: true}, Steps: tc.steps})
 
-			calls := rec.Calls()
-			var do, undo []string
-			for i, c := range calls {
-				if strings.HasPrefix(c, "undo:") {
-					undo = append(undo, c)
-				} else {
-					do = append(do, c)
-					if len(undo) > 0 {
-						t.Errorf("action %s ran after a compensation (calls %q, index %d)", c, calls, i)
-					}
-				}
-			}
-			slices.Sort(undo)
+			do, undo := splitCalls(t, rec.Calls())
 			if !reflect.DeepEqual(undo, tc.undos) {
 				t.Errorf("compensations %q, want the set %q", undo, tc.undos)
 			}
-			if len(do) != len(tc.steps) {
-				t.Errorf("actions %q", do)
+			var wantDo []string
+			for _, c := range tc.steps {
+				wantDo = append(wantDo, "do:"+c.Name)
+				if c.Fail != "" {
+					break
+				}
 			}
-			mu.Lock()
-			if maxInflight != len(tc.undos) {
-				t.Errorf("at most %d compensations ran at once, want %d", maxInflight, len(tc.undos))
+			if !reflect.DeepEqual(do, wantDo) {
+				t.Errorf("actions %q, want %q", do, wantDo)
 			}
-			mu.Unlock()
-			if res.Kind != tc.kind || res.CompStep != tc.compStep {
+			if got := maxInflight(); got != len(tc.undos) {
+				t.Errorf("at most %d compensations ran at once, want %d", got, len(tc.undos))
+			}
+			if res.Kind != "aborted" || res.State.Status != StatusCompensated || res.State.Error != "" {
 				t.Errorf("result %+v", res)
 			}
-			want := StatusCompensated
-			if tc.compStep != "" {
-				want = StatusCompensationFailed
-			}
-			if res.State.Status != want {
-				t.Errorf("state %+v, want %s", res.State, want)
+			for _, s := range res.State.Steps {
+				if s.Status == StepCompensated && s.CompensatedAt.IsZero() {
+					t.Errorf("step %s has no compensation time", s.Name)
+				}
 			}
 		})
 	}
+}
+
+// concurrent makes each Undo wait until n of them run (or 2 s pass): run
+// one after the other, they would never overlap. It returns how many ran
+// at once at most.
+func concurrent(rec *recorder, n int) func() int {
+	var mu sync.Mutex
+	inflight, maxInflight := 0, 0
+	allIn := make(chan struct{})
+	rec.undoHook = func(context.Context, stepCfg) {
+		mu.Lock()
+		inflight++
+		maxInflight = max(maxInflight, inflight)
+		if inflight == n {
+			close(allIn)
+		}
+		mu.Unlock()
+		select {
+		case <-allIn:
+		case <-time.After(2 * time.Second):
+		}
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+	}
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maxInflight
+	}
+}
+
+// splitCalls returns the actions in order and the compensations sorted; no
+// action may run after a compensation.
+func splitCalls(t *testing.T, calls []string) (do, undo []string) {
+	t.Helper()
+	for i, c := range calls {
+		if strings.HasPrefix(c, "undo:") {
+			undo = append(undo, c)
+			continue
+		}
+		do = append(do, c)
+		if len(undo) > 0 {
+			t.Errorf("action %s ran after a compensation (calls %q, index %d)", c, calls, i)
+		}
+	}
+	slices.Sort(undo)
+	return do, undo
 }
 
 // TestSagaPlainFunctions: actions and compensations that are workflow
@@ -462,7 +675,7 @@ func TestSagaPlainFunctions(t *testing.T) {
 	rec := &recorder{}
 	env := newSagaEnv(rec)
 	res := runSaga(t, env, sagaInput{Steps: steps("a b c d", map[string]func(*stepCfg){
-		"a": plain, "b": func(c *stepCfg) { plain(c); c.NoComp = true }, "c": func(c *stepCfg) { plain(c); fails(c) }, "d": plain,
+		"a": plain, "b": both(plain, noComp), "c": both(plain, fails), "d": plain,
 	})})
 	want := []string{"do:a", "do:b", "do:c", "undo:c(c)", "undo:a(c)"}
 	if !reflect.DeepEqual(res.Plain, want) {
@@ -474,6 +687,10 @@ func TestSagaPlainFunctions(t *testing.T) {
 	if res.Kind != "aborted" || res.FailedStep != "c" || res.Reason != "BoomError: c failed" {
 		t.Errorf("result %+v", res)
 	}
+	want2 := map[string]string{"a": StepCompensated, "b": StepDone, "c": StepCompensated, "d": StepPending}
+	if got := statuses(res.State); !reflect.DeepEqual(got, want2) {
+		t.Errorf("step statuses %v, want %v", got, want2)
+	}
 }
 
 // TestSagaTimeout: the saga's timeout passes while a step runs; the
@@ -481,63 +698,307 @@ func TestSagaPlainFunctions(t *testing.T) {
 func TestSagaTimeout(t *testing.T) {
 	cases := []struct {
 		name      string
-		sleep     time.Duration
+		steps     []stepCfg
+		slow      time.Duration // Slow activities take this long
 		kind      string
 		wantPlain []string
 		wantCalls []string
+		failed    string
 	}{
-		{"passes during step b", 2 * time.Minute, "aborted",
-			[]string{"do:a", "do:b"}, []string{"undo:b", "undo:a"}},
-		{"steps finish in time", 30 * time.Second, "ok",
-			[]string{"do:a", "do:b", "do:c"}, nil},
+		{"passes during a plain step", steps("a b c", map[string]func(*stepCfg){"a": plainAction, "b": sleeps(2 * time.Minute), "c": plainAction}), 0,
+			"aborted", []string{"do:a", "do:b"}, []string{"undo:b", "undo:a"}, "b"},
+		{"passes during an activity", steps("a b c", map[string]func(*stepCfg){"b": func(c *stepCfg) { c.Slow = true }}), 2 * time.Minute,
+			"aborted", nil, []string{"do:a", "do:b", "undo:b", "undo:a"}, "b"},
+		{"steps finish in time", steps("a b c", map[string]func(*stepCfg){"a": plainAction, "b": sleeps(30 * time.Second), "c": plainAction}), 0,
+			"ok", []string{"do:a", "do:b", "do:c"}, nil, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
 			env := newSagaEnv(rec)
-			plainAction := func(c *stepCfg) { c.PlainAction = true }
-			res := runSaga(t, env, sagaInput{Opts: Options{Timeout: time.Minute}, Steps: steps("a b c", map[string]func(*stepCfg){
-				"a": plainAction, "b": func(c *stepCfg) { plainAction(c); c.Sleep = tc.sleep }, "c": plainAction,
-			})})
+			if tc.slow > 0 {
+				slowActions(env, rec, tc.slow)
+			}
+			res := runSaga(t, env, sagaInput{Opts: Options{Timeout: time.Minute}, Steps: tc.steps})
 			if !reflect.DeepEqual(res.Plain, tc.wantPlain) || !reflect.DeepEqual(rec.Calls(), tc.wantCalls) {
-				t.Errorf("actions %q compensations %q; want %q %q", res.Plain, rec.Calls(), tc.wantPlain, tc.wantCalls)
+				t.Errorf("plain %q activities %q; want %q %q", res.Plain, rec.Calls(), tc.wantPlain, tc.wantCalls)
 			}
 			if res.Kind != tc.kind {
 				t.Fatalf("result %+v, want %s", res, tc.kind)
 			}
-			if tc.kind == "aborted" {
-				if !res.TimedOut || res.FailedStep != "b" || !strings.Contains(res.Reason, "saga timeout passed (1m0s)") {
-					t.Errorf("result %+v, want a timeout of step b", res)
-				}
-				if ended := res.State.Steps[1].EndedAt.Sub(res.State.Steps[0].StartedAt); ended != time.Minute {
-					t.Errorf("step b ended %v after the start, want 1m", ended)
-				}
+			if tc.kind != "aborted" {
+				return
+			}
+			if res.Cause != causeTimeout || res.FailedStep != tc.failed || res.Reason != "saga timeout passed (1m0s)" {
+				t.Errorf("result %+v, want a timeout of step %s", res, tc.failed)
+			}
+			st := res.State
+			if st.Status != StatusCompensated || st.Reason != res.Reason || st.FailedStep != tc.failed {
+				t.Errorf("state %+v", st)
+			}
+			b := stepState(t, st, tc.failed)
+			if b.Error != res.Reason || b.Status != StepCompensated {
+				t.Errorf("step %s: %+v", tc.failed, b)
+			}
+			if ended := b.EndedAt.Sub(st.Steps[0].StartedAt); ended != time.Minute {
+				t.Errorf("step %s ended %v after the start, want 1m", tc.failed, ended)
 			}
 		})
 	}
 }
 
 // TestSagaCancelled: the workflow is cancelled while a step runs; the
-// compensation activities still run (disconnected context).
+// compensation activities still run (disconnected context), and so does a
+// Finally step.
 func TestSagaCancelled(t *testing.T) {
-	rec := &recorder{}
-	env := newSagaEnv(rec)
-	env.RegisterDelayedCallback(env.CancelWorkflow, 30*time.Second)
-	plainAction := func(c *stepCfg) { c.PlainAction = true }
-	res := runSaga(t, env, sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){
-		"a": plainAction, "b": func(c *stepCfg) { plainAction(c); c.Sleep = time.Minute }, "c": plainAction,
-	})})
-	if want := []string{"do:a", "do:b"}; !reflect.DeepEqual(res.Plain, want) {
-		t.Errorf("actions %q, want %q", res.Plain, want)
+	for _, local := range []bool{false, true} {
+		t.Run(fmt.Sprintf("local actions %v", local), func(t *testing.T) {
+			rec := &recorder{}
+			env := newSagaEnv(rec)
+			env.RegisterDelayedCallback(env.CancelWorkflow, 30*time.Second)
+			res := runSaga(t, env, sagaInput{
+				Opts:    Options{LocalActions: local},
+				Steps:   steps("a b c", map[string]func(*stepCfg){"b": sleeps(time.Minute)}),
+				Finally: "publish",
+			})
+			if want := []string{"do:b"}; !reflect.DeepEqual(res.Plain, want) {
+				t.Errorf("plain actions %q, want %q", res.Plain, want)
+			}
+			want := []string{"do:a", "undo:b", "undo:a", "fin:publish"}
+			if !reflect.DeepEqual(rec.Calls(), want) {
+				t.Errorf("activities %q, want %q", rec.Calls(), want)
+			}
+			if res.Kind != "aborted" || res.FailedStep != "b" || res.Cause != causeCancelled || res.Reason != ErrCancelled.Error() {
+				t.Errorf("result %+v", res)
+			}
+			want2 := map[string]string{"a": StepCompensated, "b": StepCompensated, "c": StepPending, "publish": StepDone}
+			if res.State.Status != StatusCompensated || !reflect.DeepEqual(statuses(res.State), want2) {
+				t.Errorf("state %+v, want compensated with %v", res.State, want2)
+			}
+		})
 	}
-	if want := []string{"undo:b", "undo:a"}; !reflect.DeepEqual(rec.Calls(), want) {
-		t.Errorf("compensations %q, want %q", rec.Calls(), want)
+}
+
+// TestSagaFinally: a Finally step is recorded in the state like the others,
+// runs as a regular activity whatever the mode, and neither changes the
+// saga's status nor is compensated when it fails.
+func TestSagaFinally(t *testing.T) {
+	cases := []struct {
+		name     string
+		opts     Options
+		steps    []stepCfg
+		finFail  bool
+		calls    []string
+		status   string
+		finState string
+	}{
+		{"after completion", Options{}, steps("a b", nil), false,
+			[]string{"do:a@regular", "do:b@regular", "fin:publish@regular"}, StatusCompleted, StepDone},
+		{"after compensation", Options{}, steps("a b", map[string]func(*stepCfg){"b": fails}), false,
+			[]string{"do:a@regular", "do:b@regular", "undo:b@regular", "undo:a@regular", "fin:publish@regular"}, StatusCompensated, StepDone},
+		{"regular activity in local mode", Options{LocalActions: true}, steps("a b", nil), false,
+			[]string{"do:a@local", "do:b@local", "fin:publish@regular"}, StatusCompleted, StepDone},
+		{"failing", Options{}, steps("a b", nil), true,
+			[]string{"do:a@regular", "do:b@regular", "fin:publish@regular"}, StatusCompleted, StepFailed},
 	}
-	if res.Kind != "aborted" || res.FailedStep != "b" || res.TimedOut || !strings.HasPrefix(res.Reason, "saga cancelled") {
-		t.Errorf("result %+v", res)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{finFail: tc.finFail}
+			env := newSagaEnv(rec)
+			res := runSaga(t, env, sagaInput{Opts: tc.opts, Steps: tc.steps, Finally: "publish"})
+			if got := rec.Kinds(); !reflect.DeepEqual(got, tc.calls) {
+				t.Errorf("calls\n got  %q\n want %q", got, tc.calls)
+			}
+			st := res.State
+			if st.Status != tc.status || st.Step != "" {
+				t.Errorf("state %+v, want %s", st, tc.status)
+			}
+			last := st.Steps[len(st.Steps)-1]
+			if len(st.Steps) != len(tc.steps)+1 || last.Name != "publish" || last.Status != tc.finState || last.StartedAt.IsZero() || last.EndedAt.IsZero() {
+				t.Errorf("steps %+v, want publish last with status %s", st.Steps, tc.finState)
+			}
+			wantErr := ""
+			if tc.finFail {
+				wantErr = "PublishError: no broker"
+			}
+			if res.FinallyErr != wantErr || last.Error != wantErr {
+				t.Errorf("Finally error %q, step error %q, want %q", res.FinallyErr, last.Error, wantErr)
+			}
+		})
 	}
-	if res.State.Status != StatusCompensated {
-		t.Errorf("state %+v", res.State)
+}
+
+// TestSagaLocalActions: with LocalActions the actions run as local
+// activities, with their own options; the compensations run as regular
+// activities.
+func TestSagaLocalActions(t *testing.T) {
+	cases := []struct {
+		name  string
+		opts  Options
+		steps []stepCfg
+		calls []string
+	}{
+		{"regular by default", Options{}, steps("a b c", map[string]func(*stepCfg){"c": fails}),
+			[]string{"do:a@regular", "do:b@regular", "do:c@regular", "undo:c@regular", "undo:b@regular", "undo:a@regular"}},
+		{"local actions, regular compensations", Options{LocalActions: true}, steps("a b c", map[string]func(*stepCfg){"c": fails}),
+			[]string{"do:a@local", "do:b@local", "do:c@local", "undo:c@regular", "undo:b@regular", "undo:a@regular"}},
+		{"local and parallel", Options{LocalActions: true, Parallel: true}, steps("a b", map[string]func(*stepCfg){"b": fails}),
+			nil}, // checked as a set below
+		{"local actions retried with the step's options", Options{LocalActions: true},
+			steps("a b", map[string]func(*stepCfg){"a": func(c *stepCfg) { c.ActFlaky, c.ActAttempts = 2, 5 }}),
+			[]string{"do:a@local", "do:a@local", "do:a@local", "do:b@local"}},
+		{"local action out of attempts", Options{LocalActions: true},
+			steps("a b c", map[string]func(*stepCfg){"b": func(c *stepCfg) { c.ActRetryable, c.ActAttempts = true, 3 }}),
+			[]string{"do:a@local", "do:b@local", "do:b@local", "do:b@local", "undo:b@regular", "undo:a@regular"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			env := newSagaEnv(rec)
+			res := runSaga(t, env, sagaInput{Opts: tc.opts, Steps: tc.steps})
+			got := rec.Kinds()
+			if tc.calls == nil {
+				slices.Sort(got[2:])
+				tc.calls = []string{"do:a@local", "do:b@local", "undo:a@regular", "undo:b@regular"}
+			}
+			if !reflect.DeepEqual(got, tc.calls) {
+				t.Errorf("calls\n got  %q\n want %q", got, tc.calls)
+			}
+			wantKind := "ok"
+			if strings.Contains(strings.Join(tc.calls, " "), "undo:") {
+				wantKind = "aborted"
+			}
+			if res.Kind != wantKind {
+				t.Errorf("result %+v, want %s", res, wantKind)
+			}
+		})
+	}
+}
+
+// TestSagaStepOptions: a step's own activity options replace the context's
+// for its action, and its compensation options replace the engine's.
+func TestSagaStepOptions(t *testing.T) {
+	t.Run("action options", func(t *testing.T) {
+		rec := &recorder{}
+		env := newSagaEnv(rec)
+		res := runSaga(t, env, sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){
+			// a is retried by its own options; c has the context's (1 attempt).
+			"a": func(c *stepCfg) { c.ActFlaky, c.ActAttempts = 2, 4 },
+			"c": func(c *stepCfg) { c.ActFlaky = 1 },
+		})})
+		want := []string{"do:a", "do:a", "do:a", "do:b", "do:c", "undo:c", "undo:b", "undo:a"}
+		if got := rec.Calls(); !reflect.DeepEqual(got, want) {
+			t.Errorf("calls\n got  %q\n want %q", got, want)
+		}
+		if res.FailedStep != "c" || res.Reason != "Unavailable: c unavailable" {
+			t.Errorf("result %+v", res)
+		}
+	})
+	t.Run("compensation options", func(t *testing.T) {
+		rec := &recorder{}
+		env := newSagaEnv(rec)
+		ops := []op{{at: time.Hour, update: UpdateResolve, args: []any{"done by hand"}}}
+		schedule(t, env, rec, ops)
+		res := runSaga(t, env, sagaInput{Steps: steps("a b", map[string]func(*stepCfg){
+			"a": func(c *stepCfg) { c.CompFail, c.CompRetryable, c.CompAttempts = "UndoError", true, 2 },
+			"b": fails,
+		})})
+		checkOps(t, ops)
+		want := []string{"do:a", "do:b", "undo:b", "undo:a", "undo:a"}
+		if got := rec.Calls(); !reflect.DeepEqual(got, want) {
+			t.Errorf("calls\n got  %q\n want %q", got, want)
+		}
+		if !reflect.DeepEqual(res.Resolved, []string{"a"}) {
+			t.Errorf("result %+v, want a resolved", res)
+		}
+	})
+	t.Run("CompensationTimeout bounds the retries", func(t *testing.T) {
+		rec := &recorder{}
+		env := newSagaEnv(rec)
+		ops := []op{{at: time.Hour, update: UpdateResolve, args: []any{"done by hand"}}}
+		schedule(t, env, rec, ops)
+		// Retried until the CompensationTimeout (its ScheduleToClose) passes:
+		// attempts at 0, 0.2, 0.6, 1.4, 3, 6.2, 12.6, 25.4 and 51 s; the next
+		// one (30 s later) would start after 1 minute.
+		res := runSaga(t, env, sagaInput{Opts: Options{CompensationTimeout: time.Minute}, Steps: steps("a b", map[string]func(*stepCfg){
+			"a": func(c *stepCfg) { c.CompFail, c.CompRetryable = "UndoError", true },
+			"b": fails,
+		})})
+		checkOps(t, ops)
+		want := append([]string{"do:a", "do:b", "undo:b"}, slices.Repeat([]string{"undo:a"}, 9)...)
+		if got := rec.Calls(); !reflect.DeepEqual(got, want) {
+			t.Errorf("calls\n got  %q\n want %q", got, want)
+		}
+		if res.Kind != "aborted" || !reflect.DeepEqual(res.Resolved, []string{"a"}) {
+			t.Errorf("result %+v", res)
+		}
+	})
+}
+
+// TestSagaSearchAttributes: SagaStatus follows the saga's status and
+// SagaStep the step in progress, each upserted only when it changes.
+func TestSagaSearchAttributes(t *testing.T) {
+	cases := []struct {
+		name     string
+		steps    []stepCfg
+		ops      []op
+		statuses []string
+		steps2   []string
+	}{
+		{"completed", steps("a b c", nil), nil,
+			[]string{StatusRunning, StatusCompleted}, []string{"a", "b", "c", "fin"}},
+		{"compensated", steps("a b c", map[string]func(*stepCfg){"c": fails}), nil,
+			[]string{StatusRunning, StatusCompensating, StatusCompensated}, []string{"a", "b", "c", "b", "a", "fin"}},
+		{"compensation failed, then retried",
+			steps("a b c", map[string]func(*stepCfg){"b": compFails, "c": fails}),
+			[]op{{at: time.Hour, fix: []string{"b"}, update: UpdateRetryCompensation}},
+			[]string{StatusRunning, StatusCompensating, StatusCompensationFailed, StatusCompensating, StatusCompensated},
+			[]string{"a", "b", "c", "b", "a", "fin"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			env := newSagaEnv(rec)
+			sa := watchSearchAttributes(env)
+			schedule(t, env, rec, tc.ops)
+			runSaga(t, env, sagaInput{Steps: tc.steps, Finally: "fin"})
+			checkOps(t, tc.ops)
+			if got := sa.values(SagaStatus.GetName()); !reflect.DeepEqual(got, tc.statuses) {
+				t.Errorf("SagaStatus upserts %q, want %q", got, tc.statuses)
+			}
+			if got := sa.values(SagaStep.GetName()); !reflect.DeepEqual(got, tc.steps2) {
+				t.Errorf("SagaStep upserts %q, want %q", got, tc.steps2)
+			}
+		})
+	}
+}
+
+func TestNew(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context, opts Options) (Options, error) {
+		s, err := New(ctx, opts)
+		if err != nil {
+			return Options{}, err
+		}
+		// Wait for the query below: the saga is running, with no steps yet.
+		if err := workflow.Sleep(ctx, time.Hour); err != nil {
+			return Options{}, err
+		}
+		return s.opts, nil
+	}, workflow.RegisterOptions{Name: "New"})
+	env.RegisterDelayedCallback(func() {
+		if st := queryState(t, env); st.Status != StatusRunning || len(st.Steps) != 0 {
+			t.Errorf("state before Run %+v", st)
+		}
+	}, time.Minute)
+	env.ExecuteWorkflow("New", Options{Timeout: time.Minute, Parallel: true})
+	var got Options
+	if err := env.GetWorkflowResult(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Options{Timeout: time.Minute, CompensationTimeout: 10 * time.Minute, Parallel: true}); !reflect.DeepEqual(got, want) {
+		t.Errorf("options %+v, want %+v", got, want)
 	}
 }
 
@@ -558,6 +1019,8 @@ func TestReason(t *testing.T) {
 		{"timeout", temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil), "timeout: "},
 		{"plain error", errors.New("boom"), "boom"},
 		{"saga timeout", fmt.Errorf("%w (%s)", ErrTimeout, time.Minute), "saga timeout passed (1m0s)"},
+		{"abort", fmt.Errorf("%w: %s", ErrAborted, "customer asked"), "aborted by operator: customer asked"},
+		{"cancellation", ErrCancelled, "workflow cancelled"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -580,22 +1043,26 @@ func TestReason(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	cause := appErr("BoomError", "d failed")
-	aborted := &AbortedError{Failure{Step: "d", Cause: cause}}
+	aborted := &AbortedError{Failure: Failure{Step: "d", Cause: cause}, Resolved: []string{"b"}}
 	if !errors.Is(aborted, cause) || !strings.Contains(aborted.Error(), "step d failed") {
 		t.Errorf("AbortedError %q does not name the step or unwrap to the cause", aborted)
 	}
 	undoErr := appErr("UndoError", "undo b failed")
-	ce := &CompensationError{Failure: Failure{Step: "d", Cause: cause}, Step: "b", RetryState: "RETRY_STATE_TIMEOUT", Err: undoErr}
-	msg := ce.Error()
-	for _, s := range []string{"SagaCompensationError", "compensation of step b", "RETRY_STATE_TIMEOUT", "undo b failed", "step d failed"} {
-		if !strings.Contains(msg, s) {
-			t.Errorf("CompensationError %q does not contain %q", msg, s)
+	for _, tc := range []struct {
+		attempts int32
+		want     string
+	}{
+		{3, "SagaCompensationError: compensation of step b failed after 3 attempts: UndoError: undo b failed; the saga waits: " +
+			"fix the cause, then `fedsaga saga retry-compensation`, or `fedsaga saga resolve --reason` when fixed by hand"},
+		{0, "SagaCompensationError: compensation of step b failed after unknown attempts: UndoError: undo b failed; the saga waits: " +
+			"fix the cause, then `fedsaga saga retry-compensation`, or `fedsaga saga resolve --reason` when fixed by hand"},
+	} {
+		ce := &CompensationError{Step: "b", Attempts: tc.attempts, Err: undoErr}
+		if got := ce.Error(); got != tc.want {
+			t.Errorf("CompensationError =\n %q\nwant\n %q", got, tc.want)
 		}
-	}
-	if !errors.Is(ce, undoErr) {
-		t.Error("CompensationError does not unwrap to the compensation's error")
-	}
-	if got := New(Options{}).opts.CompensationTimeout; got != 10*time.Minute {
-		t.Errorf("default CompensationTimeout %v", got)
+		if !errors.Is(ce, undoErr) {
+			t.Error("CompensationError does not unwrap to the compensation's error")
+		}
 	}
 }

@@ -1,0 +1,244 @@
+// Package outbox moves events from the orders database's outbox to NATS
+// JetStream: a relay publishes the rows the saga could not (NATS down for
+// longer than the publish step's retries, a worker that died), and
+// observers forward PostgreSQL notifications to NATS subjects.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/federation"
+)
+
+// Channel is the notification channel an insert into tb_outbox notifies.
+const Channel = "fedsaga_outbox"
+
+// RelayOptions tune a relay.
+type RelayOptions struct {
+	// Delay leaves rows younger than this to the saga's own publish step.
+	Delay time.Duration
+	// Poll is how often the relay looks for rows without a notification.
+	Poll time.Duration
+	// Batch is the most rows claimed at once.
+	Batch int
+}
+
+// Relay publishes unpublished outbox rows. Any number of relays may run at
+// once: each claims rows with FOR UPDATE SKIP LOCKED, and takes only the
+// oldest unpublished event of each order, so one order's events reach the
+// stream in the order they were written. Every publish carries the event id
+// as Nats-Msg-Id, so a row published twice (a relay that died after the
+// acknowledgement) is stored once.
+type Relay struct {
+	db     *federation.DB
+	js     jetstream.JetStream
+	opts   RelayOptions
+	logger zerolog.Logger
+
+	backlog   prometheus.Gauge
+	published prometheus.Counter
+	failures  prometheus.Counter
+}
+
+// NewRelay returns a relay for the orders database; reg, when not nil,
+// gets its metrics: fedsaga_outbox_backlog, fedsaga_outbox_published_total,
+// fedsaga_outbox_publish_failures_total.
+func NewRelay(db *federation.DB, js jetstream.JetStream, opts RelayOptions, reg prometheus.Registerer, logger zerolog.Logger) *Relay {
+	if opts.Batch <= 0 {
+		opts.Batch = 500
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 5 * time.Second
+	}
+	r := &Relay{
+		db: db, js: js, opts: opts,
+		logger:    logger.With().Str("component", "outbox-relay").Logger(),
+		backlog:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "fedsaga_outbox_backlog", Help: "Outbox events not yet published."}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "fedsaga_outbox_published_total", Help: "Outbox events the relay published."}),
+		failures:  prometheus.NewCounter(prometheus.CounterOpts{Name: "fedsaga_outbox_publish_failures_total", Help: "Relay rounds that failed to publish."}),
+	}
+	if reg != nil {
+		reg.MustRegister(r.backlog, r.published, r.failures)
+	}
+	return r
+}
+
+// Run relays until ctx is done. It wakes on every outbox notification (once
+// the row is older than Delay), on every Poll, and right away while a full
+// batch was relayed; while NATS is down it backs off up to 30 seconds.
+func (r *Relay) Run(ctx context.Context) {
+	wake := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	go listen(ctx, r.db, Channel, r.logger, func(string) {
+		time.AfterFunc(r.opts.Delay, signal)
+	})
+	backoff := time.Duration(0)
+	for {
+		n, err := r.RelayOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := r.opts.Poll
+		switch {
+		case err != nil:
+			r.failures.Inc()
+			backoff = min(max(2*backoff, 100*time.Millisecond), 30*time.Second)
+			wait = backoff
+			r.logger.Warn().Err(err).Dur("retry_in", backoff).Msg("relay round failed")
+		case n == r.opts.Batch:
+			backoff, wait = 0, 0
+		default:
+			backoff = 0
+		}
+		if wait == 0 {
+			continue
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		case <-wake:
+			timer.Stop()
+		}
+	}
+}
+
+type pending struct {
+	id, subject string
+	payload     []byte
+}
+
+// RelayOnce claims up to Batch publishable rows, publishes them, waits for
+// every acknowledgement and marks the acknowledged rows published, in one
+// transaction. It returns how many rows it published.
+func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	published := 0
+	var perr error
+	err := r.db.Tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT o.id, o.subject, o.payload::text FROM tb_outbox o
+			WHERE o.published_at IS NULL AND o.created_at <= now() - $1::interval
+			  AND NOT EXISTS (SELECT 1 FROM tb_outbox p
+			                  WHERE p.order_id = o.order_id AND p.published_at IS NULL AND p.seq < o.seq)
+			ORDER BY o.seq
+			LIMIT $2
+			FOR UPDATE SKIP LOCKED`, r.opts.Delay, r.opts.Batch)
+		if err != nil {
+			return fmt.Errorf("claim outbox rows: %w", err)
+		}
+		claimed, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pending, error) {
+			var x pending
+			var payload string
+			err := row.Scan(&x.id, &x.subject, &payload)
+			x.payload = []byte(payload)
+			return x, err
+		})
+		if err != nil {
+			return fmt.Errorf("claim outbox rows: %w", err)
+		}
+		var done []string
+		done, perr = r.publish(ctx, claimed)
+		if len(done) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE tb_outbox SET published_at = now() WHERE id = ANY($1)`, done); err != nil {
+				return fmt.Errorf("mark outbox rows published: %w", err)
+			}
+		}
+		published = len(done)
+		return nil // the acknowledged rows are marked even when others failed
+	})
+	err = errors.Join(err, perr)
+	if published > 0 {
+		r.published.Add(float64(published))
+	}
+	r.measureBacklog(ctx)
+	return published, err
+}
+
+// publish sends the rows asynchronously and waits for their
+// acknowledgements; it returns the ids JetStream stored (or already held).
+func (r *Relay) publish(ctx context.Context, rows []pending) ([]string, error) {
+	futures := make([]jetstream.PubAckFuture, len(rows))
+	var errs []error
+	for i, x := range rows {
+		msg := &nats.Msg{Subject: x.subject, Data: x.payload, Header: nats.Header{}}
+		msg.Header.Set("Content-Type", "application/cloudevents+json")
+		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(x.id))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("publish %s: %w", x.id, err))
+			break
+		}
+		futures[i] = f
+	}
+	var done []string
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+			done = append(done, rows[i].id)
+		case err := <-f.Err():
+			if AlreadyStored(err) {
+				done = append(done, rows[i].id)
+				continue
+			}
+			errs = append(errs, fmt.Errorf("publish %s: %w", rows[i].id, err))
+		case <-ctx.Done():
+			return done, ctx.Err()
+		}
+	}
+	return done, errors.Join(errs...)
+}
+
+func (r *Relay) measureBacklog(ctx context.Context) {
+	var n int64
+	err := r.db.Query(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, `SELECT count(*) FROM tb_outbox WHERE published_at IS NULL`).Scan(&n)
+	})
+	if err == nil {
+		r.backlog.Set(float64(n))
+	}
+}
+
+// AlreadyStored reports a publish refused because the stream already holds
+// a message on that subject (MaxMsgsPerSubject = 1, DiscardNewPerSubject):
+// for an event subject, the event is published.
+func AlreadyStored(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "maximum messages per subject exceeded")
+}
+
+// Publish sends one event to JetStream with Nats-Msg-Id = id and waits for
+// the acknowledgement. A stream that already holds the event's subject
+// refuses the copy: that counts as published (Duplicate).
+func Publish(ctx context.Context, js jetstream.JetStream, id, subject string, payload []byte) (spec.PublishResult, error) {
+	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
+	msg.Header.Set("Content-Type", "application/cloudevents+json")
+	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+	if err != nil {
+		if AlreadyStored(err) {
+			return spec.PublishResult{EventID: id, Duplicate: true}, nil
+		}
+		return spec.PublishResult{}, fmt.Errorf("publish event %s on %s: %w", id, subject, err)
+	}
+	return spec.PublishResult{EventID: id, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
