@@ -166,6 +166,9 @@ type Stream struct {
 // Events configures the outbox relay that publishes the events the saga
 // could not.
 type Events struct {
+	// PublishTimeout is how long the saga's publish step retries before it
+	// leaves the event to the relay. Default 2m.
+	PublishTimeout time.Duration `koanf:"publish_timeout"`
 	// RelayDelay leaves events younger than this to the saga's own publish
 	// step. Default 5s.
 	RelayDelay time.Duration `koanf:"relay_delay"`

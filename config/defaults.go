@@ -34,7 +34,8 @@ func Default() *Config {
 			},
 		},
 		Events: Events{
-			RelayDelay: 5 * time.Second,
+			PublishTimeout: 2 * time.Minute,
+			RelayDelay:     5 * time.Second,
 			RelayPoll:  5 * time.Second,
 			RelayBatch: 500,
 		},

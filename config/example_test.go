@@ -69,14 +69,38 @@ func ExampleConfig_Print() {
 	// [nats]
 	//   url = 'nats://127.0.0.1:4222'
 	//
+	//   [nats.auth]
+	//     credentials_file = ''
+	//     nkey_seed_file = ''
+	//     password = ''
+	//     token = ''
+	//     type = 'none'
+	//     user = ''
+	//
 	//   [nats.jetstream]
+	//     manage_streams = true
+	//
 	//     [nats.jetstream.streams]
 	//       [nats.jetstream.streams.ORDERS]
 	//         duplicate_window = '2m0s'
 	//         max_bytes = -1
 	//         max_msgs = -1
 	//         replicas = 1
+	//         retention = 'limits'
 	//         subjects = ['fedsaga.order.>']
+	//
+	//   [nats.tls]
+	//     ca_file = ''
+	//     cert_file = ''
+	//     key_file = ''
+	//
+	// [events]
+	//   publish_timeout = '2m0s'
+	//   relay_batch = 500
+	//   relay_delay = '5s'
+	//   relay_poll = '5s'
+	//
+	// observers = []
 	//
 	// [worker]
 	//   build_id = ''

@@ -75,6 +75,7 @@ func validate(c *Config) []*Error {
 		v.add("events.relay_delay", "must not be negative, got %s", c.Events.RelayDelay)
 	}
 	v.positive("events.relay_poll", c.Events.RelayPoll)
+	v.positive("events.publish_timeout", c.Events.PublishTimeout)
 	if c.Events.RelayBatch < 1 || c.Events.RelayBatch > 10000 {
 		v.add("events.relay_batch", "must be from 1 to 10000, got %d", c.Events.RelayBatch)
 	}

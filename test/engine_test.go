@@ -36,7 +36,7 @@ func (s *Stack) extraWorker(t *testing.T, mutate func(*config.Saga), extra ...in
 	opts := worker.Options(s.Config.Worker)
 	opts.Interceptors = append(opts.Interceptors, extra...)
 	w := tworker.New(s.Temporal, queue, opts)
-	worker.Register(w, acts, worker.Settings(sagaCfg))
+	worker.Register(w, acts, worker.Settings(sagaCfg, s.Config.Events))
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,7 @@ type Stack struct {
 	dbNames   []string
 	devServer *testsuite.DevServer
 	nats      *server.Server
+	natsOpts  *server.Options
 	nc        *nats.Conn
 	worker    *worker.Worker
 	stopWork  context.CancelFunc
@@ -133,16 +135,12 @@ func startStack(ctx context.Context) (s *Stack, err error) {
 	s.Temporal = s.devServer.Client()
 
 	// NATS: in-process, so the tests own it (and may stop it).
-	s.nats, err = server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true,
+	s.natsOpts = &server.Options{
+		Host: "127.0.0.1", Port: freePort(), JetStream: true,
 		StoreDir: filepath.Join(dir, "nats"), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		return s, fmt.Errorf("nats server: %w", err)
 	}
-	go s.nats.Start()
-	if !s.nats.ReadyForConnections(10 * time.Second) {
-		return s, errors.New("nats server not ready after 10s")
+	if err := s.startNATS(); err != nil {
+		return s, err
 	}
 
 	// PostgreSQL: three fresh databases on the machine's server.
@@ -185,6 +183,11 @@ compensation_timeout = "5s"
 
 [nats]
 url = %q
+
+[events]
+publish_timeout = "3s"
+relay_delay = "1s"
+relay_poll = "500ms"
 
 [worker]
 stop_timeout = "5s"
@@ -305,3 +308,44 @@ func uniq(t testing.TB, kind string) string {
 	return fmt.Sprintf("%s-%s-%d", kind, strings.Trim(name, "-"), seq.Add(1))
 }
 
+
+// startNATS starts the stack's NATS server (again) on its port and store.
+func (s *Stack) startNATS() error {
+	ns, err := server.NewServer(s.natsOpts)
+	if err != nil {
+		return fmt.Errorf("nats server: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		return errors.New("nats server not ready after 10s")
+	}
+	s.nats = ns
+	return nil
+}
+
+// stopNATS stops the stack's NATS server: a NATS outage.
+func (s *Stack) stopNATS() {
+	s.nats.Shutdown()
+	s.nats.WaitForShutdown()
+}
+
+// restartNATS stops NATS for the duration of down, then starts it again.
+func (s *Stack) restartNATS(t testing.TB, down func()) {
+	t.Helper()
+	s.stopNATS()
+	defer func() {
+		if err := s.startNATS(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	down()
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

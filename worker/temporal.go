@@ -55,8 +55,9 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 }
 
 // Settings are the saga settings of the configuration.
-func Settings(cfg config.Saga) workflows.Settings {
+func Settings(cfg config.Saga, events config.Events) workflows.Settings {
 	return workflows.Settings{
+		PublishTimeout:       events.PublishTimeout,
 		Timeout:              cfg.Timeout,
 		CompensationTimeout:  cfg.CompensationTimeout,
 		LocalActivities:      cfg.Mode == config.ModeLocal,

@@ -23,11 +23,12 @@ func TestOptionsFromConfig(t *testing.T) {
 }
 
 func TestSettingsFromConfig(t *testing.T) {
-	s := Settings(config.Saga{Timeout: time.Minute, CompensationTimeout: 2 * time.Minute, Mode: config.ModeLocal, ParallelCompensation: true, ContinueWithError: true})
-	if s.Timeout != time.Minute || s.CompensationTimeout != 2*time.Minute || !s.LocalActivities || !s.ParallelCompensation || !s.ContinueWithError {
+	s := Settings(config.Saga{Timeout: time.Minute, CompensationTimeout: 2 * time.Minute, Mode: config.ModeLocal, ParallelCompensation: true, ContinueWithError: true},
+		config.Events{PublishTimeout: 3 * time.Second})
+	if s.Timeout != time.Minute || s.CompensationTimeout != 2*time.Minute || !s.LocalActivities || !s.ParallelCompensation || !s.ContinueWithError || s.PublishTimeout != 3*time.Second {
 		t.Errorf("settings = %+v", s)
 	}
-	if Settings(config.Saga{Mode: config.ModeRegular}).LocalActivities {
+	if Settings(config.Saga{Mode: config.ModeRegular}, config.Events{}).LocalActivities {
 		t.Error("regular mode runs local activities")
 	}
 }

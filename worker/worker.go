@@ -105,7 +105,7 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 		}
 	}
 	w.worker = tworker.New(w.temporal, cfg.Temporal.TaskQueue, opts)
-	Register(w.worker, acts, Settings(cfg.Saga))
+	Register(w.worker, acts, Settings(cfg.Saga, cfg.Events))
 	return w, nil
 }
 

@@ -95,6 +95,9 @@ type Settings struct {
 	LocalActivities      bool
 	ParallelCompensation bool
 	ContinueWithError    bool
+	// PublishTimeout is how long the publish step retries before the event
+	// is left to the outbox relay; 0 means 2 minutes.
+	PublishTimeout time.Duration
 }
 
 // Search attributes of the order saga, besides the engine's SagaStatus and
@@ -163,16 +166,21 @@ var forwardOptions = workflow.ActivityOptions{
 	},
 }
 
-// publishOptions keep retrying the publish for two minutes; after that the
-// event stays in the outbox for the relay.
-var publishOptions = workflow.ActivityOptions{
-	StartToCloseTimeout:    10 * time.Second,
-	ScheduleToCloseTimeout: 2 * time.Minute,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    200 * time.Millisecond,
-		BackoffCoefficient: 2,
-		MaximumInterval:    10 * time.Second,
-	},
+// publishOptions keep retrying the publish for Settings.PublishTimeout;
+// after that the event stays in the outbox for the relay.
+func publishOptions(timeout time.Duration) workflow.ActivityOptions {
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	return workflow.ActivityOptions{
+		StartToCloseTimeout:    min(10*time.Second, timeout),
+		ScheduleToCloseTimeout: timeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    200 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Second,
+		},
+	}
 }
 
 func (r *orderRun) run(ctx workflow.Context) (*Outcome, error) {
@@ -226,7 +234,7 @@ func (r *orderRun) run(ctx workflow.Context) (*Outcome, error) {
 	// the workflow was cancelled.
 	var pub spec.PublishResult
 	err = r.saga.Finally(ctx, spec.StepPublish, func(ctx workflow.Context) error {
-		ctx = workflow.WithActivityOptions(withSummary(ctx, spec.StepPublish), publishOptions)
+		ctx = workflow.WithActivityOptions(withSummary(ctx, spec.StepPublish), publishOptions(r.settings.PublishTimeout))
 		in := spec.PublishInput{OrderID: r.order.OrderID, EventType: event}
 		return workflow.ExecuteActivity(ctx, spec.PublishEvent, in).Get(ctx, &pub)
 	})

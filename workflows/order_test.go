@@ -931,6 +931,33 @@ func TestPlaceOrderPublishFails(t *testing.T) {
 	}
 }
 
+// TestPlaceOrderPublishTimeout: Settings.PublishTimeout bounds the publish
+// step's retries (ScheduleToClose); after it the event stays in the outbox.
+// The test environment caps unbounded retries at 10 attempts.
+func TestPlaceOrderPublishTimeout(t *testing.T) {
+	cases := []struct {
+		timeout  time.Duration
+		attempts int // at 0, 0.2, 0.6, 1.4, 3, 6.2, 12.6, 22.6 s…
+	}{
+		{5 * time.Second, 5},
+		{30 * time.Second, 8},
+	}
+	for _, tc := range cases {
+		t.Run(tc.timeout.String(), func(t *testing.T) {
+			f := newFakes()
+			f.hooks[spec.PublishEvent] = failAlways(temporal.NewApplicationError("no responders", "NATSUnavailable"))
+			env := newOrderEnv(t, Settings{PublishTimeout: tc.timeout}, f)
+			out := mustRunOrder(t, env)
+			if n := f.count(publish(spec.EventConfirmed)); n != tc.attempts {
+				t.Errorf("PublishEvent ran %d times, want %d", n, tc.attempts)
+			}
+			if out.Status != Confirmed || out.EventPublished || out.EventID != "" {
+				t.Errorf("outcome %+v, want confirmed and not published", out)
+			}
+		})
+	}
+}
+
 // TestPlaceOrderCompensationFails: a compensation that keeps failing puts
 // the saga in compensation_failed: the workflow keeps running, nothing is
 // published, and an operator's Update decides: retry-compensation (after

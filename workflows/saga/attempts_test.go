@@ -149,13 +149,17 @@ func TestAttemptsOtherDetails(t *testing.T) {
 
 // attemptsInterceptor is the worker's interceptor (package worker, which
 // imports this package): it puts the attempt into every activity failure.
-type attemptsInterceptor struct{ interceptor.WorkerInterceptorBase }
+type attemptsInterceptor struct {
+	interceptor.WorkerInterceptorBase
+}
 
 func (*attemptsInterceptor) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
 	return &attemptsInbound{interceptor.ActivityInboundInterceptorBase{Next: next}}
 }
 
-type attemptsInbound struct{ interceptor.ActivityInboundInterceptorBase }
+type attemptsInbound struct {
+	interceptor.ActivityInboundInterceptorBase
+}
 
 func (a *attemptsInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	res, err := a.Next.ExecuteActivity(ctx, in)
@@ -190,7 +194,10 @@ func TestSagaAttemptsReported(t *testing.T) {
 			}
 			schedule(t, env, rec, ops)
 			res := runSaga(t, env, sagaInput{Opts: Options{LocalActions: local}, Steps: steps("a b c", map[string]func(*stepCfg){
-				"a": func(c *stepCfg) { c.ActFlaky, c.ActAttempts = 3, 5; c.CompFail, c.CompRetryable, c.CompAttempts = "UndoError", true, 3 },
+				"a": func(c *stepCfg) {
+					c.ActFlaky, c.ActAttempts = 3, 5
+					c.CompFail, c.CompRetryable, c.CompAttempts = "UndoError", true, 3
+				},
 				"b": func(c *stepCfg) { c.ActRetryable, c.ActAttempts = true, 3 },
 			})})
 			checkOps(t, ops)

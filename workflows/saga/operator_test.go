@@ -402,8 +402,8 @@ func TestSagaUpdateValidators(t *testing.T) {
 		ops []op // accepted ops the saga needs to finish
 	}{
 		// At 30 minutes, the saga ...
-		"running": {in: sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"b": sleeps(time.Hour)})}},
-		"completed": {in: sagaInput{Steps: steps("a b", nil), Linger: time.Hour}},
+		"running":     {in: sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"b": sleeps(time.Hour)})}},
+		"completed":   {in: sagaInput{Steps: steps("a b", nil), Linger: time.Hour}},
 		"compensated": {in: sagaInput{Steps: steps("a b", map[string]func(*stepCfg){"b": fails}), Linger: time.Hour}},
 		"compensation_failed": {
 			in:  sagaInput{Steps: steps("a b", map[string]func(*stepCfg){"a": compFails, "b": fails})},

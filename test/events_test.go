@@ -1,0 +1,434 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/fedsaga/fedsaga/activities"
+	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/events"
+	"github.com/fedsaga/fedsaga/outbox"
+	"github.com/fedsaga/fedsaga/starter"
+	"github.com/fedsaga/fedsaga/worker"
+	"github.com/fedsaga/fedsaga/workflows"
+)
+
+// waitPublished waits until the order's outbox rows are all published.
+func (s *Stack) waitPublished(t *testing.T, orderID string, d time.Duration) {
+	t.Helper()
+	waitFor(t, "outbox of "+orderID+" published", d, func() (bool, string) {
+		n := s.count(t, "orders", `SELECT count(*) FROM tb_outbox WHERE order_id = $1 AND published_at IS NULL`, orderID)
+		return n == 0, fmt.Sprintf("%d unpublished", n)
+	})
+}
+
+func TestNATSDownWhilePublishing(t *testing.T) {
+	s := stack
+	p := s.addProduct(t, 100, 10)
+	customer := s.addCustomer(t, 10_000)
+	orderID := uniq(t, "ord")
+
+	var out *starter.Outcome
+	s.restartNATS(t, func() {
+		// NATS is down for the whole publish step (3 s in this stack):
+		// the saga still completes, its event stays in the outbox.
+		out = s.place(t, starter.Request{OrderID: orderID, CustomerID: customer, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}})
+		if out.Status != workflows.Confirmed || out.EventPublished {
+			t.Errorf("outcome %+v: want confirmed with the event not yet published", out)
+		}
+		if n := s.count(t, "orders", `SELECT count(*) FROM tb_outbox WHERE order_id = $1 AND published_at IS NULL`, orderID); n != 1 {
+			t.Errorf("unpublished outbox rows = %d, want 1", n)
+		}
+		time.Sleep(2 * time.Second) // the relay tries, fails, backs off
+	})
+	// NATS is back: the relay publishes the event, exactly once.
+	s.waitPublished(t, orderID, 45*time.Second)
+	s.oneEvent(t, orderID, "order.confirmed")
+}
+
+func TestWorkerDiesBetweenAckAndOutboxUpdate(t *testing.T) {
+	s := stack
+	p := s.addProduct(t, 100, 10)
+	customer := s.addCustomer(t, 10_000)
+	queue := uniq(t, "queue")
+
+	// A worker process that exits right after the stream's acknowledgement.
+	doomed := exec.Command(fedsagaBin(t), "--config", s.ConfigPath, "worker")
+	doomed.Env = append(doomed.Environ(), "FEDSAGA_TEMPORAL__TASK_QUEUE="+queue,
+		activities.FaultEnv+"="+activities.FaultExitAfterAck, "FEDSAGA_EVENTS__RELAY_DELAY=1h")
+	if err := doomed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	orderID := uniq(t, "ord")
+	h := s.start(t, starter.Request{OrderID: orderID, CustomerID: customer, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}}, queue)
+	err := doomed.Wait()
+	if doomed.ProcessState.ExitCode() != 3 {
+		t.Fatalf("worker exited with %v, want the injected exit 3", err)
+	}
+	// The message is in the stream, the outbox row is not marked.
+	if msgs := s.messages(t, orderID); len(msgs) != 1 {
+		t.Fatalf("after the crash: %d messages, want 1", len(msgs))
+	}
+	if n := s.count(t, "orders", `SELECT count(*) FROM tb_outbox WHERE order_id = $1 AND published_at IS NULL`, orderID); n != 1 {
+		t.Fatalf("outbox row marked before the crash")
+	}
+
+	// A new worker takes over the saga; its publish and the relays repeat
+	// the event: still one message.
+	revived := exec.Command(fedsagaBin(t), "--config", s.ConfigPath, "worker")
+	revived.Env = append(revived.Environ(), "FEDSAGA_TEMPORAL__TASK_QUEUE="+queue)
+	if err := revived.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { revived.Process.Kill(); revived.Wait() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := h.Result(ctx)
+	if err != nil || out.Status != workflows.Confirmed {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	s.waitPublished(t, orderID, 30*time.Second)
+	s.oneEvent(t, orderID, "order.confirmed")
+}
+
+func TestRepublishAfterDuplicateWindow(t *testing.T) {
+	s := stack
+	ctx := context.Background()
+	// Shrink the stack's duplicate window to one second for this test.
+	stream, err := s.JetStream.Stream(ctx, config.OrdersStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := stream.CachedInfo().Config
+	short := orig
+	short.Duplicates = time.Second
+	if _, err := s.JetStream.UpdateStream(ctx, short); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.JetStream.UpdateStream(context.Background(), orig) })
+
+	p := s.addProduct(t, 100, 10)
+	customer := s.addCustomer(t, 10_000)
+	orderID := uniq(t, "ord")
+	s.place(t, starter.Request{OrderID: orderID, CustomerID: customer, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}})
+	time.Sleep(1500 * time.Millisecond) // the message id is forgotten now
+
+	// A late retry of the publish step, and a relay that finds the row
+	// unmarked: neither stores a second copy.
+	var subject, payload string
+	if err := s.pool(t, "orders").QueryRow(ctx, `SELECT subject, payload::text FROM tb_outbox WHERE order_id = $1`, orderID).Scan(&subject, &payload); err != nil {
+		t.Fatal(err)
+	}
+	res, err := outbox.Publish(ctx, s.JetStream, events.ID(orderID, "order.confirmed"), subject, []byte(payload))
+	if err != nil || !res.Duplicate {
+		t.Errorf("republish after the window: %+v, %v; want refused as a duplicate", res, err)
+	}
+	if _, err := s.pool(t, "orders").Exec(ctx, `UPDATE tb_outbox SET published_at = NULL, created_at = now() - interval '1 minute' WHERE order_id = $1`, orderID); err != nil {
+		t.Fatal(err)
+	}
+	s.waitPublished(t, orderID, 30*time.Second)
+	s.oneEvent(t, orderID, "order.confirmed")
+}
+
+func TestManySagasWithNATSRestarts(t *testing.T) {
+	s := stack
+	const sagas = 200
+	rich := s.addCustomer(t, 100_000_000)
+	poor := s.addCustomer(t, 50)
+	plenty := s.addProduct(t, 100, 1_000_000)
+	scarce := s.addProduct(t, 100, 20)
+
+	type order struct {
+		id   string
+		want string // expected event type, "" for a refused order
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	orders := make([]order, sagas)
+	reqs := make([]starter.Request, sagas)
+	for i := range orders {
+		o := order{id: uniq(t, "ord"), want: "order.confirmed"}
+		req := starter.Request{OrderID: o.id, CustomerID: rich, Items: []starter.Item{{SKU: plenty.SKU, Quantity: 1}}}
+		switch rng.IntN(5) {
+		case 0: // insufficient funds
+			req.CustomerID, o.want = poor, "order.cancelled"
+		case 1: // perhaps out of stock: decided by the run
+			req.Items = []starter.Item{{SKU: scarce.SKU, Quantity: 3}}
+			o.want = "?"
+		case 2: // unknown product: refused, no event
+			req.Items, o.want = []starter.Item{{SKU: "NO-SUCH-" + o.id, Quantity: 1}}, ""
+		}
+		orders[i], reqs[i] = o, req
+	}
+
+	// Place them 20 at a time while NATS restarts three times.
+	var wg sync.WaitGroup
+	results := make([]*starter.Outcome, sagas)
+	sem := make(chan struct{}, 20)
+	stopChaos := make(chan struct{})
+	chaosDone := make(chan struct{})
+	go func() {
+		defer close(chaosDone)
+		for range 3 {
+			select {
+			case <-stopChaos:
+				return
+			case <-time.After(700 * time.Millisecond):
+			}
+			s.restartNATS(t, func() { time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond) })
+		}
+	}()
+	for i := range reqs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			h, err := starter.PlaceOrder(ctx, s.Temporal, reqs[i], starter.TaskQueue(s.Config.Temporal.TaskQueue))
+			if err == nil {
+				results[i], err = h.Result(ctx)
+			}
+			if err != nil {
+				t.Errorf("order %s: %v", reqs[i].OrderID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stopChaos)
+	<-chaosDone
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// Every outbox row gets published; then each finished saga has exactly
+	// one message of the type of its outcome, and refused orders none.
+	waitFor(t, "outbox drained", 90*time.Second, func() (bool, string) {
+		n := s.count(t, "orders", `SELECT count(*) FROM tb_outbox WHERE published_at IS NULL`)
+		return n == 0, fmt.Sprintf("%d unpublished", n)
+	})
+	counts := map[string]int{}
+	for i, o := range orders {
+		out := results[i]
+		want := o.want
+		switch {
+		case want == "?" && out.Status == workflows.Confirmed:
+			want = "order.confirmed"
+		case want == "?":
+			want = "order.cancelled"
+		}
+		if want == "" {
+			if out.Status != workflows.Cancelled || !strings.Contains(out.Reason, "ForeignKeyError") {
+				t.Errorf("order %s: %+v, want refused", o.id, out)
+			}
+			if msgs := s.messages(t, o.id); len(msgs) != 0 {
+				t.Errorf("refused order %s has %d messages", o.id, len(msgs))
+			}
+			counts["refused"]++
+			continue
+		}
+		if (want == "order.confirmed") != (out.Status == workflows.Confirmed) {
+			t.Errorf("order %s: outcome %+v, expected %s", o.id, out, want)
+			continue
+		}
+		s.oneEvent(t, o.id, want)
+		counts[want]++
+	}
+	t.Logf("sagas: %v", counts)
+	if counts["order.confirmed"] == 0 || counts["order.cancelled"] == 0 || counts["refused"] == 0 {
+		t.Errorf("the mix did not cover every outcome: %v", counts)
+	}
+	// Per order, the stream holds the events in outbox order.
+	s.checkStreamOrder(t)
+}
+
+// checkStreamOrder checks that, per order, the stream's sequence follows
+// the outbox's.
+func (s *Stack) checkStreamOrder(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := s.pool(t, "orders").Query(ctx, `SELECT order_id, subject FROM tb_outbox ORDER BY order_id, seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	stream, err := s.JetStream.Stream(ctx, config.OrdersStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastOrder, lastSeq := "", uint64(0)
+	for rows.Next() {
+		var orderID, subject string
+		if err := rows.Scan(&orderID, &subject); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := stream.GetLastMsgForSubject(ctx, subject)
+		if err != nil {
+			t.Errorf("outbox event on %s is not in the stream: %v", subject, err)
+			continue
+		}
+		if orderID == lastOrder && msg.Sequence < lastSeq {
+			t.Errorf("order %s: event on %s stored before the one written before it", orderID, subject)
+		}
+		lastOrder, lastSeq = orderID, msg.Sequence
+	}
+}
+
+func startNATSWithAuth(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.Host, opts.Port, opts.JetStream, opts.StoreDir, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, t.TempDir(), true, true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	return ns
+}
+
+func TestWrongNATSCredentials(t *testing.T) {
+	userServer := startNATSWithAuth(t, &server.Options{Username: "fedsaga", Password: "right-pass"})
+	tokenServer := startNATSWithAuth(t, &server.Options{Authorization: "right-token"})
+
+	for _, tc := range []struct {
+		name, secret string
+		env          []string
+		auth         config.NATSAuth
+		url          string
+	}{
+		{"user_password", "wr0ng-pass", []string{"FEDSAGA_NATS__AUTH__TYPE=user_password", "FEDSAGA_NATS__AUTH__USER=fedsaga", "FEDSAGA_NATS__AUTH__PASSWORD=wr0ng-pass"},
+			config.NATSAuth{Type: config.AuthUserPassword, User: "fedsaga", Password: "right-pass"}, userServer.ClientURL()},
+		{"token", "wr0ng-token", []string{"FEDSAGA_NATS__AUTH__TYPE=token", "FEDSAGA_NATS__AUTH__TOKEN=wr0ng-token"},
+			config.NATSAuth{Type: config.AuthToken, Token: "right-token"}, tokenServer.ClientURL()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fedsaga(t, append(tc.env, "FEDSAGA_NATS__URL="+tc.url), "worker")
+			all := r.stdout + r.stderr
+			if r.code == 0 || !strings.Contains(all, "auth "+tc.name) || !strings.Contains(all, "refused the credentials") {
+				t.Errorf("worker with wrong credentials: exit %d\n%s", r.code, all)
+			}
+			if strings.Contains(all, tc.secret) {
+				t.Errorf("the secret %q is printed:\n%s", tc.secret, all)
+			}
+			// The right credentials connect.
+			nc, err := worker.ConnectNATS(config.NATS{URL: tc.url, Auth: tc.auth}, zerolog.Nop())
+			if err != nil {
+				t.Fatalf("right credentials: %v", err)
+			}
+			nc.Close()
+		})
+	}
+}
+
+func TestStreamsFromConfig(t *testing.T) {
+	ctx := context.Background()
+	js := stack.JetStream
+	name := strings.ToUpper(strings.ReplaceAll(uniq(t, "AUDIT"), "-", "_"))
+	cfg := config.JetStream{Streams: map[string]config.Stream{name: {
+		Subjects: []string{"audit." + name + ".>"}, Retention: "limits", Replicas: 1, MaxMsgs: 100, MaxBytes: -1, DuplicateWindow: time.Minute,
+	}}}
+	t.Cleanup(func() { js.DeleteStream(context.Background(), name) })
+
+	// Not managed: a missing stream is a start-up error naming it.
+	err := worker.EnsureStreams(ctx, js, cfg, zerolog.Nop())
+	var nf *worker.StreamNotFoundError
+	if !errorsAs(err, &nf) || nf.Stream != name || !strings.Contains(err.Error(), "manage_streams") {
+		t.Fatalf("missing stream, unmanaged: %v", err)
+	}
+	// Managed: created, then updated when the configuration changes.
+	cfg.ManageStreams = true
+	if err := worker.EnsureStreams(ctx, js, cfg, zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	st := cfg.Streams[name]
+	st.MaxMsgs = 200
+	cfg.Streams[name] = st
+	if err := worker.EnsureStreams(ctx, js, cfg, zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	info, err := js.Stream(ctx, name)
+	if err != nil || info.CachedInfo().Config.MaxMsgs != 200 {
+		t.Fatalf("stream not updated: %v", err)
+	}
+	// Not managed and different: the error names the difference.
+	cfg.ManageStreams = false
+	st.MaxMsgs = 300
+	cfg.Streams[name] = st
+	err = worker.EnsureStreams(ctx, js, cfg, zerolog.Nop())
+	if !errorsAs(err, &nf) || !strings.Contains(err.Error(), "max_msgs is 200, configured 300") {
+		t.Errorf("different stream, unmanaged: %v", err)
+	}
+}
+
+func TestRelaysShareTheOutbox(t *testing.T) {
+	// Three relays drain 1500 rows at once: each event stored once, every
+	// row marked once, each order's events in outbox order.
+	s := stack
+	ctx := context.Background()
+	orders := s.pool(t, "orders")
+	prefix := uniq(t, "relay")
+	const n = 1500
+	_, err := orders.Exec(ctx, `
+		INSERT INTO tb_outbox (id, order_id, event_type, subject, payload, created_at)
+		SELECT $1 || '-' || g, $1 || '-o' || (g % 500), 'order.test',
+		       'fedsaga.order.' || $1 || '-o' || (g % 500) || '.test' || (g / 500),
+		       json_build_object('n', g), now() - interval '1 minute'
+		FROM generate_series(1, $2) g`, prefix, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _ := s.DBs.DB("orders")
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := outbox.NewRelay(db, s.JetStream, outbox.RelayOptions{Delay: time.Second, Batch: 100}, nil, zerolog.Nop())
+			for {
+				k, err := r.RelayOnce(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if k == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if left := s.count(t, "orders", `SELECT count(*) FROM tb_outbox WHERE id LIKE $1 || '-%' AND published_at IS NULL`, prefix); left != 0 {
+		t.Errorf("%d rows left unpublished", left)
+	}
+	stream, _ := s.JetStream.Stream(ctx, config.OrdersStream)
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter("fedsaga.order.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for subj, c := range info.State.Subjects {
+		if !strings.HasPrefix(subj, "fedsaga.order."+prefix+"-o") {
+			continue
+		}
+		total += int(c)
+		if c != 1 {
+			t.Errorf("%s holds %d messages", subj, c)
+		}
+	}
+	if total != n {
+		t.Errorf("stream holds %d of the %d events", total, n)
+	}
+	s.checkStreamOrder(t)
+}
