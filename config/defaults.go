@@ -36,8 +36,8 @@ func Default() *Config {
 		Events: Events{
 			PublishTimeout: 2 * time.Minute,
 			RelayDelay:     5 * time.Second,
-			RelayPoll:  5 * time.Second,
-			RelayBatch: 500,
+			RelayPoll:      5 * time.Second,
+			RelayBatch:     500,
 		},
 		Worker: Worker{
 			StopTimeout: 30 * time.Second,

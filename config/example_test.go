@@ -100,8 +100,6 @@ func ExampleConfig_Print() {
 	//   relay_delay = '5s'
 	//   relay_poll = '5s'
 	//
-	// observers = []
-	//
 	// [worker]
 	//   build_id = ''
 	//   deployment_name = ''

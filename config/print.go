@@ -32,6 +32,9 @@ func (c *Config) Print(w io.Writer) error {
 		if key == "" {
 			continue
 		}
+		if list, ok := m[key].([]map[string]any); ok && len(list) == 0 {
+			continue // an empty array of tables: nothing to print
+		}
 		if buf.Len() > 0 {
 			buf.WriteByte('\n')
 		}

@@ -158,6 +158,9 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 // failures are non-retryable and go straight to compensation.
 var forwardOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 10 * time.Second,
+	// Room for every attempt (10 × 10 s plus backoff); local activities
+	// need it stated, or their retries stop at StartToClose.
+	ScheduleToCloseTimeout: 3 * time.Minute,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    200 * time.Millisecond,
 		BackoffCoefficient: 2,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -20,12 +21,16 @@ type attemptDetail struct {
 // that the saga's state and SagaCompensationError can report attempts.
 // Cancellations pass through unchanged.
 func WithAttempt(err error, attempt int32) error {
-	if err == nil || errors.Is(err, context.Canceled) || temporal.IsCanceledError(err) {
+	if err == nil || errors.Is(err, context.Canceled) || temporal.IsCanceledError(err) ||
+		errors.Is(err, activity.ErrResultPending) {
 		return err
 	}
 	detail := attemptDetail{Attempt: attempt}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) && app == err {
+		if app.HasDetails() {
+			return err // its own details stay; the attempt is unknown then
+		}
 		return temporal.NewApplicationErrorWithOptions(app.Message(), app.Type(), temporal.ApplicationErrorOptions{
 			NonRetryable:   app.NonRetryable(),
 			Cause:          app.Unwrap(),
@@ -42,11 +47,18 @@ func WithAttempt(err error, attempt int32) error {
 
 // Attempts reads the attempt number WithAttempt put in an activity's
 // error; 0 when it is not there (a timeout, for example).
-func Attempts(err error) int32 {
+func Attempts(err error) (n int32) {
 	var app *temporal.ApplicationError
 	if err == nil || !errors.As(err, &app) || !app.HasDetails() {
 		return 0
 	}
+	// Details made in workflow code hold Go values that may not fit
+	// attemptDetail; decoding them panics instead of failing.
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
 	var d attemptDetail
 	if app.Details(&d) != nil {
 		return 0
@@ -54,11 +66,15 @@ func Attempts(err error) int32 {
 	return d.Attempt
 }
 
-// typeName is the error's Go type name, as the SDK names plain errors.
+// typeName names the error's type as the SDK does: its Go type name, and
+// "" for errors.New's errorString.
 func typeName(err error) string {
 	t := reflect.TypeOf(err)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t.Name() == "errorString" {
+		return ""
 	}
 	return t.Name()
 }

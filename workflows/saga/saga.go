@@ -174,18 +174,14 @@ func (e *AbortedError) Unwrap() error { return e.Cause }
 // after its retries. It names the step, the attempts and the cause.
 type CompensationError struct {
 	Step     string // the step whose compensation failed
-	Attempts int32  // attempts of the failed activity; 0 when unknown
+	Attempts int32  // attempts of the failed compensation, across operator retries
 	Err      error
 }
 
 func (e *CompensationError) Error() string {
-	attempts := "unknown"
-	if e.Attempts > 0 {
-		attempts = fmt.Sprint(e.Attempts)
-	}
-	return fmt.Sprintf("SagaCompensationError: compensation of step %s failed after %s attempts: %s; "+
+	return fmt.Sprintf("SagaCompensationError: compensation of step %s failed after %d attempts: %s; "+
 		"the saga waits: fix the cause, then `fedsaga saga retry-compensation`, or `fedsaga saga resolve --reason` when fixed by hand",
-		e.Step, attempts, Reason(e.Err))
+		e.Step, e.Attempts, Reason(e.Err))
 }
 
 func (e *CompensationError) Unwrap() error { return e.Err }
@@ -282,6 +278,10 @@ func (s *Saga) State() State {
 func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 	s.steps = steps
 	for _, st := range steps {
+		if _, dup := s.index[st.Name]; dup || st.Name == "" {
+			return temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("saga: step name %q is empty or used twice", st.Name), "InvalidSaga", nil)
+		}
 		s.index[st.Name] = len(s.state.Steps)
 		s.state.Steps = append(s.state.Steps, StepState{Name: st.Name, Status: StepPending})
 	}
@@ -342,6 +342,10 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 // publishing it: recorded in the state like the others, never compensated,
 // and run even when the workflow was cancelled.
 func (s *Saga) Finally(ctx workflow.Context, name string, fn func(ctx workflow.Context) error) error {
+	if _, dup := s.index[name]; dup {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("saga: step name %q used twice", name), "InvalidSaga", nil)
+	}
 	s.index[name] = len(s.state.Steps)
 	s.state.Steps = append(s.state.Steps, StepState{Name: name, Status: StepPending})
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -384,7 +388,7 @@ func (s *Saga) compensate(ctx workflow.Context, registered []string, f Failure) 
 		}
 		first := s.state.Steps[s.index[failed[0]]]
 		cerr := &CompensationError{Step: first.Name, Attempts: first.CompensationAttempts, Err: errors.New(first.CompensationError)}
-		s.state.Error = cerr.Error()
+		s.state.Error, s.state.Step = cerr.Error(), first.Name
 		s.setStatus(dctx, StatusCompensationFailed, "compensation_failed: "+cerr.Error())
 		s.logger.Error("saga compensation failed; waiting for an operator", "step", first.Name, "error", cerr.Error())
 
@@ -427,7 +431,7 @@ func (s *Saga) runCompensations(ctx workflow.Context, names []string, f Failure)
 		ss.Status, s.state.Step = StepCompensating, name
 		s.publish(ctx)
 		err := st.Compensate(ctx, f)
-		ss.CompensationAttempts += max(Attempts(err), 1)
+		ss.CompensationAttempts += max(Attempts(err), 1) // at least the one that ran
 		if err != nil {
 			ss.Status, ss.CompensationError = StepCompensationFailed, Reason(err)
 			return false
@@ -521,7 +525,7 @@ func (s *Saga) begin(ctx workflow.Context, name string) {
 func (s *Saga) end(ctx workflow.Context, name, status string, err error) {
 	ss := &s.state.Steps[s.index[name]]
 	ss.Status, ss.EndedAt = status, workflow.Now(ctx)
-	ss.Attempts = max(Attempts(err), 1)
+	ss.Attempts = max(Attempts(err), 1) // exact for failures; at least 1 otherwise
 	if err != nil {
 		ss.Error = Reason(err)
 	}

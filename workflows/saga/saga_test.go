@@ -1049,8 +1049,6 @@ func TestErrors(t *testing.T) {
 	}{
 		{3, "SagaCompensationError: compensation of step b failed after 3 attempts: UndoError: undo b failed; the saga waits: " +
 			"fix the cause, then `fedsaga saga retry-compensation`, or `fedsaga saga resolve --reason` when fixed by hand"},
-		{0, "SagaCompensationError: compensation of step b failed after unknown attempts: UndoError: undo b failed; the saga waits: " +
-			"fix the cause, then `fedsaga saga retry-compensation`, or `fedsaga saga resolve --reason` when fixed by hand"},
 	} {
 		ce := &CompensationError{Step: "b", Attempts: tc.attempts, Err: undoErr}
 		if got := ce.Error(); got != tc.want {
