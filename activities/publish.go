@@ -55,4 +55,3 @@ func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (sp
 	}
 	return res, nil
 }
-

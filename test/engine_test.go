@@ -198,4 +198,3 @@ func TestLocalActivityMode(t *testing.T) {
 		t.Errorf("compensated saga: local %v, regular %v", local, regular)
 	}
 }
-

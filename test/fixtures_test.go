@@ -149,5 +149,4 @@ func (s *Stack) oneEvent(t *testing.T, orderID, eventType string) events.Envelop
 	return ev
 }
 
-
 func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/fedsaga/fedsaga/starter"
 	"github.com/fedsaga/fedsaga/workflows"
 	"github.com/fedsaga/fedsaga/workflows/saga"
@@ -332,4 +331,3 @@ func TestOperatorResolvesAFailedCompensation(t *testing.T) {
 	}
 	s.replay(t, "compensation_failed_resolved", orderID)
 }
-

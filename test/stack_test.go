@@ -308,7 +308,6 @@ func uniq(t testing.TB, kind string) string {
 	return fmt.Sprintf("%s-%s-%d", kind, strings.Trim(name, "-"), seq.Add(1))
 }
 
-
 // startNATS starts the stack's NATS server (again) on its port and store.
 func (s *Stack) startNATS() error {
 	ns, err := server.NewServer(s.natsOpts)
