@@ -189,6 +189,10 @@ publish_timeout = "3s"
 relay_delay = "1s"
 relay_poll = "500ms"
 
+[[observers]]
+channel = "fedsaga_test_changes"
+nats_subject = "fedsaga.test.changes"
+
 [worker]
 stop_timeout = "5s"
 http_address = "127.0.0.1:0"

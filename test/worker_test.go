@@ -35,6 +35,11 @@ func TestWorkerProbesAndMetrics(t *testing.T) {
 			}
 		}
 	}
+	for _, m := range []string{"fedsaga_outbox_backlog ", "fedsaga_outbox_published_total ", "fedsaga_outbox_publish_failures_total "} {
+		if !strings.Contains(body, m) {
+			t.Errorf("/metrics lacks the relay's %s", m)
+		}
+	}
 	if !strings.Contains(body, "go_goroutines") {
 		t.Error("/metrics lacks the Go runtime metrics")
 	}

@@ -38,6 +38,7 @@ func newRoot() *cobra.Command {
 		a.configCmd(),
 		a.orderCmd(),
 		a.sagaCmd(),
+		a.eventsCmd(),
 	)
 	return root
 }

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/consumer"
+	"github.com/fedsaga/fedsaga/events"
+	"github.com/fedsaga/fedsaga/worker"
+)
+
+func (a *app) eventsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "events",
+		Short: "Read the order events in NATS JetStream",
+	}
+	cmd.AddCommand(a.eventsTailCmd())
+	return cmd
+}
+
+func (a *app) eventsTailCmd() *cobra.Command {
+	var (
+		types      []string
+		durable    string
+		maxDeliver int
+	)
+	cmd := &cobra.Command{
+		Use:   "tail [--type order.confirmed|order.cancelled]",
+		Short: "Print order events as JSON lines, through a durable consumer with explicit acks, until interrupted",
+		Long: `Print order events as JSON lines (CloudEvents envelopes) until SIGINT or SIGTERM.
+The events are read through the durable consumer --durable with explicit acks: a
+second tail with the same name continues where the first stopped. Event ids
+already printed are skipped; a message that cannot be handled --max-deliver times
+moves to the dead-letter stream ORDERS_DLQ.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, t := range types {
+				if t != "order.confirmed" && t != "order.cancelled" {
+					return usagef("--type %q: want order.confirmed or order.cancelled", t)
+				}
+			}
+			if err := a.load(); err != nil {
+				return err
+			}
+			nc, err := worker.ConnectNATS(a.cfg.NATS, a.logger)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			c, err := consumer.New(ctx, js, consumer.Options{
+				Stream: config.OrdersStream, Durable: durable, Types: types, MaxDeliver: maxDeliver,
+			})
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			return c.Run(ctx, func(_ context.Context, ev events.Envelope) error {
+				return enc.Encode(ev)
+			})
+		},
+	}
+	cmd.Flags().StringArrayVar(&types, "type", nil, "only this event type (repeatable)")
+	cmd.Flags().StringVar(&durable, "durable", "fedsaga-events-tail", "durable consumer name")
+	cmd.Flags().IntVar(&maxDeliver, "max-deliver", 5, "deliveries before a message goes to the dead-letter stream")
+	return cmd
+}
