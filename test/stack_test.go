@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,6 +233,20 @@ http_address = "127.0.0.1:0"
 		defer w.Close()
 		s.workDone <- w.Run(wctx)
 	}()
+	// Tests start once the worker polls: /readyz answers 200.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := http.Get("http://" + w.HTTPAddress() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return s, errors.New("worker not ready after 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return s, nil
 }
 
