@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation"
 )
 
@@ -28,11 +29,20 @@ type Activities struct {
 	Payments  *federation.DB
 	// JetStream publishes the order events.
 	JetStream jetstream.JetStream
+	// Reader does the validate step's batched reads.
+	Reader *federation.Reader
 }
 
-// New takes the three databases of the order saga from the registry.
+// New takes the three databases of the order saga from the registry; the
+// validate step reads with the default federation settings until Reader is
+// replaced.
 func New(dbs *federation.Registry, js jetstream.JetStream) (*Activities, error) {
 	a := &Activities{JetStream: js}
+	reader, err := federation.NewReader(dbs, config.Default().Federation)
+	if err != nil {
+		return nil, err
+	}
+	a.Reader = reader
 	var errs []error
 	for name, dst := range map[string]**federation.DB{
 		"orders": &a.Orders, "inventory": &a.Inventory, "payments": &a.Payments,

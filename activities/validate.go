@@ -2,23 +2,19 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/errgroup"
-
 	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/federation"
 )
 
-// Validate reads the products (inventory) and the customer (payments)
-// concurrently, before anything is written. Unknown SKUs or customer fail
-// with a non-retryable ForeignKeyError that lists every missing id. The
-// result has one line per distinct SKU, sorted by product id, priced from the
-// inventory database.
+// Validate loads the products (inventory, by SKU) and the customer
+// (payments) through the federation's batched loaders, concurrently, before
+// anything is written. Unknown SKUs or customer fail with a non-retryable
+// ForeignKeyError that lists every missing id. The result has one line per
+// distinct SKU, sorted by product id, priced from the inventory database.
 func (a *Activities) Validate(ctx context.Context, in spec.ValidateInput) (spec.ValidateResult, error) {
 	qty := map[string]int{}
 	var skus []string
@@ -30,38 +26,36 @@ func (a *Activities) Validate(ctx context.Context, in spec.ValidateInput) (spec.
 	}
 	slices.Sort(skus)
 
-	var products map[string]spec.Line
-	var customerFound bool
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		products, err = a.loadProducts(gctx, skus)
-		return err
-	})
-	g.Go(func() error {
-		return a.Payments.Query(gctx, func(c *pgxpool.Conn) error {
-			err := c.QueryRow(gctx, `SELECT true FROM tb_account WHERE customer_id = $1`, in.CustomerID).Scan(&customerFound)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
+	var (
+		products  []federation.Row[string, federation.Product]
+		customers []federation.Row[string, string]
+	)
+	err := federation.Parallel(ctx,
+		func(ctx context.Context) (err error) {
+			products, err = a.Reader.ProductsBySKU(ctx, skus)
 			return err
-		})
-	})
-	if err := g.Wait(); err != nil {
+		},
+		func(ctx context.Context) (err error) {
+			customers, err = a.Reader.Customers(ctx, []string{in.CustomerID})
+			return err
+		},
+	)
+	if err != nil {
 		return spec.ValidateResult{}, fmt.Errorf("validate order %s: %w", in.OrderID, err)
 	}
 
 	var missing []string
-	if !customerFound {
+	if !customers[0].Found {
 		missing = append(missing, "customer "+in.CustomerID)
 	}
 	var res spec.ValidateResult
-	for _, sku := range skus {
-		line, ok := products[sku]
-		if !ok {
-			missing = append(missing, "product "+sku)
+	for _, row := range products {
+		if !row.Found {
+			missing = append(missing, "product "+row.Key)
 			continue
 		}
-		line.Quantity = qty[sku]
+		p := row.Values[0]
+		line := spec.Line{ProductID: p.ID, SKU: p.SKU, Name: p.Name, PriceCents: p.PriceCents, Quantity: qty[p.SKU]}
 		res.Lines = append(res.Lines, line)
 		res.TotalCents += line.PriceCents * int64(line.Quantity)
 	}
@@ -71,22 +65,4 @@ func (a *Activities) Validate(ctx context.Context, in spec.ValidateInput) (spec.
 	}
 	slices.SortFunc(res.Lines, func(x, y spec.Line) int { return strings.Compare(x.ProductID, y.ProductID) })
 	return res, nil
-}
-
-// loadProducts loads products by SKU in one query.
-func (a *Activities) loadProducts(ctx context.Context, skus []string) (map[string]spec.Line, error) {
-	out := make(map[string]spec.Line, len(skus))
-	err := a.Inventory.Query(ctx, func(c *pgxpool.Conn) error {
-		rows, err := c.Query(ctx, `SELECT id, sku, name, price_cents FROM tb_product WHERE sku = ANY($1)`, skus)
-		if err != nil {
-			return err
-		}
-		var l spec.Line
-		_, err = pgx.ForEachRow(rows, []any{&l.ProductID, &l.SKU, &l.Name, &l.PriceCents}, func() error {
-			out[l.SKU] = l
-			return nil
-		})
-		return err
-	})
-	return out, err
 }

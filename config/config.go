@@ -8,14 +8,15 @@ import "time"
 // Config is fedsaga's whole configuration. Every field documents its default;
 // the defaults themselves live in Default.
 type Config struct {
-	Log       Log                 `koanf:"log"`
-	Temporal  Temporal            `koanf:"temporal"`
-	Databases map[string]Database `koanf:"databases"`
-	Saga      Saga                `koanf:"saga"`
-	NATS      NATS                `koanf:"nats"`
-	Events    Events              `koanf:"events"`
-	Observers []Observer          `koanf:"observers"`
-	Worker    Worker              `koanf:"worker"`
+	Log        Log                 `koanf:"log"`
+	Temporal   Temporal            `koanf:"temporal"`
+	Databases  map[string]Database `koanf:"databases"`
+	Federation Federation          `koanf:"federation"`
+	Saga       Saga                `koanf:"saga"`
+	NATS       NATS                `koanf:"nats"`
+	Events     Events              `koanf:"events"`
+	Observers  []Observer          `koanf:"observers"`
+	Worker     Worker              `koanf:"worker"`
 }
 
 // Log configures fedsaga's own log lines (zerolog).
@@ -58,6 +59,38 @@ type Database struct {
 	// LogSlowQueries logs queries slower than this; 0 turns it off.
 	// Default 200ms.
 	LogSlowQueries time.Duration `koanf:"log_slow_queries"`
+}
+
+// Federation configures the batched reads across the databases and the
+// read API (fedsaga serve).
+type Federation struct {
+	// BatchSize is the most keys one WHERE key = ANY($1) query takes.
+	// Default 1000.
+	BatchSize int `koanf:"batch_size"`
+	// DefaultTimeout bounds every federated query, on the client (context
+	// deadline) and on the server (statement_timeout). Default 5s.
+	DefaultTimeout time.Duration `koanf:"default_timeout"`
+	// DatabaseTimeouts overrides DefaultTimeout per database name.
+	DatabaseTimeouts map[string]time.Duration `koanf:"database_timeouts"`
+	// HTTPAddress is where `fedsaga serve` listens. Default ":8080".
+	HTTPAddress string `koanf:"http_address"`
+	// DefaultPageSize and MaxPageSize bound GET /v1/orders?limit=.
+	// Defaults 50 and 1000.
+	DefaultPageSize int `koanf:"default_page_size"`
+	MaxPageSize     int `koanf:"max_page_size"`
+	// Relations are the federated relations, declared once: NAME = {from,
+	// to}, entities order, item, product, reservation, payment. A cycle is
+	// refused when the configuration loads (CircularReferenceError).
+	// Default: items (order→item), product (item→product), reservations
+	// (order→reservation), payment (order→payment).
+	Relations map[string]Relation `koanf:"relations"`
+}
+
+// Relation is one federated relation: every `from` row has related `to`
+// rows, possibly in another database.
+type Relation struct {
+	From string `koanf:"from"`
+	To   string `koanf:"to"`
 }
 
 // Saga holds the limits of every saga run.

@@ -20,6 +20,20 @@ func Default() *Config {
 			TaskQueue: "fedsaga-orders",
 		},
 		Databases: map[string]Database{},
+		Federation: Federation{
+			BatchSize:        1000,
+			DefaultTimeout:   5 * time.Second,
+			DatabaseTimeouts: map[string]time.Duration{},
+			HTTPAddress:      ":8080",
+			DefaultPageSize:  50,
+			MaxPageSize:      1000,
+			Relations: map[string]Relation{
+				"items":        {From: "order", To: "item"},
+				"product":      {From: "item", To: "product"},
+				"reservations": {From: "order", To: "reservation"},
+				"payment":      {From: "order", To: "payment"},
+			},
+		},
 		Saga: Saga{
 			Timeout:             5 * time.Minute,
 			CompensationTimeout: 10 * time.Minute,

@@ -54,6 +54,8 @@ func validate(c *Config) []*Error {
 		v.database("databases."+name, name, c.Databases[name])
 	}
 
+	v.federation(c)
+
 	v.positive("saga.timeout", c.Saga.Timeout)
 	v.positive("saga.compensation_timeout", c.Saga.CompensationTimeout)
 
@@ -253,5 +255,47 @@ func (v *validator) natsAuth(key string, a NATSAuth) {
 		if a.CredentialsFile == "" {
 			v.add(key+".credentials_file", "required when %s.type is credentials", key)
 		}
+	}
+}
+
+func (v *validator) federation(c *Config) {
+	f := c.Federation
+	if f.BatchSize < 1 || f.BatchSize > 100000 {
+		v.add("federation.batch_size", "must be from 1 to 100000, got %d", f.BatchSize)
+	}
+	v.positive("federation.default_timeout", f.DefaultTimeout)
+	for _, name := range sortedKeys(f.DatabaseTimeouts) {
+		key := "federation.database_timeouts." + name
+		if _, ok := c.Databases[name]; !ok {
+			v.add(key, "%q is not a configured database (configured: %s)", name, strings.Join(sortedKeys(c.Databases), ", "))
+		}
+		v.positive(key, f.DatabaseTimeouts[name])
+	}
+	if a := f.HTTPAddress; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.add("federation.http_address", "want host:port (e.g. \":8080\"), got %q", a)
+		}
+	}
+	if f.MaxPageSize < 1 {
+		v.add("federation.max_page_size", "must be at least 1, got %d", f.MaxPageSize)
+	}
+	if f.DefaultPageSize < 1 || f.DefaultPageSize > f.MaxPageSize {
+		v.add("federation.default_page_size", "must be from 1 to federation.max_page_size (%d), got %d", f.MaxPageSize, f.DefaultPageSize)
+	}
+	valid := true
+	for _, name := range sortedKeys(f.Relations) {
+		r := f.Relations[name]
+		for field, entity := range map[string]string{"from": r.From, "to": r.To} {
+			if !slices.Contains(Entities, entity) {
+				v.add("federation.relations."+name+"."+field, "%q is not an entity; want one of %s", entity, strings.Join(Entities, ", "))
+				valid = false
+			}
+		}
+	}
+	if !valid {
+		return
+	}
+	if cycle := findCycle(f.Relations); cycle != nil {
+		v.errs = append(v.errs, &Error{Key: "federation.relations", Err: cycle})
 	}
 }

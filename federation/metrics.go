@@ -10,6 +10,10 @@ import (
 // was empty.
 func (r *Registry) Collector() prometheus.Collector { return poolCollector{r} }
 
+// QueryLatency is the histogram fedsaga_database_query_seconds{database}
+// of every pool in the process; register it once per Prometheus registry.
+func QueryLatency() prometheus.Collector { return queryLatency }
+
 type poolCollector struct{ r *Registry }
 
 var (

@@ -28,8 +28,20 @@ type Registry struct {
 type DB struct {
 	Name string
 	cfg  config.Database
-	url  string // redacted
-	pool *pgxpool.Pool
+	url    string // redacted
+	pool   *pgxpool.Pool
+	tracer *queryTracer
+}
+
+// QueryStats counts what a database's pool has run.
+type QueryStats struct {
+	Statements int64 // every statement, BEGIN, SET and COMMIT included
+	Reads      int64 // SELECT (and WITH) statements
+}
+
+// Stats returns the database's query counts so far.
+func (db *DB) Stats() QueryStats {
+	return QueryStats{Statements: db.tracer.queries.Load(), Reads: db.tracer.reads.Load()}
 }
 
 // Open builds a pool for every configured database. Pools connect lazily:
@@ -60,18 +72,18 @@ func open(name string, cfg config.Database, logger zerolog.Logger) (*DB, error) 
 		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 	}
 	pc.ConnConfig.RuntimeParams["application_name"] = "fedsaga"
-	if cfg.LogSlowQueries > 0 {
-		pc.ConnConfig.Tracer = &slowQueryTracer{
-			database:  name,
-			threshold: cfg.LogSlowQueries,
-			logger:    logger,
-		}
+	tracer := &queryTracer{
+		database:  name,
+		threshold: cfg.LogSlowQueries,
+		logger:    logger,
+		latency:   queryLatency.WithLabelValues(name),
 	}
+	pc.ConnConfig.Tracer = tracer
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		return nil, fmt.Errorf("databases.%s: %w", name, err)
 	}
-	return &DB{Name: name, cfg: cfg, url: config.RedactURL(cfg.URL), pool: pool}, nil
+	return &DB{Name: name, cfg: cfg, url: config.RedactURL(cfg.URL), pool: pool, tracer: tracer}, nil
 }
 
 // DB returns the named database.

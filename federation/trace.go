@@ -2,18 +2,25 @@ package federation
 
 import (
 	"context"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
-// slowQueryTracer logs queries slower than the database's log_slow_queries,
-// with the SQL text but never the parameter values.
-type slowQueryTracer struct {
+// queryTracer counts the queries of a database, measures their latency and
+// logs those slower than log_slow_queries with the SQL text but never the
+// parameter values.
+type queryTracer struct {
 	database  string
-	threshold time.Duration
+	threshold time.Duration // 0: no slow-query log
 	logger    zerolog.Logger
+	queries   atomic.Int64 // every statement, BEGIN and COMMIT included
+	reads     atomic.Int64 // SELECT and WITH statements
+	latency   prometheus.Observer
 }
 
 type queryStartKey struct{}
@@ -23,16 +30,22 @@ type queryStart struct {
 	sql string
 }
 
-func (t *slowQueryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+func (t *queryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	t.queries.Add(1)
+	if sql := strings.TrimSpace(data.SQL); len(sql) >= 6 && (strings.EqualFold(sql[:6], "select") || strings.EqualFold(sql[:4], "with")) {
+		t.reads.Add(1)
+	}
 	return context.WithValue(ctx, queryStartKey{}, queryStart{at: time.Now(), sql: data.SQL})
 }
 
-func (t *slowQueryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
+func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
 	start, ok := ctx.Value(queryStartKey{}).(queryStart)
 	if !ok {
 		return
 	}
-	if d := time.Since(start.at); d >= t.threshold {
+	d := time.Since(start.at)
+	t.latency.Observe(d.Seconds())
+	if t.threshold > 0 && d >= t.threshold {
 		t.logger.Warn().
 			Str("database", t.database).
 			Dur("duration", d).
@@ -42,3 +55,11 @@ func (t *slowQueryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data p
 			Msg("slow query")
 	}
 }
+
+// queryLatency is the query latency per database, shared by every registry
+// of the process.
+var queryLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "fedsaga_database_query_seconds",
+	Help:    "Query latency per database.",
+	Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+}, []string{"database"})

@@ -56,7 +56,7 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(w.dbs.Collector())
+	reg.MustRegister(w.dbs.Collector(), federation.QueryLatency())
 	if cfg.Worker.HTTPAddress != "" {
 		if w.probes, err = newProbes(cfg.Worker.HTTPAddress, reg, logger); err != nil {
 			return nil, err
@@ -74,6 +74,9 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	}
 	acts, err := activities.New(w.dbs, js)
 	if err != nil {
+		return nil, err
+	}
+	if acts.Reader, err = federation.NewReader(w.dbs, cfg.Federation); err != nil {
 		return nil, err
 	}
 	w.relay = outbox.NewRelay(acts.Orders, js, outbox.RelayOptions{

@@ -39,6 +39,7 @@ func newRoot() *cobra.Command {
 		a.orderCmd(),
 		a.sagaCmd(),
 		a.eventsCmd(),
+		a.serveCmd(),
 	)
 	return root
 }

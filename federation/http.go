@@ -1,0 +1,174 @@
+package federation
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// API is fedsaga's read API over HTTP/JSON:
+//
+//	GET /v1/orders?limit=N&after=CURSOR   a page of federated orders, oldest first
+//	GET /v1/orders/{id}                   one federated order
+//	GET /v1/products?ids=ID,ID,...        products by id, with the ids not found
+//	GET /metrics                          Prometheus metrics
+//	GET /healthz                          the process answers
+//
+// Errors are JSON: {"error": {"message": ..., "parameter" | "database": ...}}
+// with 400 for a bad parameter, 404 for an unknown id, 503 when a database
+// cannot be reached or its pool is exhausted, 504 when a database timed out.
+type API struct {
+	Reader          *Reader
+	DefaultPageSize int
+	MaxPageSize     int
+	Metrics         *prometheus.Registry
+	Logger          zerolog.Logger
+}
+
+// Handler routes the API.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/orders", a.orders)
+	mux.HandleFunc("GET /v1/orders/{id}", a.order)
+	mux.HandleFunc("GET /v1/products", a.products)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	if a.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{Registry: a.Metrics}))
+	}
+	return mux
+}
+
+// OrderPage is the body of GET /v1/orders.
+type OrderPage struct {
+	Orders []Order `json:"orders"`
+	// Next is the after= of the next page; empty on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// ProductList is the body of GET /v1/products.
+type ProductList struct {
+	Products []Product `json:"products"`
+	Missing  []string  `json:"missing"`
+}
+
+func (a *API) orders(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := a.DefaultPageSize
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > a.MaxPageSize {
+			a.badParam(w, "limit", "want an integer from 1 to "+strconv.Itoa(a.MaxPageSize)+", got "+strconv.Quote(s))
+			return
+		}
+		limit = n
+	}
+	var after *Cursor
+	if s := q.Get("after"); s != "" {
+		c, err := ParseCursor(s)
+		if err != nil {
+			a.badParam(w, "after", err.Error())
+			return
+		}
+		after = &c
+	}
+	orders, next, err := a.Reader.Page(r.Context(), after, limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	page := OrderPage{Orders: orders}
+	if page.Orders == nil {
+		page.Orders = []Order{}
+	}
+	if next != nil {
+		page.Next = next.String()
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (a *API) order(w http.ResponseWriter, r *http.Request) {
+	o, err := a.Reader.Order(r.Context(), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+func (a *API) products(w http.ResponseWriter, r *http.Request) {
+	raw := r.URL.Query().Get("ids")
+	var ids []string
+	for _, id := range strings.Split(raw, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 || len(ids) > a.MaxPageSize {
+		a.badParam(w, "ids", "want 1 to "+strconv.Itoa(a.MaxPageSize)+" comma-separated product ids, got "+strconv.Quote(raw))
+		return
+	}
+	rows, err := a.Reader.Products(r.Context(), ids)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := ProductList{Products: []Product{}, Missing: []string{}}
+	seen := map[string]bool{}
+	for _, row := range rows {
+		if seen[row.Key] {
+			continue
+		}
+		seen[row.Key] = true
+		if row.Found {
+			out.Products = append(out.Products, row.Values[0])
+		} else {
+			out.Missing = append(out.Missing, row.Key)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type apiError struct {
+	Message   string `json:"message"`
+	Parameter string `json:"parameter,omitempty"`
+	Database  string `json:"database,omitempty"`
+}
+
+func (a *API) badParam(w http.ResponseWriter, param, msg string) {
+	writeJSON(w, http.StatusBadRequest, map[string]apiError{"error": {Message: param + ": " + msg, Parameter: param}})
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		timeout   *FederationTimeoutError
+		exhausted *PoolExhaustedError
+		conn      *DatabaseConnectionError
+	)
+	status, body := http.StatusInternalServerError, apiError{Message: "internal error"}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		status, body = http.StatusNotFound, apiError{Message: err.Error()}
+	case errors.As(err, &timeout):
+		status, body = http.StatusGatewayTimeout, apiError{Message: timeout.Error(), Database: timeout.Database}
+	case errors.As(err, &exhausted):
+		status, body = http.StatusServiceUnavailable, apiError{Message: exhausted.Error(), Database: exhausted.Database}
+	case errors.As(err, &conn):
+		status, body = http.StatusServiceUnavailable, apiError{Message: conn.Error(), Database: conn.Database}
+	}
+	if status >= 500 {
+		a.Logger.Error().Err(err).Str("path", r.URL.Path).Int("status", status).Msg("read failed")
+	}
+	writeJSON(w, status, map[string]apiError{"error": body})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
