@@ -32,7 +32,7 @@ type Row[K comparable, V any] struct {
 }
 
 // Load loads the keys. Chunks of BatchSize run one after another on one
-// transaction; use Parallel to load from several databases at once.
+// connection; use Parallel to load from several databases at once.
 func (l *Loader[K, V]) Load(ctx context.Context, keys []K) ([]Row[K, V], error) {
 	unique := make([]K, 0, len(keys))
 	seen := make(map[K]bool, len(keys))
@@ -48,10 +48,10 @@ func (l *Loader[K, V]) Load(ctx context.Context, keys []K) ([]Row[K, V], error) 
 		if size <= 0 {
 			size = 1000
 		}
-		err := l.DB.Read(ctx, l.Timeouts, func(tx pgx.Tx) error {
+		err := l.DB.Read(ctx, l.Timeouts, func(q Querier) error {
 			for start := 0; start < len(unique); start += size {
 				chunk := unique[start:min(start+size, len(unique))]
-				rows, err := tx.Query(ctx, l.Query, chunk)
+				rows, err := q.Query(ctx, l.Query, chunk)
 				if err != nil {
 					return err
 				}

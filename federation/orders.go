@@ -138,13 +138,13 @@ func scanOrder(row pgx.CollectableRow) (Order, error) {
 // oldest first, federated, and the cursor of the next page (nil at the end).
 func (r *Reader) Page(ctx context.Context, after *Cursor, limit int) ([]Order, *Cursor, error) {
 	var orders []Order
-	err := r.orders.Read(ctx, r.timeouts, func(tx pgx.Tx) error {
+	err := r.orders.Read(ctx, r.timeouts, func(q Querier) error {
 		var rows pgx.Rows
 		var err error
 		if after == nil {
-			rows, err = tx.Query(ctx, `SELECT `+orderColumns+` FROM tb_order ORDER BY created_at, id LIMIT $1`, limit+1)
+			rows, err = q.Query(ctx, `SELECT `+orderColumns+` FROM tb_order ORDER BY created_at, id LIMIT $1`, limit+1)
 		} else {
-			rows, err = tx.Query(ctx, `SELECT `+orderColumns+` FROM tb_order
+			rows, err = q.Query(ctx, `SELECT `+orderColumns+` FROM tb_order
 				WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, after.CreatedAt, after.ID, limit+1)
 		}
 		if err != nil {

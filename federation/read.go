@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // FederationTimeoutError is a federated read that a database did not answer
@@ -41,31 +42,53 @@ func (t Timeouts) of(db string) (time.Duration, string) {
 	return 5 * time.Second, "federation.default_timeout"
 }
 
-// Read runs fn in a read-only transaction whose statement_timeout is the
-// database's federated-read timeout, under a context deadline slightly
-// longer, so that the server cancels a slow query itself and nothing keeps
-// running after the caller gave up. Timeouts are *FederationTimeoutError.
-func (db *DB) Read(ctx context.Context, t Timeouts, fn func(pgx.Tx) error) error {
+// Querier runs a query: what a federated read gets.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Read runs fn on a connection of the database's read pool for the
+// federated-read timeout: its connections carry that statement_timeout, so
+// the server cancels a slow query itself, and the context deadline (slightly
+// longer) stops the caller. Nothing keeps running after the caller gave up,
+// and no round trip is spent setting the timeout. Timeouts are
+// *FederationTimeoutError.
+func (db *DB) Read(ctx context.Context, t Timeouts, fn func(Querier) error) error {
 	timeout, key := t.of(db.Name)
+	pool, err := db.readPool(timeout)
+	if err != nil {
+		return err
+	}
 	tctx, cancel := context.WithTimeout(ctx, timeout+250*time.Millisecond)
 	defer cancel()
-	conn, err := db.Acquire(tctx)
+	conn, err := db.acquire(tctx, pool)
 	if err != nil {
 		return db.readErr(ctx, err, timeout, key)
 	}
 	defer conn.Release()
-	tx, err := conn.BeginTx(tctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	return db.readErr(ctx, fn(conn), timeout, key)
+}
+
+// readPool returns the pool of read connections whose statement_timeout is
+// timeout, opening it the first time.
+func (db *DB) readPool(timeout time.Duration) (*pgxpool.Pool, error) {
+	db.readMu.Lock()
+	defer db.readMu.Unlock()
+	if p, ok := db.readPools[timeout]; ok {
+		return p, nil
+	}
+	cfg := db.pool.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
+	cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
-		return db.readErr(ctx, db.connErr(err), timeout, key)
+		return nil, err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(tctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(timeout.Milliseconds(), 10)); err != nil {
-		return db.readErr(ctx, err, timeout, key)
+	if db.readPools == nil {
+		db.readPools = map[time.Duration]*pgxpool.Pool{}
 	}
-	if err := fn(tx); err != nil {
-		return db.readErr(ctx, err, timeout, key)
-	}
-	return db.readErr(ctx, tx.Commit(tctx), timeout, key)
+	db.readPools[timeout] = p
+	return p, nil
 }
 
 func (db *DB) readErr(ctx context.Context, err error, timeout time.Duration, key string) error {

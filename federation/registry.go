@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,9 @@ type DB struct {
 	url    string // redacted
 	pool   *pgxpool.Pool
 	tracer *queryTracer
+
+	readMu    sync.Mutex
+	readPools map[time.Duration]*pgxpool.Pool // federated reads, by statement_timeout
 }
 
 // QueryStats counts what a database's pool has run.
@@ -105,6 +109,11 @@ func (r *Registry) Names() []string {
 func (r *Registry) Close() {
 	for _, db := range r.dbs {
 		db.pool.Close()
+		db.readMu.Lock()
+		for _, p := range db.readPools {
+			p.Close()
+		}
+		db.readMu.Unlock()
 	}
 }
 
@@ -118,16 +127,20 @@ func (db *DB) URL() string { return db.url }
 // It fails with *PoolExhaustedError when every connection stayed busy, and
 // with *DatabaseConnectionError when a new connection could not be opened.
 func (db *DB) Acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	return db.acquire(ctx, db.pool)
+}
+
+func (db *DB) acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
 	actx, cancel := context.WithTimeout(ctx, db.cfg.PoolTimeout)
 	defer cancel()
-	conn, err := db.pool.Acquire(actx)
+	conn, err := pool.Acquire(actx)
 	if err == nil {
 		return conn, nil
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if errors.Is(err, context.DeadlineExceeded) && db.pool.Stat().TotalConns() >= db.cfg.PoolSize {
+	if errors.Is(err, context.DeadlineExceeded) && pool.Stat().TotalConns() >= db.cfg.PoolSize {
 		return nil, &PoolExhaustedError{Database: db.Name, Waited: db.cfg.PoolTimeout, PoolSize: db.cfg.PoolSize}
 	}
 	return nil, &DatabaseConnectionError{Database: db.Name, URL: db.url, Err: err}

@@ -70,6 +70,12 @@ func (s *Stack) seedOrders(t testing.TB, n int) fedData {
 			t.Fatalf("%s: %v", st.sql, err)
 		}
 	}
+	// Fresh statistics, as autovacuum keeps them in a running system.
+	for _, db := range []string{"orders", "inventory", "payments"} {
+		if _, err := s.pool(t, db).Exec(ctx, "ANALYZE"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return d
 }
 
