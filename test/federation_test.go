@@ -369,6 +369,36 @@ func TestReadAPI(t *testing.T) {
 		t.Errorf("unknown order: %d %v", code, body)
 	}
 
+	// A database that cannot be reached: 503 naming it.
+	dbs := map[string]config.Database{}
+	for name, db := range s.Config.Databases {
+		dbs[name] = db
+	}
+	down := dbs["payments"]
+	down.URL, down.PoolTimeout = "postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1", time.Second
+	dbs["payments"] = down
+	reg, err := federation.Open(dbs, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	downReader, err := federation.NewReader(reg, s.Config.Federation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	downSrv := httptest.NewServer((&federation.API{Reader: downReader, DefaultPageSize: 2, MaxPageSize: 100, Logger: zerolog.Nop()}).Handler())
+	defer downSrv.Close()
+	resp503, err := http.Get(downSrv.URL + "/v1/orders/" + d.orders[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b503 map[string]any
+	json.NewDecoder(resp503.Body).Decode(&b503)
+	resp503.Body.Close()
+	if resp503.StatusCode != 503 || errField(b503, "database") != "payments" || !strings.Contains(errField(b503, "message"), "DatabaseConnectionError") {
+		t.Errorf("payments down: %d %v, want 503 naming payments", resp503.StatusCode, b503)
+	}
+
 	// A database that times out: 504 naming it.
 	slow := &federation.API{Reader: s.reader(t, func(f *config.Federation) {
 		f.DatabaseTimeouts = map[string]time.Duration{"inventory": 200 * time.Millisecond}
