@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,7 +18,7 @@ func QueryLatency() prometheus.Collector { return queryLatency }
 type poolCollector struct{ r *Registry }
 
 var (
-	label       = []string{"database"}
+	label       = []string{"database", "pool"}
 	descActive  = prometheus.NewDesc("fedsaga_database_pool_active", "Connections in use.", label, nil)
 	descIdle    = prometheus.NewDesc("fedsaga_database_pool_idle", "Idle connections.", label, nil)
 	descTotal   = prometheus.NewDesc("fedsaga_database_pool_total", "Open connections.", label, nil)
@@ -33,15 +34,27 @@ func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// Collect reports, per database, the main pool (pool="main", the saga's
+// writes) and each federated-read pool (pool="read-<timeout>").
 func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, name := range c.r.Names() {
-		st := c.r.dbs[name].pool.Stat()
-		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(st.AcquiredConns()), name)
-		ch <- prometheus.MustNewConstMetric(descIdle, prometheus.GaugeValue, float64(st.IdleConns()), name)
-		ch <- prometheus.MustNewConstMetric(descTotal, prometheus.GaugeValue, float64(st.TotalConns()), name)
-		ch <- prometheus.MustNewConstMetric(descMax, prometheus.GaugeValue, float64(st.MaxConns()), name)
-		ch <- prometheus.MustNewConstMetric(descAcquire, prometheus.CounterValue, float64(st.AcquireCount()), name)
-		ch <- prometheus.MustNewConstMetric(descEmpty, prometheus.CounterValue, float64(st.EmptyAcquireCount()), name)
-		ch <- prometheus.MustNewConstMetric(descWait, prometheus.CounterValue, st.EmptyAcquireWaitTime().Seconds(), name)
+		db := c.r.dbs[name]
+		collectPool(ch, db.pool, name, "main")
+		db.readMu.Lock()
+		for timeout, p := range db.readPools {
+			collectPool(ch, p, name, "read-"+timeout.String())
+		}
+		db.readMu.Unlock()
 	}
+}
+
+func collectPool(ch chan<- prometheus.Metric, p *pgxpool.Pool, db, pool string) {
+	st := p.Stat()
+	ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(st.AcquiredConns()), db, pool)
+	ch <- prometheus.MustNewConstMetric(descIdle, prometheus.GaugeValue, float64(st.IdleConns()), db, pool)
+	ch <- prometheus.MustNewConstMetric(descTotal, prometheus.GaugeValue, float64(st.TotalConns()), db, pool)
+	ch <- prometheus.MustNewConstMetric(descMax, prometheus.GaugeValue, float64(st.MaxConns()), db, pool)
+	ch <- prometheus.MustNewConstMetric(descAcquire, prometheus.CounterValue, float64(st.AcquireCount()), db, pool)
+	ch <- prometheus.MustNewConstMetric(descEmpty, prometheus.CounterValue, float64(st.EmptyAcquireCount()), db, pool)
+	ch <- prometheus.MustNewConstMetric(descWait, prometheus.CounterValue, st.EmptyAcquireWaitTime().Seconds(), db, pool)
 }

@@ -30,7 +30,7 @@ func TestWorkerProbesAndMetrics(t *testing.T) {
 	}
 	for _, db := range []string{"orders", "inventory", "payments"} {
 		for _, m := range []string{"fedsaga_database_pool_active", "fedsaga_database_pool_idle", "fedsaga_database_pool_acquire_total"} {
-			if !strings.Contains(body, m+`{database="`+db+`"}`) {
+			if !strings.Contains(body, m+`{database="`+db+`",pool="main"}`) {
 				t.Errorf("/metrics lacks %s for %s", m, db)
 			}
 		}
