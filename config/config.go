@@ -46,7 +46,9 @@ type Database struct {
 	// URL is a PostgreSQL connection URL. Required. Printed with its
 	// password redacted.
 	URL string `koanf:"url"`
-	// PoolSize is the most connections the pool opens. Default 10.
+	// PoolSize is the most connections a pool opens. Default 10. A database
+	// has the saga's pool and one federated-read pool per read timeout
+	// (their connections carry it as statement_timeout), each this size.
 	PoolSize int32 `koanf:"pool_size"`
 	// PoolTimeout is the longest wait to acquire a connection before
 	// PoolExhaustedError. Default 5s.

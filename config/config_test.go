@@ -80,7 +80,21 @@ func TestDefault(t *testing.T) {
 		Log:       Log{Level: "info", Format: "auto"},
 		Temporal:  Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders"},
 		Databases: map[string]Database{},
-		Saga:      Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
+		Federation: Federation{
+			BatchSize:        1000,
+			DefaultTimeout:   5 * time.Second,
+			DatabaseTimeouts: map[string]time.Duration{},
+			HTTPAddress:      ":8080",
+			DefaultPageSize:  50,
+			MaxPageSize:      1000,
+			Relations: map[string]Relation{
+				"items":        {From: "order", To: "item"},
+				"product":      {From: "item", To: "product"},
+				"reservations": {From: "order", To: "reservation"},
+				"payment":      {From: "order", To: "payment"},
+			},
+		},
+		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
 		NATS: NATS{
 			URL:  "nats://127.0.0.1:4222",
 			Auth: NATSAuth{Type: AuthNone},
@@ -99,6 +113,21 @@ func TestDefault(t *testing.T) {
 	if got := DefaultDatabase(); got != wantDB {
 		t.Errorf("DefaultDatabase() = %+v, want %+v", got, wantDB)
 	}
+	wantStream := Stream{Retention: "limits", Replicas: 1, MaxMsgs: -1, MaxBytes: -1, DuplicateWindow: 2 * time.Minute}
+	if got := DefaultStream(); !reflect.DeepEqual(got, wantStream) {
+		t.Errorf("DefaultStream() = %+v, want %+v", got, wantStream)
+	}
+	if got, want := DefaultObserver(), (Observer{Database: "orders"}); got != want {
+		t.Errorf("DefaultObserver() = %+v, want %+v", got, want)
+	}
+	// Each call returns a fresh value: changing one leaves the next alone.
+	c.Federation.Relations["x"] = Relation{From: "order", To: "order"}
+	c.Federation.DatabaseTimeouts["orders"] = time.Second
+	if d := Default(); len(d.Federation.Relations) != 4 || len(d.Federation.DatabaseTimeouts) != 0 {
+		t.Errorf("Default() shares its maps between calls: %+v", d.Federation)
+	}
+	delete(c.Federation.Relations, "x")
+	delete(c.Federation.DatabaseTimeouts, "orders")
 	// Default has no databases, so it is not valid as it is.
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "databases.orders: required database is missing") {
 		t.Errorf("Default().Validate() = %v, want the missing databases", err)
@@ -856,6 +885,12 @@ func TestRedacted(t *testing.T) {
 		"databases.orders.idle_max_age", "databases.orders.log_slow_queries", "databases.orders.pool_size",
 		"databases.orders.pool_timeout", "databases.orders.statement_timeout", "databases.orders.url",
 		"events.publish_timeout", "events.relay_batch", "events.relay_delay", "events.relay_poll",
+		"federation.batch_size", "federation.default_page_size", "federation.default_timeout",
+		"federation.http_address", "federation.max_page_size",
+		"federation.relations.items.from", "federation.relations.items.to",
+		"federation.relations.payment.from", "federation.relations.payment.to",
+		"federation.relations.product.from", "federation.relations.product.to",
+		"federation.relations.reservations.from", "federation.relations.reservations.to",
 		"log.format", "log.level",
 		"nats.auth.credentials_file", "nats.auth.nkey_seed_file", "nats.auth.password", "nats.auth.token", "nats.auth.type", "nats.auth.user",
 		"nats.jetstream.manage_streams",

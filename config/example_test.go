@@ -59,6 +59,32 @@ func ExampleConfig_Print() {
 	//     statement_timeout = '5s'
 	//     url = 'postgres://app:[REDACTED]@db:5432/orders'
 	//
+	// [federation]
+	//   batch_size = 1000
+	//   default_page_size = 50
+	//   default_timeout = '5s'
+	//   http_address = ':8080'
+	//   max_page_size = 1000
+	//
+	//   [federation.database_timeouts]
+	//
+	//   [federation.relations]
+	//     [federation.relations.items]
+	//       from = 'order'
+	//       to = 'item'
+	//
+	//     [federation.relations.payment]
+	//       from = 'order'
+	//       to = 'payment'
+	//
+	//     [federation.relations.product]
+	//       from = 'item'
+	//       to = 'product'
+	//
+	//     [federation.relations.reservations]
+	//       from = 'order'
+	//       to = 'reservation'
+	//
 	// [saga]
 	//   compensation_timeout = '10m0s'
 	//   continue_with_error = false
