@@ -424,3 +424,31 @@ func TestReadAPI(t *testing.T) {
 		t.Errorf("slow inventory: %d %v, want 504 naming inventory", resp.StatusCode, b)
 	}
 }
+
+func TestSlowQueriesLoggedWithoutParameters(t *testing.T) {
+	cfg := stack.Config.Databases["inventory"]
+	cfg.LogSlowQueries = 5 * time.Millisecond
+	var logs syncBuffer
+	reg, err := federation.Open(map[string]config.Database{"inventory": cfg}, zerolog.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	db, _ := reg.DB("inventory")
+	var out string
+	if err := db.Pool().QueryRow(context.Background(), `SELECT $1::text FROM pg_sleep(0.02)`, "s3cret-param").Scan(&out); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Pool().QueryRow(context.Background(), `SELECT 'fast'`).Scan(&out); err != nil {
+		t.Fatal(err)
+	}
+	line := logs.String()
+	for _, want := range []string{`"message":"slow query"`, `"database":"inventory"`, `"duration":`, `pg_sleep(0.02)`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("slow-query log lacks %s:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "s3cret-param") || strings.Contains(line, "'fast'") {
+		t.Errorf("slow-query log shows a parameter value or a fast query:\n%s", line)
+	}
+}
