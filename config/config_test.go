@@ -866,6 +866,36 @@ func TestRedacted(t *testing.T) {
 	if !reflect.DeepEqual(stream["subjects"], []string{"fedsaga.order.>"}) || stream["max_msgs"] != int64(-1) {
 		t.Errorf("ORDERS = %v", stream)
 	}
+	fed := m["federation"].(map[string]any)
+	if fed["batch_size"] != 1000 || fed["default_timeout"] != "5s" || fed["http_address"] != ":8080" ||
+		!reflect.DeepEqual(fed["database_timeouts"], map[string]any{}) ||
+		!reflect.DeepEqual(fed["relations"].(map[string]any)["product"], map[string]any{"from": "item", "to": "product"}) {
+		t.Errorf("federation = %v", fed)
+	}
+	if obs, ok := m["observers"].([]map[string]any); !ok || len(obs) != 0 {
+		t.Errorf("observers = %#v, want an empty list", m["observers"])
+	}
+
+	// Secrets are masked; durations of maps and observers are converted.
+	sc := validConfig()
+	sc.NATS.Auth = NATSAuth{Type: AuthUserPassword, User: "u", Password: "nats-s3cret", Token: "tok-s3cret"}
+	sc.Federation.DatabaseTimeouts["orders"] = 1500 * time.Millisecond
+	sc.Observers = []Observer{{Channel: "ch", NATSSubject: "a.b", Database: "orders"}}
+	sm := sc.Redacted()
+	if want := map[string]any{"type": "user_password", "user": "u", "password": "[REDACTED]", "token": "[REDACTED]",
+		"nkey_seed_file": "", "credentials_file": ""}; !reflect.DeepEqual(sm["nats"].(map[string]any)["auth"], want) {
+		t.Errorf("nats.auth = %v, want %v", sm["nats"].(map[string]any)["auth"], want)
+	}
+	if got := sm["federation"].(map[string]any)["database_timeouts"]; !reflect.DeepEqual(got, map[string]any{"orders": "1.5s"}) {
+		t.Errorf("federation.database_timeouts = %v", got)
+	}
+	if want := []map[string]any{{"channel": "ch", "nats_subject": "a.b", "database": "orders"}}; !reflect.DeepEqual(sm["observers"], want) {
+		t.Errorf("observers = %#v, want %#v", sm["observers"], want)
+	}
+	if sc.NATS.Auth.Password.Value() != "nats-s3cret" || sc.NATS.Auth.Token.Value() != "tok-s3cret" {
+		t.Error("Redacted changed the secrets of the Config")
+	}
+
 	// Every key of the Config, and only those, appear.
 	c.Databases = map[string]Database{"orders": c.Databases["orders"]}
 	var keys []string

@@ -489,11 +489,30 @@ func normalizeValue(v any, t reflect.Type, key string) (any, []*Error) {
 		}
 		return nil, []*Error{typeErr(key, t, v)}
 	}
+	if t == secretType {
+		if _, ok := v.(string); !ok {
+			// Never quote what may be a secret.
+			return nil, []*Error{keyErr(key, "expected a string, got a %s value", kindOf(v))}
+		}
+	}
 	out, err := convertScalar(v, t)
 	if err != nil {
 		return nil, []*Error{{Key: key, Err: err}}
 	}
 	return out, nil
+}
+
+// kindOf names the TOML type of v without its content.
+func kindOf(v any) string {
+	switch v.(type) {
+	case bool:
+		return "boolean"
+	case int, int8, int16, int32, int64:
+		return "integer"
+	case float32, float64:
+		return "float"
+	}
+	return "non-string"
 }
 
 // typeErr reports that v, the value of key, is not of type t.
@@ -650,6 +669,8 @@ func describeType(t reflect.Type) string {
 		return "true or false"
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		return "a list of strings"
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		return "an array of tables ([[...]])"
 	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
 		return "a table"
 	}

@@ -123,6 +123,10 @@ func escapeRefs(m map[string]any) {
 			}
 		case map[string]any:
 			escapeRefs(v)
+		case []map[string]any:
+			for _, e := range v {
+				escapeRefs(e)
+			}
 		}
 	}
 }

@@ -285,7 +285,8 @@ func (v *validator) federation(c *Config) {
 	valid := true
 	for _, name := range sortedKeys(f.Relations) {
 		r := f.Relations[name]
-		for field, entity := range map[string]string{"from": r.From, "to": r.To} {
+		for _, end := range []struct{ field, entity string }{{"from", r.From}, {"to", r.To}} {
+			field, entity := end.field, end.entity
 			if !slices.Contains(Entities, entity) {
 				v.add("federation.relations."+name+"."+field, "%q is not an entity; want one of %s", entity, strings.Join(Entities, ", "))
 				valid = false
