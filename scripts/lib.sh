@@ -18,16 +18,22 @@ TEMPORAL_DYNAMIC_CONFIG=(
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# ensure_temporal builds the Temporal CLI from the Go module proxy once and
-# caches it (about 3 minutes the first time).
-ensure_temporal() {
-  if [[ -x "$TEMPORAL_BIN" ]]; then return; fi
-  log "building the Temporal CLI $TEMPORAL_CLI_VERSION from the Go module proxy (cached in $CACHE/bin; ~3 min once)"
+# go_install_cached BIN PACKAGE@VERSION builds a Go command from the module
+# proxy once and caches it at BIN.
+go_install_cached() {
+  local bin="$1" pkg="$2"
+  if [[ -x "$bin" ]]; then return; fi
+  log "building $pkg from the Go module proxy (cached in $CACHE/bin)"
   mkdir -p "$CACHE/bin"
   local tmp; tmp="$(mktemp -d)"
-  GOBIN="$tmp" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
-  mv "$tmp/temporal" "$TEMPORAL_BIN"
+  GOBIN="$tmp" GOFLAGS=-mod=mod go install "$pkg"
+  mv "$tmp/$(basename "${pkg%@*}")" "$bin"
   rmdir "$tmp"
+}
+
+# ensure_temporal builds the Temporal CLI once (about 3 minutes).
+ensure_temporal() {
+  go_install_cached "$TEMPORAL_BIN" "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
 }
 
 WORKFLOWCHECK_VERSION="v0.6.0"
@@ -35,13 +41,7 @@ WORKFLOWCHECK_BIN="$CACHE/bin/workflowcheck-$WORKFLOWCHECK_VERSION"
 
 # ensure_workflowcheck installs Temporal's static non-determinism checker.
 ensure_workflowcheck() {
-  if [[ -x "$WORKFLOWCHECK_BIN" ]]; then return; fi
-  log "installing workflowcheck $WORKFLOWCHECK_VERSION"
-  mkdir -p "$CACHE/bin"
-  local tmp; tmp="$(mktemp -d)"
-  GOBIN="$tmp" GOFLAGS=-mod=mod go install "go.temporal.io/sdk/contrib/tools/workflowcheck@$WORKFLOWCHECK_VERSION"
-  mv "$tmp/workflowcheck" "$WORKFLOWCHECK_BIN"
-  rmdir "$tmp"
+  go_install_cached "$WORKFLOWCHECK_BIN" "go.temporal.io/sdk/contrib/tools/workflowcheck@$WORKFLOWCHECK_VERSION"
 }
 
 # listening HOST PORT: is something accepting connections there?
