@@ -1,5 +1,5 @@
 # fedsaga — see README.md.
-.PHONY: run stop test build vet tools
+.PHONY: run stop test bench build vet tools
 
 run:   ## run fedsaga locally: stack, migrate, seed, worker, a few orders
 	@scripts/run-local.sh
@@ -9,6 +9,9 @@ stop:  ## stop what `make run` started
 
 test:  ## unit and integration tests (installs what is missing)
 	@scripts/test.sh
+
+bench: ## benchmarks (see BENCHMARKS.md); ARGS="--profile --update-docs" and BENCH, BENCHTIME, COUNT pass on
+	@scripts/bench.sh $(ARGS)
 
 build:
 	go build -o bin/fedsaga ./cmd/fedsaga

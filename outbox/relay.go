@@ -134,6 +134,9 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	published := 0
 	var perr error
 	err := r.db.Tx(ctx, func(tx pgx.Tx) error {
+		// QueryExecModeExec: an unnamed statement, planned for these
+		// arguments every time; a cached generic plan of this anti-join is
+		// orders of magnitude slower.
 		rows, err := tx.Query(ctx, `
 			SELECT o.id, o.subject, o.payload::text FROM tb_outbox o
 			WHERE o.published_at IS NULL AND o.created_at <= now() - $1::interval
@@ -141,7 +144,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 			                  WHERE p.order_id = o.order_id AND p.published_at IS NULL AND p.seq < o.seq)
 			ORDER BY o.seq
 			LIMIT $2
-			FOR UPDATE SKIP LOCKED`, r.opts.Delay, r.opts.Batch)
+			FOR UPDATE SKIP LOCKED`, pgx.QueryExecModeExec, r.opts.Delay, r.opts.Batch)
 		if err != nil {
 			return fmt.Errorf("claim outbox rows: %w", err)
 		}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# fedsaga's benchmark command (`make bench`): the order saga against its
+# floor, the outbox relay and the federated reads, on a stack the benchmarks
+# start themselves (see test/stack_test.go). Writes bench-results/:
+#   raw.txt       go test output (benchstat input: go tool benchstat raw.txt)
+#   benchstat.txt benchstat's summary, with confidence intervals
+#   results.json  every figure, the machine and the command, the targets
+#   results.md    the same as markdown tables (also printed)
+#
+# Usage: scripts/bench.sh [--profile] [--update-docs] [--report-only]
+#   --profile      also write profiles to bench-results/profiles/: a pprof CPU
+#                  profile of the benchmark process (starters, relay, NATS,
+#                  federation) and, where perf works, a system-wide perf
+#                  profile of every process (Temporal server, workers,
+#                  PostgreSQL) with per-process and per-function reports
+#   --update-docs  copy the results into BENCHMARKS.md
+#   --report-only  do not run: make the report again from raw.txt
+# Environment: BENCH (benchmarks, a go test -bench pattern; default .),
+# BENCHTIME (default 5s), COUNT (runs of each benchmark; default 6).
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+usage() { sed -n '/^# Usage/,/^# BENCHTIME/p' "$0" | sed 's/^# \{0,1\}//'; }
+
+profile=false update_docs=false report_only=false
+while (($#)); do
+  case "$1" in
+    --profile) profile=true ;;
+    --update-docs) update_docs=true ;;
+    --report-only) report_only=true ;;
+    -h | --help) usage; exit 0 ;;
+    *) log "unknown argument: $1"; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+OUT="$ROOT/bench-results"
+PROFILES="$OUT/profiles"
+BENCH="${BENCH:-.}"
+BENCHTIME="${BENCHTIME:-5s}"
+COUNT="${COUNT:-6}"
+mkdir -p "$OUT"
+
+cmd=(go test ./test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -count "$COUNT" -timeout 4h -v)
+if $profile; then
+  mkdir -p "$PROFILES/bin"
+  # Keep the binaries, so that pprof and perf can name their functions.
+  export FEDSAGA_BENCH_BINDIR="$PROFILES/bin"
+  cmd+=(-cpuprofile bench-results/profiles/bench.cpu.pprof -o bench-results/profiles/bin/test.test)
+fi
+
+# quote prints a command as one would type it.
+quote() {
+  local arg out=()
+  for arg; do
+    if [[ "$arg" =~ ^[A-Za-z0-9_./=:,+-]+$ ]]; then out+=("$arg"); else out+=("'${arg//\'/\'\\\'\'}'"); fi
+  done
+  printf '%s\n' "${out[*]}"
+}
+command_line="$(quote "${cmd[@]}")"
+
+if ! $report_only; then
+  ensure_temporal
+  ensure_postgres
+  export FEDSAGA_TEMPORAL_BIN="$TEMPORAL_BIN"
+  perf_cmd=()
+  if $profile; then
+    if command -v perf >/dev/null && perf record -q -a -o /dev/null -- true 2>/dev/null; then
+      perf_cmd=(perf record -q -F 99 -g -a -o "$PROFILES/perf.data" --)
+    else
+      log "perf is missing or may not record system-wide (apt-get install linux-perf; run as root): only the pprof profile of the benchmark process"
+    fi
+  fi
+  # What and where, for the report: the server is the one the benchmarks start.
+  "$TEMPORAL_BIN" --version | sed -n 's/.*(\(.*\)).*/\1/p' >"$OUT/temporal-version.txt"
+  printf '%s\n' "$command_line" >"$OUT/command.txt"
+  commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  if [[ -n "$(git status --porcelain 2>/dev/null)" ]]; then commit+="-dirty"; fi
+  printf '%s\n' "$commit" >"$OUT/commit.txt"
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$OUT/date.txt"
+
+  log "running the benchmarks (about 30 minutes with the defaults); each prints its name when it starts and its figures when it ends"
+  log "$command_line"
+  "${perf_cmd[@]}" "${cmd[@]}" 2>&1 | tee "$OUT/raw.txt"
+
+  if $profile; then
+    log "profiles in $PROFILES"
+    go tool pprof -top -nodecount 60 "$PROFILES/bin/test.test" "$PROFILES/bench.cpu.pprof" >"$PROFILES/bench.cpu.top.txt" 2>/dev/null || true
+    if [[ -f "$PROFILES/perf.data" ]]; then
+      # The benchmarks' processes only (not the go build before them); a
+      # process's command name is its binary's, cut to 15 characters.
+      comms="$(basename "$TEMPORAL_BIN" | cut -c1-15),fedsaga,floorworker,postgres,test.test"
+      report=(perf report -i "$PROFILES/perf.data" --stdio --no-children --comms "$comms" --percentage relative)
+      "${report[@]}" --sort comm -g none >"$PROFILES/perf-by-process.txt" 2>/dev/null || true
+      "${report[@]}" --sort comm,dso,sym -g none --percent-limit 0.3 >"$PROFILES/perf-by-function.txt" 2>/dev/null || true
+    fi
+  fi
+fi
+
+[[ -s "$OUT/raw.txt" ]] || { log "no $OUT/raw.txt: run without --report-only first"; exit 1; }
+meta() { cat "$OUT/$1.txt" 2>/dev/null || echo "?"; }
+go tool benchstat "$OUT/raw.txt" >"$OUT/benchstat.txt"
+go run ./scripts/benchreport -in "$OUT/raw.txt" -json "$OUT/results.json" -md "$OUT/results.md" \
+  -command "$(meta command)" -temporal "$(meta temporal-version) (temporal CLI $TEMPORAL_CLI_VERSION dev server, in memory)" \
+  -commit "$(meta commit)" -date "$(meta date)"
+
+if $update_docs; then
+  # BENCHMARKS.md keeps the latest results between these markers.
+  begin='<!-- results:begin -->' end='<!-- results:end -->'
+  if ! grep -qx -- "$begin" BENCHMARKS.md || ! grep -qx -- "$end" BENCHMARKS.md; then
+    log "BENCHMARKS.md has no $begin ... $end markers: not updated"; exit 1
+  fi
+  tmp="$(mktemp)"
+  awk -v begin="$begin" -v end="$end" -v results="$OUT/results.md" '
+    $0 == begin { print; while ((getline line < results) > 0) print line; skip = 1; next }
+    $0 == end { skip = 0 }
+    !skip { print }' BENCHMARKS.md >"$tmp"
+  mv "$tmp" BENCHMARKS.md
+  log "BENCHMARKS.md updated from $OUT/results.md"
+fi
+log "results: $OUT/results.md, $OUT/results.json; benchstat: $OUT/benchstat.txt"

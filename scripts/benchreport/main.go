@@ -1,0 +1,507 @@
+// Command benchreport turns the output of fedsaga's benchmarks (go test
+// -bench, see scripts/bench.sh) into a markdown table and a JSON document:
+// the machine, the command, every figure (the median of the runs), and the
+// ratios the targets of BENCHMARKS.md are stated in, each met or not.
+//
+//	go run ./scripts/benchreport -in bench-results/raw.txt \
+//		-json bench-results/results.json -md bench-results/results.md \
+//		-command "go test ./test ..." -temporal "1.29.1" -commit "$(git rev-parse --short HEAD)"
+//
+// It knows the benchmarks of package test by name:
+//
+//   - Saga/mode=M/workers=N/kind=K/conc=C, K one of floor, happy,
+//     compensation: sagas/s and latency percentiles; the targets compare
+//     happy with floor (at conc=1 for latency, at the highest conc for
+//     throughput) and local with regular mode;
+//   - Relay/...: events/s;
+//   - Federation...: every benchmark whose name holds "batched" is compared
+//     with the one where "naive" stands instead (latency ratio), with any
+//     metric whose unit names queries (queries/page).
+//
+// Other benchmarks are listed as they are.
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/perf/benchfmt"
+)
+
+func main() {
+	var (
+		in       = flag.String("in", "bench-results/raw.txt", "go test -bench output")
+		jsonPath = flag.String("json", "", "write the report as JSON here")
+		mdPath   = flag.String("md", "", "write the report as markdown here (and print it)")
+		command  = flag.String("command", "", "the command that produced the input")
+		temporal = flag.String("temporal", "", "the Temporal server version")
+		commit   = flag.String("commit", "", "the commit benchmarked")
+		date     = flag.String("date", time.Now().UTC().Format(time.RFC3339), "when the benchmarks ran")
+	)
+	flag.Parse()
+	if err := run(*in, *jsonPath, *mdPath, Machine{
+		CPU: cpuModel(), NProc: runtime.NumCPU(), Go: runtime.Version(),
+		Temporal: *temporal, Commit: *commit, Date: *date,
+	}, *command); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run(in, jsonPath, mdPath string, m Machine, command string) error {
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	benchmarks, err := read(f, in)
+	if err != nil {
+		return err
+	}
+	if len(benchmarks) == 0 {
+		return fmt.Errorf("%s: no benchmark results", in)
+	}
+	rep := newReport(m, command, benchmarks)
+	if jsonPath != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(jsonPath, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	md := rep.Markdown()
+	if mdPath != "" {
+		if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Print(md)
+	return nil
+}
+
+// Machine is where and what the benchmarks ran.
+type Machine struct {
+	CPU      string `json:"cpu"`
+	NProc    int    `json:"nproc"`
+	Go       string `json:"go"`
+	Temporal string `json:"temporal_server"`
+	Commit   string `json:"commit"`
+	Date     string `json:"date"`
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo.
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for line := range strings.Lines(string(data)) {
+		if key, value, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(key) == "model name" {
+			return strings.TrimSpace(value)
+		}
+	}
+	return runtime.GOARCH
+}
+
+// Benchmark is one benchmark's results across runs (go test -count).
+type Benchmark struct {
+	Name    string            `json:"name"` // without the Benchmark prefix and GOMAXPROCS suffix
+	Runs    int               `json:"runs"`
+	Metrics map[string]Metric `json:"metrics"` // by unit, as the benchmark reported it
+	keys    map[string]string // sub-benchmark key=value parts
+	base    string
+}
+
+// Metric is one unit's values across runs.
+type Metric struct {
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+	Values []float64 `json:"values"`
+}
+
+// Spread is the largest deviation of a run from the median, relative.
+func (m Metric) Spread() float64 {
+	if m.Median == 0 {
+		return 0
+	}
+	return max(m.Max-m.Median, m.Median-m.Min) / math.Abs(m.Median)
+}
+
+// read parses go test -bench output, in the order the benchmarks ran.
+func read(r io.Reader, name string) ([]*Benchmark, error) {
+	byName := map[string]*Benchmark{}
+	var order []*Benchmark
+	br := benchfmt.NewReader(r, name)
+	for br.Scan() {
+		res, ok := br.Result().(*benchfmt.Result)
+		if !ok {
+			continue // syntax errors are log lines of -v output
+		}
+		base, parts := res.Name.Parts()
+		full := string(base)
+		keys := map[string]string{}
+		for _, p := range parts {
+			if p[0] != '/' {
+				continue // -GOMAXPROCS
+			}
+			full += string(p)
+			if k, v, ok := strings.Cut(string(p[1:]), "="); ok {
+				keys[k] = v
+			}
+		}
+		b := byName[full]
+		if b == nil {
+			b = &Benchmark{Name: full, Metrics: map[string]Metric{}, keys: keys, base: string(base)}
+			byName[full] = b
+			order = append(order, b)
+		}
+		b.Runs++
+		for _, v := range res.Values {
+			unit, value := v.Unit, v.Value
+			if v.OrigUnit != "" {
+				unit, value = v.OrigUnit, v.OrigValue // as written: ns/op, not sec/op
+			}
+			m := b.Metrics[unit]
+			m.Values = append(m.Values, value)
+			b.Metrics[unit] = m
+		}
+	}
+	if err := br.Err(); err != nil {
+		return nil, err
+	}
+	for _, b := range order {
+		for unit, m := range b.Metrics {
+			sorted := slices.Sorted(slices.Values(m.Values))
+			m.Min, m.Max = sorted[0], sorted[len(sorted)-1]
+			if n := len(sorted); n%2 == 1 {
+				m.Median = sorted[n/2]
+			} else {
+				m.Median = (sorted[n/2-1] + sorted[n/2]) / 2
+			}
+			b.Metrics[unit] = m
+		}
+	}
+	return order, nil
+}
+
+func (b *Benchmark) value(unit string) (float64, bool) {
+	if b == nil {
+		return 0, false
+	}
+	m, ok := b.Metrics[unit]
+	return m.Median, ok
+}
+
+// Report is what benchreport writes.
+type Report struct {
+	Machine    Machine      `json:"machine"`
+	Command    string       `json:"command"`
+	Benchmarks []*Benchmark `json:"benchmarks"`
+	Targets    []Target     `json:"targets"`
+}
+
+// Target is one of the figures BENCHMARKS.md states a goal for.
+type Target struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Goal   string  `json:"goal"`   // "≥ 0.8"
+	Status string  `json:"status"` // met, not met, not measured
+	Detail string  `json:"detail"` // what the value is made of
+}
+
+// Target statuses.
+const (
+	met         = "met"
+	notMet      = "not met"
+	notMeasured = "not measured"
+)
+
+func newReport(m Machine, command string, benchmarks []*Benchmark) *Report {
+	r := &Report{Machine: m, Command: command, Benchmarks: benchmarks}
+	r.Targets = r.targets()
+	return r
+}
+
+// saga finds Saga/mode=M/workers=N/kind=K/conc=C.
+func (r *Report) saga(mode, workers, kind, conc string) *Benchmark {
+	for _, b := range r.Benchmarks {
+		k := b.keys
+		if b.base == "Saga" && k["mode"] == mode && k["workers"] == workers && k["kind"] == kind && k["conc"] == conc {
+			return b
+		}
+	}
+	return nil
+}
+
+// sagaValues lists the values a key takes in the Saga benchmarks, in run
+// order (conc: numerically).
+func (r *Report) sagaValues(key string) []string {
+	var vals []string
+	for _, b := range r.Benchmarks {
+		if v, ok := b.keys[key]; ok && b.base == "Saga" && !slices.Contains(vals, v) {
+			vals = append(vals, v)
+		}
+	}
+	if key == "conc" {
+		slices.SortFunc(vals, func(a, b string) int { return cmp.Compare(atoi(a), atoi(b)) })
+	}
+	return vals
+}
+
+func atoi(s string) int {
+	var n int
+	fmt.Sscan(s, &n)
+	return n
+}
+
+func (r *Report) targets() []Target {
+	var ts []Target
+	concs := r.sagaValues("conc")
+	modes, workers := r.sagaValues("mode"), r.sagaValues("workers")
+	if len(concs) > 0 {
+		// Latency at the lowest concurrency, throughput at the highest.
+		low, high := concs[0], concs[len(concs)-1]
+		for _, mode := range modes {
+			for _, n := range workers {
+				where := fmt.Sprintf("%s mode, %s worker process(es)", mode, n)
+				saturated, label := r.saga(mode, n, "happy", high), "conc "+high
+				if high == low {
+					saturated, label = nil, "not run" // no saturation measured
+				}
+				ts = append(ts, ratio(
+					fmt.Sprintf("saga throughput at saturation (%s) ÷ floor's, %s", label, where),
+					saturated, r.saga(mode, n, "floor", high), "sagas/s", atLeast(0.8)))
+				ts = append(ts, ratio(
+					fmt.Sprintf("saga p50 latency (conc %s) ÷ floor's, %s", low, where),
+					r.saga(mode, n, "happy", low), r.saga(mode, n, "floor", low), "p50-ms", atMost(1.25)))
+			}
+		}
+		for _, n := range workers {
+			ts = append(ts, ratio(
+				fmt.Sprintf("local mode p50 ÷ regular mode p50 (conc %s), %s worker process(es)", low, n),
+				r.saga("local", n, "happy", low), r.saga("regular", n, "happy", low), "p50-ms", atMost(0.5)))
+		}
+	}
+	for _, b := range r.Benchmarks {
+		if !strings.HasPrefix(b.base, "Federation") || !strings.Contains(b.Name, "batched") {
+			continue
+		}
+		naive := r.find(strings.Replace(b.Name, "batched", "naive", 1))
+		ts = append(ts, ratio(fmt.Sprintf("federation %s: naive ÷ batched latency", b.Name), naive, b, "ns/op", atLeast(10)))
+	}
+	relays := 0
+	for _, b := range r.Benchmarks {
+		if b.base != "Relay" {
+			continue
+		}
+		relays++
+		t := Target{Name: "relay events/s, " + strings.TrimPrefix(b.Name, "Relay/"), Goal: "≥ 5000", Status: notMeasured}
+		if v, ok := b.value("events/s"); ok {
+			t.Value, t.Status = v, status(v >= 5000)
+			t.Detail = fmt.Sprintf("%s events/s over %d runs", format(v), b.Runs)
+		}
+		ts = append(ts, t)
+	}
+	if relays == 0 {
+		ts = append(ts, Target{Name: "relay events/s", Goal: "≥ 5000", Status: notMeasured})
+	}
+	if !slices.ContainsFunc(r.Benchmarks, func(b *Benchmark) bool { return strings.HasPrefix(b.base, "Federation") }) {
+		ts = append(ts, Target{Name: "federation: naive ÷ batched latency", Goal: "≥ 10", Status: notMeasured})
+	}
+	return ts
+}
+
+func (r *Report) find(name string) *Benchmark {
+	for _, b := range r.Benchmarks {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+type goal struct {
+	text string
+	ok   func(float64) bool
+}
+
+func atLeast(x float64) goal {
+	return goal{fmt.Sprintf("≥ %g", x), func(v float64) bool { return v >= x }}
+}
+
+func atMost(x float64) goal {
+	return goal{fmt.Sprintf("≤ %g", x), func(v float64) bool { return v <= x }}
+}
+
+// ratio is the target num ÷ den on one unit's medians.
+func ratio(name string, num, den *Benchmark, unit string, g goal) Target {
+	t := Target{Name: name, Goal: g.text, Status: notMeasured}
+	a, okA := num.value(unit)
+	b, okB := den.value(unit)
+	if !okA || !okB || b == 0 {
+		return t
+	}
+	t.Value, t.Status = a/b, status(g.ok(a/b))
+	if unit == "ns/op" {
+		a, b, unit = a/1e6, b/1e6, "ms/op"
+	}
+	t.Detail = fmt.Sprintf("%s ÷ %s %s", format(a), format(b), unit)
+	return t
+}
+
+func status(ok bool) string {
+	if ok {
+		return met
+	}
+	return notMet
+}
+
+// format prints about three significant digits.
+func format(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100 || a == math.Trunc(a):
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
+}
+
+// cell is a median with its spread across runs.
+func cell(b *Benchmark, unit string) string {
+	m, ok := b.Metrics[unit]
+	if !ok {
+		return "–"
+	}
+	if len(m.Values) < 2 {
+		return format(m.Median)
+	}
+	return fmt.Sprintf("%s ±%.0f%%", format(m.Median), 100*m.Spread())
+}
+
+func plain(b *Benchmark, unit string) string {
+	m, ok := b.Metrics[unit]
+	if !ok {
+		return "–"
+	}
+	return format(m.Median)
+}
+
+// Markdown renders the report.
+func (r *Report) Markdown() string {
+	var w strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
+	m := r.Machine
+	p("| machine | |\n|---|---|\n")
+	p("| CPU | %s, %d logical CPUs (nproc) |\n", m.CPU, m.NProc)
+	p("| Go | %s |\n", m.Go)
+	p("| Temporal server | %s |\n", cmp.Or(m.Temporal, "?"))
+	p("| commit | %s |\n", cmp.Or(m.Commit, "?"))
+	p("| date | %s |\n", m.Date)
+	p("\n```sh\n%s\n```\n", cmp.Or(r.Command, "?"))
+	runs := 0
+	for _, b := range r.Benchmarks {
+		runs = max(runs, b.Runs)
+	}
+	p("\nEach figure is the median of %d run(s); ± is the largest deviation of a run from it. "+
+		"`go tool benchstat bench-results/raw.txt` gives confidence intervals.\n", runs)
+
+	p("\n### Targets\n\n| target | measured | goal | status | from |\n|---|---|---|---|---|\n")
+	for _, t := range r.Targets {
+		value := "–"
+		if t.Status != notMeasured {
+			value = format(t.Value)
+		}
+		p("| %s | %s | %s | **%s** | %s |\n", t.Name, value, t.Goal, t.Status, t.Detail)
+	}
+
+	var sagas, relays, feds, others []*Benchmark
+	for _, b := range r.Benchmarks {
+		switch {
+		case b.base == "Saga":
+			sagas = append(sagas, b)
+		case b.base == "Relay":
+			relays = append(relays, b)
+		case strings.HasPrefix(b.base, "Federation"):
+			feds = append(feds, b)
+		default:
+			others = append(others, b)
+		}
+	}
+	if len(sagas) > 0 {
+		p("\n### Sagas\n\nFrom start to outcome, as the starting service sees it; conc starters each wait for their saga before starting the next. " +
+			"CPU: milliseconds of CPU per saga spent by the Temporal dev server, the worker processes, PostgreSQL, and the benchmark process (starters and NATS).\n\n")
+		p("| mode | workers | saga | conc | sagas/s | p50 ms | p95 ms | p99 ms | CPU ms/saga: server | worker | pg | bench |\n")
+		p("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, b := range sagas {
+			k := b.keys
+			p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				k["mode"], k["workers"], k["kind"], k["conc"],
+				cell(b, "sagas/s"), cell(b, "p50-ms"), plain(b, "p95-ms"), plain(b, "p99-ms"),
+				plain(b, "server-cpu-ms/op"), plain(b, "worker-cpu-ms/op"), plain(b, "pg-cpu-ms/op"), plain(b, "bench-cpu-ms/op"))
+		}
+	}
+	if len(relays) > 0 {
+		p("\n### Events: outbox relay to JetStream\n\nOne operation drains a backlog of outbox rows, every publish acknowledged and every row marked published. " +
+			"CPU: microseconds per event spent by PostgreSQL and by the benchmark process (the relay and the in-process NATS server).\n\n")
+		p("| benchmark | events/s | ms per backlog | CPU µs/event: pg | bench |\n|---|---|---|---|---|\n")
+		for _, b := range relays {
+			p("| %s | %s | %s | %s | %s |\n", b.Name, cell(b, "events/s"), msPerOp(b), plain(b, "pg-cpu-us/event"), plain(b, "bench-cpu-us/event"))
+		}
+	}
+	if len(feds) > 0 {
+		p("\n### Federation\n\n| benchmark | ms/op | queries |\n|---|---|---|\n")
+		for _, b := range feds {
+			p("| %s | %s | %s |\n", b.Name, msPerOp(b), queries(b))
+		}
+	}
+	if len(others) > 0 {
+		p("\n### Other benchmarks\n\n| benchmark | metrics |\n|---|---|\n")
+		for _, b := range others {
+			var ms []string
+			for _, unit := range slices.Sorted(maps.Keys(b.Metrics)) {
+				ms = append(ms, cell(b, unit)+" "+unit)
+			}
+			p("| %s | %s |\n", b.Name, strings.Join(ms, ", "))
+		}
+	}
+	return w.String()
+}
+
+func msPerOp(b *Benchmark) string {
+	v, ok := b.value("ns/op")
+	if !ok {
+		return "–"
+	}
+	return format(v / 1e6)
+}
+
+// queries shows the metrics whose unit names queries.
+func queries(b *Benchmark) string {
+	var qs []string
+	for _, unit := range slices.Sorted(maps.Keys(b.Metrics)) {
+		if strings.Contains(unit, "quer") {
+			qs = append(qs, plain(b, unit)+" "+unit)
+		}
+	}
+	if len(qs) == 0 {
+		return "–"
+	}
+	return strings.Join(qs, ", ")
+}

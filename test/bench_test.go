@@ -1,0 +1,214 @@
+package test
+
+// Saga benchmarks: the order saga against its floor, on the stack's
+// Temporal dev server. Run them with scripts/bench.sh (`make bench`), or:
+//
+//	go test ./test -run '^$' -bench 'Saga/regular/workers=1/happy/conc=1$' -benchtime 20x
+//
+// Sub-benchmarks are named key=value, so benchstat can put them side by
+// side: `go tool benchstat -col /kind bench-results/raw.txt` compares the
+// floor with the order saga's paths.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/starter"
+	"github.com/fedsaga/fedsaga/workflows"
+)
+
+// Kinds of saga benchmark.
+const (
+	kindFloor        = "floor"        // test/floorworker: six no-op activities
+	kindHappy        = "happy"        // the order saga, confirmed
+	kindCompensation = "compensation" // the order saga, payment refused and compensated
+)
+
+// floorWorkflow is the floor's workflow type (test/floorworker).
+const floorWorkflow = "Floor"
+
+// saturation is the number of concurrent starters that saturates the
+// machine the benchmarks were written on (2 cores).
+const saturation = 32
+
+// BenchmarkSaga measures sagas from start to result, as a service that
+// starts them sees it, with `conc` starters each starting a saga and waiting
+// for its outcome, then the next. Workers are child processes (the fedsaga
+// binary, or test/floorworker for the floor) on a task queue of their own,
+// so one and two worker processes compare fairly; only the workers under
+// test run. Each benchmark reports sagas/s (ns/op is its inverse), latency
+// percentiles, and the CPU time each process spent per saga.
+func BenchmarkSaga(b *testing.B) {
+	s := stack
+	workers := &benchWorkers{s: s}
+	b.Cleanup(workers.stop)
+	for _, mode := range []string{config.ModeRegular, config.ModeLocal} {
+		for _, n := range []int{1, 2} {
+			for _, kind := range []string{kindFloor, kindHappy, kindCompensation} {
+				for _, conc := range []int{1, saturation} {
+					name := fmt.Sprintf("mode=%s/workers=%d/kind=%s/conc=%d", mode, n, kind, conc)
+					b.Run(name, func(b *testing.B) {
+						set := workerSet{fedsaga: kind != kindFloor, mode: mode, n: n}
+						queue := workers.use(b, set)
+						one := s.sagaRunner(b, kind, queue, conc)
+						s.runSagas(b, conc, workers.pids(), one)
+					})
+				}
+			}
+		}
+	}
+}
+
+// sagaRunner returns what starter g runs, once per saga: start it, wait
+// for its outcome, and check the outcome.
+func (s *Stack) sagaRunner(b *testing.B, kind, queue string, conc int) func(ctx context.Context, g int) error {
+	if kind == kindFloor {
+		return func(ctx context.Context, _ int) error {
+			run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: benchID("floor"), TaskQueue: queue,
+			}, floorWorkflow)
+			if err != nil {
+				return err
+			}
+			return run.Get(ctx, nil)
+		}
+	}
+	balance := int64(1_000_000_000_000_000) // never runs out
+	if kind == kindCompensation {
+		balance = 0 // the charge is refused
+	}
+	fixtures := s.benchFixtures(b, conc, balance)
+	return func(ctx context.Context, g int) error {
+		req := starter.Request{
+			OrderID:    benchID("ord"),
+			CustomerID: fixtures[g].customer,
+			Items:      []starter.Item{{SKU: fixtures[g].sku, Quantity: 1}},
+		}
+		h, err := starter.PlaceOrder(ctx, s.Temporal, req, starter.TaskQueue(queue))
+		if err != nil {
+			return err
+		}
+		out, err := h.Result(ctx)
+		switch {
+		case err != nil:
+			return err
+		case kind == kindHappy && (out.Status != workflows.Confirmed || !out.EventPublished):
+			return fmt.Errorf("order %s: %+v, want confirmed and published", req.OrderID, out)
+		case kind == kindCompensation && (out.Status != workflows.Cancelled || !strings.Contains(out.Reason, spec.ErrInsufficientFunds)):
+			return fmt.Errorf("order %s: %+v, want cancelled for lack of funds", req.OrderID, out)
+		}
+		return nil
+	}
+}
+
+// benchFixture is one starter's customer and product. Each starter has its
+// own, so the figures measure fedsaga and Temporal, not PostgreSQL's row
+// locks on one hot product or account.
+type benchFixture struct {
+	customer, sku string
+}
+
+// benchFixtures creates n customers with the given balance and n products
+// at 1.00 with a stock that never runs out.
+func (s *Stack) benchFixtures(b *testing.B, n int, balanceCents int64) []benchFixture {
+	b.Helper()
+	ctx := context.Background()
+	prefix := benchID("fx")
+	_, err := s.pool(b, "inventory").Exec(ctx, `
+		INSERT INTO tb_product (id, sku, name, price_cents, stock)
+		SELECT $1 || '-p' || g, 'SKU-' || $1 || '-' || g, 'Bench ' || g, 100, 2000000000
+		FROM generate_series(0, $2 - 1) g`, prefix, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = s.pool(b, "payments").Exec(ctx, `
+		INSERT INTO tb_account (customer_id, name, balance_cents)
+		SELECT $1 || '-c' || g, 'Bench', $3 FROM generate_series(0, $2 - 1) g`, prefix, n, balanceCents)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fx := make([]benchFixture, n)
+	for g := range fx {
+		fx[g] = benchFixture{customer: fmt.Sprintf("%s-c%d", prefix, g), sku: fmt.Sprintf("SKU-%s-%d", prefix, g)}
+	}
+	return fx
+}
+
+var benchSeq atomic.Int64
+
+// benchID is an id unique to this run: the stack's server and databases
+// are fresh for every run.
+func benchID(kind string) string {
+	return fmt.Sprintf("bench-%s-%d", kind, benchSeq.Add(1))
+}
+
+// runSagas runs b.N sagas with conc starters and reports throughput,
+// latency percentiles and CPU per saga; workerPIDs are the worker processes
+// under test.
+func (s *Stack) runSagas(b *testing.B, conc int, workerPIDs []int, one func(ctx context.Context, g int) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	latencies := make([]time.Duration, b.N)
+	var (
+		next     atomic.Int64
+		firstErr error
+		errOnce  sync.Once
+		wg       sync.WaitGroup
+	)
+	cpuBefore := s.sampleCPU(workerPIDs)
+	b.ResetTimer()
+	for g := range min(conc, b.N) {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				start := time.Now()
+				if err := one(ctx, g); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					next.Store(int64(b.N)) // the other starters stop too
+					return
+				}
+				latencies[i] = time.Since(start)
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	cpu := s.sampleCPU(workerPIDs).since(cpuBefore)
+
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sagas/s")
+	slices.Sort(latencies)
+	for _, p := range []int{50, 95, 99} {
+		b.ReportMetric(durationMS(benchPercentile(latencies, p)), fmt.Sprintf("p%d-ms", p))
+	}
+	for _, group := range []string{cpuServer, cpuWorkers, cpuPostgres, cpuBench} {
+		b.ReportMetric(durationMS(cpu[group])/float64(b.N), group+"-cpu-ms/op")
+	}
+}
+
+// benchPercentile is the nearest-rank percentile of sorted durations.
+func benchPercentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(float64(p) / 100 * float64(len(sorted))))
+	return sorted[max(rank, 1)-1]
+}
+
+func durationMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

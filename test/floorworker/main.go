@@ -1,0 +1,113 @@
+// Command floorworker runs the benchmarks' floor: a bare workflow with as
+// many no-op activities as the order saga runs on its happy path (validate,
+// create, reserve, charge, confirm, publish), on a worker set up as
+// `fedsaga worker` sets up its own: the same configuration (file and
+// FEDSAGA_ environment), the same Temporal client and the same worker
+// options, interceptors included. With saga.mode = "local" the five forward
+// steps are no-op local activities and the publish a regular one, as in the
+// order saga. The benchmarks in package test build and start it:
+//
+//	floorworker --config fedsaga.toml
+//
+// The difference between the order saga and this workflow, on the same
+// server and the same machine, is what fedsaga's own code costs.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	tworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/logging"
+	"github.com/fedsaga/fedsaga/worker"
+)
+
+// Names of the workflow and its activity; the benchmarks start "Floor".
+const (
+	workflowName = "Floor"
+	activityName = "Noop"
+)
+
+// forwardSteps are the order saga's forward steps (validate, create,
+// reserve, charge, confirm); the publish step comes after them.
+const forwardSteps = 5
+
+// activityOptions are the order saga's for its forward steps.
+var activityOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: 3 * time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    200 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    5 * time.Second,
+		MaximumAttempts:    10,
+	},
+}
+
+// floor is the bare workflow; local runs the forward steps as local
+// activities (saga.mode = "local").
+type floor struct {
+	local bool
+}
+
+func (f floor) run(ctx workflow.Context) error {
+	ctx = workflow.WithActivityOptions(ctx, activityOptions)
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    activityOptions.StartToCloseTimeout,
+		ScheduleToCloseTimeout: activityOptions.ScheduleToCloseTimeout,
+		RetryPolicy:            activityOptions.RetryPolicy,
+	})
+	for range forwardSteps {
+		var fut workflow.Future
+		if f.local {
+			fut = workflow.ExecuteLocalActivity(lctx, activityName)
+		} else {
+			fut = workflow.ExecuteActivity(ctx, activityName)
+		}
+		if err := fut.Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return workflow.ExecuteActivity(ctx, activityName).Get(ctx, nil) // publish
+}
+
+func noop(context.Context) error { return nil }
+
+func main() {
+	configPath := flag.String("config", "", "configuration file (default: $FEDSAGA_CONFIG, then ./fedsaga.toml)")
+	flag.Parse()
+	if err := run(*configPath); err != nil {
+		fmt.Fprintln(os.Stderr, "floorworker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(configPath string) error {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return err
+	}
+	logger, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	c, err := worker.DialTemporal(context.Background(), cfg.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := tworker.New(c, cfg.Temporal.TaskQueue, worker.Options(cfg.Worker))
+	f := floor{local: cfg.Saga.Mode == config.ModeLocal}
+	w.RegisterWorkflowWithOptions(f.run, workflow.RegisterOptions{Name: workflowName})
+	w.RegisterActivityWithOptions(noop, activity.RegisterOptions{Name: activityName})
+	logger.Info().Str("task_queue", cfg.Temporal.TaskQueue).Str("mode", cfg.Saga.Mode).Msg("floor worker started")
+	return w.Run(tworker.InterruptCh())
+}
