@@ -27,8 +27,8 @@ type Registry struct {
 
 // DB is one named database and its pool.
 type DB struct {
-	Name string
-	cfg  config.Database
+	Name   string
+	cfg    config.Database
 	url    string // redacted
 	pool   *pgxpool.Pool
 	tracer *queryTracer
