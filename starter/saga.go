@@ -155,7 +155,8 @@ func (f Filter) Query(now time.Time) (string, error) {
 	return strings.Join(q, " AND "), nil
 }
 
-// List finds order sagas through Temporal's visibility store.
+// List finds order sagas through Temporal's visibility store. For sagas
+// still running, Step is the step in progress, read with the state query.
 func List(ctx context.Context, c client.Client, f Filter) ([]Summary, error) {
 	query, err := f.Query(time.Now())
 	if err != nil {
@@ -191,6 +192,13 @@ func List(ctx context.Context, c client.Client, f Filter) ([]Summary, error) {
 			} {
 				if p, ok := fields[key]; ok {
 					_ = converter.GetDefaultDataConverter().FromPayload(p, dst)
+				}
+			}
+			if e.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING && s.OrderID != "" {
+				// SagaStep is upserted only when the status changes; the
+				// step in progress comes from the saga itself.
+				if st, err := SagaState(ctx, c, s.OrderID); err == nil && st.Step != "" {
+					s.Step = st.Step
 				}
 			}
 			out = append(out, s)

@@ -139,10 +139,7 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
 	}
 	r.logger = log.With(workflow.GetLogger(ctx), "order_id", r.in.OrderID)
-	err := workflow.UpsertTypedSearchAttributes(ctx, OrderIDKey.ValueSet(r.in.OrderID), CustomerIDKey.ValueSet(r.in.CustomerID))
-	if err != nil {
-		return err
-	}
+	var err error
 	r.saga, err = saga.New(ctx, saga.Options{
 		Timeout:             r.settings.Timeout,
 		CompensationTimeout: r.settings.CompensationTimeout,
@@ -150,6 +147,9 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 		Parallel:            r.settings.ParallelCompensation,
 		ContinueWithError:   r.settings.ContinueWithError,
 		Logger:              r.logger,
+		SearchAttributes: []temporal.SearchAttributeUpdate{
+			OrderIDKey.ValueSet(r.in.OrderID), CustomerIDKey.ValueSet(r.in.CustomerID),
+		},
 	})
 	return err
 }

@@ -154,6 +154,9 @@ type Options struct {
 	// Logger logs the saga's progress; default workflow.GetLogger. Give it
 	// the saga's business keys (log.With(logger, "order_id", id)).
 	Logger log.Logger
+	// SearchAttributes are upserted with the saga's first status (the
+	// saga's business keys, such as OrderId), in the same command.
+	SearchAttributes []temporal.SearchAttributeUpdate
 }
 
 // AbortedError is returned by Run when the saga compensated.
@@ -289,18 +292,14 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 	defer cancelRun()
 	runCtx = workflow.WithValue(runCtx, localKey{}, s.opts.LocalActions)
 	s.cancelRun, s.forward = cancelRun, true
-	timedOut := false
+	// The saga timeout needs no timer: every action's activities get a
+	// ScheduleToClose that ends at the deadline, so a step still running
+	// then fails, and the saga compensates.
+	var deadline time.Time
 	if s.opts.Timeout > 0 {
-		timerCtx, cancelTimer := workflow.WithCancel(ctx)
-		defer cancelTimer()
-		timer := workflow.NewTimer(timerCtx, s.opts.Timeout)
-		workflow.Go(timerCtx, func(gctx workflow.Context) {
-			if timer.Get(gctx, nil) == nil {
-				timedOut = true
-				cancelRun()
-			}
-		})
+		deadline = workflow.Now(ctx).Add(s.opts.Timeout)
 	}
+	timedOut := func() bool { return !deadline.IsZero() && !workflow.Now(ctx).Before(deadline) }
 
 	var registered []string // steps whose compensation may have to run
 	for _, st := range steps {
@@ -311,8 +310,14 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 		if st.Options != nil {
 			sctx = workflow.WithActivityOptions(runCtx, *st.Options)
 		}
+		if !deadline.IsZero() {
+			sctx = untilDeadline(sctx, deadline.Sub(workflow.Now(ctx)))
+		}
 		s.begin(ctx, st.Name)
-		err := runCtx.Err() // an abort or timeout between steps
+		err := runCtx.Err() // an abort between steps
+		if err == nil && timedOut() {
+			err = ErrTimeout
+		}
 		if err == nil {
 			err = st.Action(sctx)
 		}
@@ -323,7 +328,7 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 		switch {
 		case s.abort != "":
 			err = fmt.Errorf("%w: %s", ErrAborted, s.abort)
-		case timedOut:
+		case timedOut():
 			err = fmt.Errorf("%w (%s)", ErrTimeout, s.opts.Timeout)
 		case ctx.Err() != nil:
 			err = ErrCancelled
@@ -333,9 +338,26 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 		return s.compensate(ctx, registered, Failure{Step: st.Name, Cause: err})
 	}
 	s.forward = false
-	s.state.Step = ""
+	if len(steps) > 0 {
+		s.state.Step = steps[len(steps)-1].Name // SagaStep: the last step
+	}
 	s.setStatus(ctx, StatusCompleted, "")
+	s.state.Step = ""
 	return nil
+}
+
+// untilDeadline caps the ScheduleToClose of the activities started with ctx
+// at the time left before the saga's deadline.
+func untilDeadline(ctx workflow.Context, left time.Duration) workflow.Context {
+	left = max(left, time.Millisecond)
+	opts := workflow.GetActivityOptions(ctx)
+	if opts.ScheduleToCloseTimeout == 0 || opts.ScheduleToCloseTimeout > left {
+		opts.ScheduleToCloseTimeout = left
+	}
+	if opts.StartToCloseTimeout > left {
+		opts.StartToCloseTimeout = left
+	}
+	return workflow.WithActivityOptions(ctx, opts)
 }
 
 // Finally runs a step after the saga's outcome is decided, such as
@@ -411,8 +433,9 @@ func (s *Saga) compensate(ctx workflow.Context, registered []string, f Failure) 
 		}
 		s.setStatus(dctx, StatusCompensating, "compensating after operator action")
 	}
-	s.state.Step = ""
+	s.state.Step = f.Step // SagaStep: the step that failed
 	s.setStatus(dctx, StatusCompensated, "compensated: "+s.state.Reason)
+	s.state.Step = ""
 	return aborted
 }
 
@@ -541,23 +564,24 @@ func (s *Saga) setStatus(ctx workflow.Context, status, details string) {
 	}
 }
 
-// publish keeps the search attributes SagaStatus and SagaStep current.
+// publish keeps the search attribute SagaStatus current, with SagaStep the
+// step at that moment. It upserts only when the status changes: every upsert
+// costs the Temporal server a visibility write, and a happy saga then needs
+// two (running, completed). The step in progress is in the current details
+// and the state query.
 func (s *Saga) publish(ctx workflow.Context) {
-	cur := [2]string{s.state.Status, s.state.Step}
-	if cur == s.published {
+	if s.state.Status == s.published[0] {
 		return
 	}
-	var updates []temporal.SearchAttributeUpdate
-	if cur[0] != s.published[0] {
-		updates = append(updates, SagaStatus.ValueSet(cur[0]))
+	updates := []temporal.SearchAttributeUpdate{SagaStatus.ValueSet(s.state.Status)}
+	if s.state.Step != "" && s.state.Step != s.published[1] {
+		updates = append(updates, SagaStep.ValueSet(s.state.Step))
+		s.published[1] = s.state.Step
 	}
-	if cur[1] != s.published[1] && cur[1] != "" {
-		updates = append(updates, SagaStep.ValueSet(cur[1]))
+	if s.published[0] == "" {
+		updates = append(updates, s.opts.SearchAttributes...)
 	}
-	s.published = cur
-	if len(updates) == 0 {
-		return
-	}
+	s.published[0] = s.state.Status
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		s.logger.Warn("search attributes not updated", "error", err)
 	}
