@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -86,14 +87,28 @@ func (r *Relay) Run(ctx context.Context) {
 		default:
 		}
 	}
+	// Notifications are coalesced: one wake-up per Delay at most, however
+	// many sagas write events meanwhile (most of which their own publish
+	// step has published by then).
+	var scheduled atomic.Bool
 	go listen(ctx, r.db, Channel, r.logger, func(string) {
-		time.AfterFunc(r.opts.Delay, signal)
+		if scheduled.CompareAndSwap(false, true) {
+			time.AfterFunc(r.opts.Delay, func() {
+				scheduled.Store(false)
+				signal()
+			})
+		}
 	})
+	lastBacklog := time.Time{}
 	backoff := time.Duration(0)
 	for {
 		n, err := r.RelayOnce(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if time.Since(lastBacklog) >= r.opts.Poll {
+			r.measureBacklog(ctx)
+			lastBacklog = time.Now()
 		}
 		wait := r.opts.Poll
 		switch {
@@ -172,7 +187,6 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	if published > 0 {
 		r.published.Add(float64(published))
 	}
-	r.measureBacklog(ctx)
 	return published, err
 }
 
