@@ -92,31 +92,61 @@ type orderFakes struct {
 	hooks         map[string]hook
 	voidConfirmed bool // what VoidConfirm reports
 
-	mu     sync.Mutex
-	calls  []string
-	local  []bool
-	orders map[string][]spec.Order // the spec.Order inputs per activity
-	mocked map[string]bool         // activities replaced by a mock (recorded by a listener)
-	fixed  map[string]bool         // activities whose hook no longer runs
+	mu       sync.Mutex
+	calls    []string
+	local    []bool
+	timeouts []timeouts
+	orders   map[string][]spec.Order  // the spec.Order inputs per activity
+	mocked   map[string]bool          // activities replaced by a mock (recorded by a listener)
+	limits   map[string]time.Duration // the ScheduleToClose of the mocked activity that started last
+	fixed    map[string]bool          // activities whose hook no longer runs
+	timers   []time.Duration          // the workflow's timers
 
 	sa *searchAttributes
 }
 
-func newFakes() *orderFakes {
-	return &orderFakes{hooks: map[string]hook{}, orders: map[string][]spec.Order{}, mocked: map[string]bool{}, fixed: map[string]bool{}}
+// timeouts are an activity's, as it got them.
+type timeouts struct {
+	ScheduleToClose, StartToClose time.Duration
 }
 
-func (f *orderFakes) add(call string, local bool) {
+func newFakes() *orderFakes {
+	return &orderFakes{hooks: map[string]hook{}, orders: map[string][]spec.Order{}, mocked: map[string]bool{},
+		limits: map[string]time.Duration{}, fixed: map[string]bool{}}
+}
+
+func (f *orderFakes) add(call string, info *activity.Info) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, call)
-	f.local = append(f.local, local)
+	f.local = append(f.local, info.IsLocalActivity)
+	f.timeouts = append(f.timeouts, timeouts{info.ScheduleToCloseTimeout, info.StartToCloseTimeout})
+}
+
+// Timeouts returns the timeouts of every call named call, in order.
+func (f *orderFakes) Timeouts(call string) []timeouts {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []timeouts
+	for i, c := range f.calls {
+		if c == call {
+			out = append(out, f.timeouts[i])
+		}
+	}
+	return out
+}
+
+// Timers returns the durations of the timers the workflow started.
+func (f *orderFakes) Timers() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.timers)
 }
 
 func (f *orderFakes) record(ctx context.Context, call string, o *spec.Order) error {
 	info := activity.GetInfo(ctx)
 	name := info.ActivityType.Name
-	f.add(call, info.IsLocalActivity)
+	f.add(call, &info)
 	f.mu.Lock()
 	if o != nil {
 		f.orders[name] = append(f.orders[name], *o)
@@ -226,29 +256,70 @@ func (f *orderFakes) register(env *testsuite.TestWorkflowEnvironment) {
 }
 
 func (f *orderFakes) recordMocked(info *activity.Info) {
+	name := info.ActivityType.Name
 	f.mu.Lock()
-	mocked := f.mocked[info.ActivityType.Name]
+	mocked := f.mocked[name]
+	if mocked {
+		f.limits[name] = info.ScheduleToCloseTimeout
+	}
 	f.mu.Unlock()
 	if mocked {
-		f.add(info.ActivityType.Name, info.IsLocalActivity)
+		f.add(name, info)
 	}
 }
 
-// slow replaces the activity with a mock that succeeds after d of workflow
-// time, so that a cancellation, a timeout or an abort can come first.
+// slow replaces the activity with a mock that needs d of workflow time, so
+// that a cancellation, a timeout or an abort can come first. The test
+// environment measures activity timeouts on the wall clock, so the mock
+// applies the ScheduleToClose the activity got, as the server would: when
+// d exceeds it, the activity fails with a ScheduleToClose timeout once it
+// passed; otherwise it succeeds after d. (The StartToClose is not
+// modelled: a shorter one would time out the attempt first and retry it.)
 func (f *orderFakes) slow(env *testsuite.TestWorkflowEnvironment, name string, d time.Duration) {
 	f.mu.Lock()
 	f.mocked[name] = true
 	f.mu.Unlock()
-	call := env.OnActivity(name, mock.Anything, mock.Anything).After(d)
+	runs := func() time.Duration {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return timeoutAfter(f.limits[name], d)
+	}
+	timedOut := func(ctx context.Context) error {
+		if timeoutAfter(activity.GetInfo(ctx).ScheduleToCloseTimeout, d) < d {
+			return temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, nil)
+		}
+		return nil
+	}
+	call := env.OnActivity(name, mock.Anything, mock.Anything).AfterFn(runs)
 	switch name {
 	case spec.Validate:
-		call.Return(priced(), nil)
+		call.Return(func(ctx context.Context, _ spec.ValidateInput) (spec.ValidateResult, error) {
+			if err := timedOut(ctx); err != nil {
+				return spec.ValidateResult{}, err
+			}
+			return priced(), nil
+		})
 	case spec.PublishEvent:
-		call.Return(spec.PublishResult{EventID: "evt-slow"}, nil)
+		call.Return(func(ctx context.Context, _ spec.PublishInput) (spec.PublishResult, error) {
+			if err := timedOut(ctx); err != nil {
+				return spec.PublishResult{}, err
+			}
+			return spec.PublishResult{EventID: "evt-slow"}, nil
+		})
+	case spec.VoidConfirm:
+		panic("slow: VoidConfirm is not mocked")
 	default:
-		call.Return(nil)
+		call.Return(func(ctx context.Context, _ spec.Order) error { return timedOut(ctx) })
 	}
+}
+
+// timeoutAfter is how long an activity that needs d runs with the
+// ScheduleToClose limit (0: none).
+func timeoutAfter(limit, d time.Duration) time.Duration {
+	if limit > 0 && limit < d {
+		return limit
+	}
+	return d
 }
 
 func newOrderEnv(t *testing.T, settings Settings, f *orderFakes) *testsuite.TestWorkflowEnvironment {
@@ -260,6 +331,24 @@ func newOrderEnv(t *testing.T, settings Settings, f *orderFakes) *testsuite.Test
 	env.RegisterWorkflowWithOptions((&Orders{Settings: settings}).PlaceOrder, workflow.RegisterOptions{Name: PlaceOrderName})
 	f.register(env)
 	f.sa = watchSearchAttributes(env)
+	// The order saga starts no timer: the saga timeout is the activities'
+	// ScheduleToClose. Only workflow timers reach this listener (not the
+	// test environment's retry backoffs, mock delays or delayed
+	// callbacks); the SDK waits between the attempts of a local activity
+	// with one, up to forwardOptions' MaximumInterval.
+	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.timers = append(f.timers, d)
+	})
+	t.Cleanup(func() {
+		for _, d := range f.Timers() {
+			if !settings.LocalActivities || d > forwardOptions.RetryPolicy.MaximumInterval {
+				t.Errorf("the workflow started a timer of %v (timers %v); the order saga must start none", d, f.Timers())
+				return
+			}
+		}
+	})
 	return env
 }
 

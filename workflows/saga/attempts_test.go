@@ -193,7 +193,7 @@ func TestSagaAttemptsReported(t *testing.T) {
 				{at: 2 * time.Hour, update: UpdateRetryCompensation, fix: []string{"a"}, check: compensationFailed(6, 4+3+1+6)},
 			}
 			schedule(t, env, rec, ops)
-			res := runSaga(t, env, sagaInput{Opts: Options{LocalActions: local}, Steps: steps("a b c", map[string]func(*stepCfg){
+			res := runSaga(t, env, rec, sagaInput{Opts: Options{LocalActions: local}, Steps: steps("a b c", map[string]func(*stepCfg){
 				"a": func(c *stepCfg) {
 					c.ActFlaky, c.ActAttempts = 3, 5
 					c.CompFail, c.CompRetryable, c.CompAttempts = "UndoError", true, 3

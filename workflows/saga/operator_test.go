@@ -280,7 +280,7 @@ func TestSagaCompensationFailed(t *testing.T) {
 			rec := &recorder{}
 			env := newSagaEnv(rec)
 			schedule(t, env, rec, tc.ops)
-			res := runSaga(t, env, sagaInput{Opts: tc.opts, Steps: tc.steps})
+			res := runSaga(t, env, rec, sagaInput{Opts: tc.opts, Steps: tc.steps})
 			checkOps(t, tc.ops)
 			if got := rec.Calls(); !sameCalls(got, tc.calls, tc.opts.Parallel) {
 				t.Errorf("calls\n got  %q\n want %q", got, tc.calls)
@@ -326,6 +326,9 @@ func TestSagaCompensationFailed(t *testing.T) {
 // TestSagaAbort: the Update "compensate" aborts a running saga: the step in
 // progress is cancelled and every compensation registered so far runs.
 func TestSagaAbort(t *testing.T) {
+	// An activity needing an hour, with timeouts that let it (a local
+	// activity's ScheduleToClose is its StartToClose when not set).
+	slowHour := func(c *stepCfg) { c.Slow, c.ActStartToClose = true, 2*time.Hour }
 	cases := []struct {
 		name   string
 		opts   Options
@@ -339,10 +342,10 @@ func TestSagaAbort(t *testing.T) {
 		{"during a plain action", Options{}, steps("a b c", map[string]func(*stepCfg){"b": sleeps(time.Hour)}), 0,
 			[]string{"do:b"}, []string{"do:a@regular", "undo:b@regular", "undo:a@regular"}, "b",
 			map[string]string{"a": StepCompensated, "b": StepCompensated, "c": StepPending}},
-		{"during an activity", Options{}, steps("a b c d", map[string]func(*stepCfg){"c": func(c *stepCfg) { c.Slow = true }}), time.Hour,
+		{"during an activity", Options{}, steps("a b c d", map[string]func(*stepCfg){"c": slowHour}), time.Hour,
 			nil, []string{"do:a@regular", "do:b@regular", "do:c@regular", "undo:c@regular", "undo:b@regular", "undo:a@regular"}, "c",
 			map[string]string{"a": StepCompensated, "b": StepCompensated, "c": StepCompensated, "d": StepPending}},
-		{"during a local activity", Options{LocalActions: true}, steps("a b c", map[string]func(*stepCfg){"b": func(c *stepCfg) { c.Slow = true }}), time.Hour,
+		{"during a local activity", Options{LocalActions: true}, steps("a b c", map[string]func(*stepCfg){"b": slowHour}), time.Hour,
 			nil, []string{"do:a@local", "do:b@local", "undo:b@regular", "undo:a@regular"}, "b",
 			map[string]string{"a": StepCompensated, "b": StepCompensated, "c": StepPending}},
 		{"parallel", Options{Parallel: true}, steps("a b c", map[string]func(*stepCfg){"c": sleeps(time.Hour)}), 0,
@@ -363,7 +366,7 @@ func TestSagaAbort(t *testing.T) {
 					}
 				}}}
 			schedule(t, env, rec, ops)
-			res := runSaga(t, env, sagaInput{Opts: tc.opts, Steps: tc.steps})
+			res := runSaga(t, env, rec, sagaInput{Opts: tc.opts, Steps: tc.steps})
 			checkOps(t, ops)
 			if got := rec.Kinds(); !sameCalls(got, tc.calls, tc.opts.Parallel) {
 				t.Errorf("calls\n got  %q\n want %q", got, tc.calls)
@@ -446,7 +449,7 @@ func TestSagaUpdateValidators(t *testing.T) {
 				env := newSagaEnv(rec)
 				ops := append(slices.Clone(sc.ops), extra...)
 				schedule(t, env, rec, ops)
-				res := runSaga(t, env, sc.in)
+				res := runSaga(t, env, rec, sc.in)
 				checkOps(t, ops)
 				return res, rec.Calls()
 			}
@@ -541,7 +544,7 @@ func TestSagaConcurrentOperatorUpdates(t *testing.T) {
 					}, u[1:]...)
 				}
 			}, tc.at)
-			res := runSaga(t, env, sagaInput{Steps: tc.steps})
+			res := runSaga(t, env, rec, sagaInput{Steps: tc.steps})
 			if want := []outcome{{accepted: true}, {rejected: true}}; !reflect.DeepEqual(outcomes, want) {
 				t.Errorf("Update outcomes %+v, want the first accepted and the second rejected", outcomes)
 			}

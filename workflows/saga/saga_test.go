@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -26,7 +27,7 @@ import (
 // stepCfg describes one step of the test saga. By default the action and
 // the compensation are the activities "Act" and "Undo"; PlainAction and
 // PlainComp make them workflow functions instead, Slow makes the action the
-// activity "Slow" (which tests mock with a delay).
+// activity "Slow" (which tests mock with a delay, see slowActions).
 type stepCfg struct {
 	Name        string
 	NoComp      bool
@@ -38,7 +39,13 @@ type stepCfg struct {
 	Fail         string // the action fails with this (non-retryable) error type
 	ActFlaky     int    // the Act activity fails retryably on its first ActFlaky attempts
 	ActRetryable bool   // the Act activity always fails retryably
-	ActAttempts  int32  // > 0: the step's own activity options (Step.Options), with this MaximumAttempts
+	// ActAttempts, ActStartToClose and ActScheduleToClose, when one is set,
+	// make the step's own activity options (Step.Options): MaximumAttempts
+	// (default 1), StartToClose (default 10 s) and ScheduleToClose (default
+	// none).
+	ActAttempts        int32
+	ActStartToClose    time.Duration
+	ActScheduleToClose time.Duration
 
 	// CompFail makes the Undo activity fail with this error type until the
 	// test fixes the step (recorder.fix); non-retryable unless CompRetryable.
@@ -53,6 +60,9 @@ type sagaInput struct {
 	Steps   []stepCfg
 	Finally string        // a Finally step of that name, running the activity "Fin"
 	Linger  time.Duration // the workflow stays this long after the saga (to send it Updates)
+	// Keys become Options.SearchAttributes (Keyword attributes; Options
+	// cannot carry them through the workflow's input).
+	Keys map[string]string
 }
 
 // Causes of an aborted saga, as sagaResult.Cause reports them.
@@ -73,6 +83,10 @@ type sagaResult struct {
 	Plain      []string // calls of the plain functions, in order
 	FinallyErr string
 	State      State
+	// Sleeps are the timers the test workflow's own code started (plain
+	// actions and compensations, Linger): runSaga checks that the workflow
+	// started no other timer, so the engine none.
+	Sleeps []time.Duration
 }
 
 const (
@@ -87,12 +101,26 @@ func appErr(errType, msg string) error {
 	return temporal.NewNonRetryableApplicationError(msg, errType, nil)
 }
 
-// ownOptions are the activity options of ActAttempts and CompAttempts.
+// ownOptions are the activity options of CompAttempts.
 func ownOptions(attempts int32) *workflow.ActivityOptions {
 	return &workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 1, MaximumAttempts: attempts},
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: localRetryBackoff, BackoffCoefficient: 1, MaximumAttempts: attempts},
 	}
+}
+
+// actOptions are the step's own activity options of ActAttempts,
+// ActStartToClose and ActScheduleToClose; nil when none is set.
+func actOptions(c stepCfg) *workflow.ActivityOptions {
+	if c.ActAttempts == 0 && c.ActStartToClose == 0 && c.ActScheduleToClose == 0 {
+		return nil
+	}
+	o := ownOptions(max(c.ActAttempts, 1))
+	if c.ActStartToClose > 0 {
+		o.StartToCloseTimeout = c.ActStartToClose
+	}
+	o.ScheduleToCloseTimeout = c.ActScheduleToClose
+	return o
 }
 
 func sagaWorkflow(ctx workflow.Context, in sagaInput) (sagaResult, error) {
@@ -100,11 +128,19 @@ func sagaWorkflow(ctx workflow.Context, in sagaInput) (sagaResult, error) {
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
+	keys := slices.Sorted(maps.Keys(in.Keys))
+	for _, k := range keys {
+		in.Opts.SearchAttributes = append(in.Opts.SearchAttributes, temporal.NewSearchAttributeKeyKeyword(k).ValueSet(in.Keys[k]))
+	}
 	s, err := New(ctx, in.Opts)
 	if err != nil {
 		return sagaResult{}, err
 	}
 	var res sagaResult
+	sleep := func(ctx workflow.Context, d time.Duration) error {
+		res.Sleeps = append(res.Sleeps, d)
+		return workflow.Sleep(ctx, d)
+	}
 	steps := make([]Step, len(in.Steps))
 	for i, c := range in.Steps {
 		st := Step{Name: c.Name}
@@ -113,7 +149,7 @@ func sagaWorkflow(ctx workflow.Context, in sagaInput) (sagaResult, error) {
 			st.Action = func(ctx workflow.Context) error {
 				res.Plain = append(res.Plain, "do:"+c.Name)
 				if c.Sleep > 0 {
-					if err := workflow.Sleep(ctx, c.Sleep); err != nil {
+					if err := sleep(ctx, c.Sleep); err != nil {
 						return err
 					}
 				}
@@ -133,14 +169,12 @@ func sagaWorkflow(ctx workflow.Context, in sagaInput) (sagaResult, error) {
 			st.Compensate = func(ctx workflow.Context, f Failure) error {
 				res.Plain = append(res.Plain, fmt.Sprintf("undo:%s(%s)", c.Name, f.Step))
 				// A compensation runs in a context that is not cancelled.
-				return workflow.Sleep(ctx, time.Millisecond)
+				return sleep(ctx, time.Millisecond)
 			}
 		default:
 			st.Compensate = Undo(undoName, c)
 		}
-		if c.ActAttempts > 0 {
-			st.Options = ownOptions(c.ActAttempts)
-		}
+		st.Options = actOptions(c)
 		if c.CompAttempts > 0 {
 			st.CompensationOptions = ownOptions(c.CompAttempts)
 		}
@@ -176,30 +210,60 @@ func sagaWorkflow(ctx workflow.Context, in sagaInput) (sagaResult, error) {
 	}
 	if in.Linger > 0 {
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		_ = workflow.Sleep(dctx, in.Linger)
+		_ = sleep(dctx, in.Linger)
 	}
 	res.State = s.State()
 	return res, nil
 }
 
 // recorder is the Act, Slow, Undo and Fin activities; it records
-// "do:NAME", "undo:NAME" and "fin:NAME" in call order, and whether each
-// call ran as a local activity.
+// "do:NAME", "undo:NAME" and "fin:NAME" in call order, whether each call
+// ran as a local activity and with which timeouts, and the workflow's
+// timers.
 type recorder struct {
-	mu      sync.Mutex
-	calls   []string
-	local   []bool
-	fixed   map[string]bool
-	finFail bool
+	mu       sync.Mutex
+	calls    []string
+	local    []bool
+	timeouts []timeouts
+	timers   []time.Duration
+	fixed    map[string]bool
+	finFail  bool
 	// undoHook runs in Undo after the call is recorded.
 	undoHook func(ctx context.Context, c stepCfg)
 }
 
+// timeouts are an activity's, as it got them.
+type timeouts struct {
+	ScheduleToClose, StartToClose time.Duration
+}
+
 func (r *recorder) add(ctx context.Context, s string) {
+	info := activity.GetInfo(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, s)
-	r.local = append(r.local, activity.GetInfo(ctx).IsLocalActivity)
+	r.local = append(r.local, info.IsLocalActivity)
+	r.timeouts = append(r.timeouts, timeouts{info.ScheduleToCloseTimeout, info.StartToCloseTimeout})
+}
+
+// Timeouts returns the timeouts of every call named call, in order.
+func (r *recorder) Timeouts(call string) []timeouts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []timeouts
+	for i, c := range r.calls {
+		if c == call {
+			out = append(out, r.timeouts[i])
+		}
+	}
+	return out
+}
+
+// Timers returns the durations of the timers the workflow started.
+func (r *recorder) Timers() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.timers)
 }
 
 func (r *recorder) Calls() []string {
@@ -287,32 +351,66 @@ func newSagaEnv(rec *recorder) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(rec.act, activity.RegisterOptions{Name: slowName})
 	env.RegisterActivityWithOptions(rec.undo, activity.RegisterOptions{Name: undoName})
 	env.RegisterActivityWithOptions(rec.fin, activity.RegisterOptions{Name: finName})
+	// Only workflow timers (workflow.NewTimer, workflow.Sleep) reach this
+	// listener; the test environment's own waits (retry backoffs, mock
+	// delays, delayed callbacks) do not.
+	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		rec.timers = append(rec.timers, d)
+	})
 	return env
 }
 
-// slowActions makes every Slow action take d of workflow time (a mock:
-// the recorder does not see the call, so a listener records it).
+// slowActions makes every Slow action an activity that needs d of
+// workflow time (a mock: the recorder does not see the call, so a listener
+// records it). The test environment measures activity timeouts on the wall
+// clock, so the mock applies the ScheduleToClose the activity got, as the
+// server would: when d exceeds it, the activity fails with a
+// ScheduleToClose timeout once it passed. (The StartToClose is not
+// modelled: a shorter one would time out the attempt first and retry it.)
 func slowActions(env *testsuite.TestWorkflowEnvironment, rec *recorder, d time.Duration) {
-	record := func(ctx context.Context, args []any) {
-		if c, ok := args[0].(stepCfg); ok {
-			rec.add(ctx, "do:"+c.Name)
-		}
+	var mu sync.Mutex
+	var limit time.Duration // the ScheduleToClose of the Slow activity that started last
+	record := func(ctx context.Context, info *activity.Info, c stepCfg) {
+		rec.add(ctx, "do:"+c.Name)
+		mu.Lock()
+		limit = info.ScheduleToCloseTimeout
+		mu.Unlock()
 	}
 	env.SetOnActivityStartedListener(func(info *activity.Info, ctx context.Context, args converter.EncodedValues) {
 		var c stepCfg
 		if info.ActivityType.Name == slowName && args.Get(&c) == nil {
-			record(ctx, []any{c})
+			record(ctx, info, c)
 		}
 	})
 	env.SetOnLocalActivityStartedListener(func(info *activity.Info, ctx context.Context, args []any) {
-		if info.ActivityType.Name == slowName {
-			record(ctx, args)
+		if c, ok := args[0].(stepCfg); ok && info.ActivityType.Name == slowName {
+			record(ctx, info, c)
 		}
 	})
-	env.OnActivity(slowName, mock.Anything, mock.Anything).After(d).Return(nil)
+	env.OnActivity(slowName, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return timeoutAfter(limit, d)
+	}).Return(func(ctx context.Context, _ stepCfg) error {
+		if timeoutAfter(activity.GetInfo(ctx).ScheduleToCloseTimeout, d) < d {
+			return temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, nil)
+		}
+		return nil
+	})
 }
 
-func runSaga(t *testing.T, env *testsuite.TestWorkflowEnvironment, in sagaInput) sagaResult {
+// timeoutAfter is how long an activity that needs d runs with the
+// ScheduleToClose limit (0: none).
+func timeoutAfter(limit, d time.Duration) time.Duration {
+	if limit > 0 && limit < d {
+		return limit
+	}
+	return d
+}
+
+func runSaga(t *testing.T, env *testsuite.TestWorkflowEnvironment, rec *recorder, in sagaInput) sagaResult {
 	t.Helper()
 	env.ExecuteWorkflow(testWF, in)
 	if !env.IsWorkflowCompleted() {
@@ -325,8 +423,25 @@ func runSaga(t *testing.T, env *testsuite.TestWorkflowEnvironment, in sagaInput)
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatalf("decode result: %v", err)
 	}
+	// The engine starts no timer (the saga timeout is the activities'
+	// ScheduleToClose): the workflow's timers are the test code's own, and
+	// with LocalActions the SDK's backoffs between local attempts.
+	var timers []time.Duration
+	for _, d := range rec.Timers() {
+		if !in.Opts.LocalActions || d != localRetryBackoff {
+			timers = append(timers, d)
+		}
+	}
+	slices.Sort(timers)
+	if own := slices.Sorted(slices.Values(res.Sleeps)); !reflect.DeepEqual(timers, own) {
+		t.Errorf("the workflow started timers %v; its test code started %v (the engine must start none)", timers, own)
+	}
 	return res
 }
+
+// localRetryBackoff is the retry interval of ownOptions: the SDK waits for
+// it between the attempts of a local activity with a workflow timer.
+const localRetryBackoff = time.Second
 
 func queryState(t *testing.T, env *testsuite.TestWorkflowEnvironment) State {
 	t.Helper()
@@ -424,17 +539,11 @@ func watchSearchAttributes(env *testsuite.TestWorkflowEnvironment) *searchAttrib
 	return sa
 }
 
-// values returns the values upserted for the attribute, in order.
-func (sa *searchAttributes) values(name string) []string {
+// all returns the upserts, in order.
+func (sa *searchAttributes) all() []map[string]string {
 	sa.mu.Lock()
 	defer sa.mu.Unlock()
-	var out []string
-	for _, u := range sa.upserts {
-		if v, ok := u[name]; ok {
-			out = append(out, v)
-		}
-	}
-	return out
+	return slices.Clone(sa.upserts)
 }
 
 // ---------------------------------------------------------------------------
@@ -521,7 +630,7 @@ func TestSagaSequential(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
 			env := newSagaEnv(rec)
-			res := runSaga(t, env, sagaInput{Opts: tc.opts, Steps: tc.steps})
+			res := runSaga(t, env, rec, sagaInput{Opts: tc.opts, Steps: tc.steps})
 			if got := rec.Calls(); !reflect.DeepEqual(got, tc.wantCalls) {
 				t.Errorf("calls\n got  %q\n want %q", got, tc.wantCalls)
 			}
@@ -589,7 +698,7 @@ func TestSagaParallel(t *testing.T) {
 			rec := &recorder{}
 			maxInflight := concurrent(rec, len(tc.undos))
 			env := newSagaEnv(rec)
-			res := runSaga(t, env, sagaInput{Opts: Options{Parallel: true}, Steps: tc.steps})
+			res := runSaga(t, env, rec, sagaInput{Opts: Options{Parallel: true}, Steps: tc.steps})
 
 			do, undo := splitCalls(t, rec.Calls())
 			if !reflect.DeepEqual(undo, tc.undos) {
@@ -674,7 +783,7 @@ func TestSagaPlainFunctions(t *testing.T) {
 	plain := func(c *stepCfg) { c.PlainAction, c.PlainComp = true, true }
 	rec := &recorder{}
 	env := newSagaEnv(rec)
-	res := runSaga(t, env, sagaInput{Steps: steps("a b c d", map[string]func(*stepCfg){
+	res := runSaga(t, env, rec, sagaInput{Steps: steps("a b c d", map[string]func(*stepCfg){
 		"a": plain, "b": both(plain, noComp), "c": both(plain, fails), "d": plain,
 	})})
 	want := []string{"do:a", "do:b", "do:c", "undo:c(c)", "undo:a(c)"}
@@ -693,24 +802,103 @@ func TestSagaPlainFunctions(t *testing.T) {
 	}
 }
 
-// TestSagaTimeout: the saga's timeout passes while a step runs; the
-// compensations run, in a context that is not cancelled.
+// TestSagaTimeout: the saga's timeout needs no timer. Every action's
+// activities get a ScheduleToClose (and a StartToClose, when longer) that
+// ends at the deadline; an action that fails once the deadline passed, and
+// a step that would begin after it, make the saga compensate with
+// ErrTimeout. The compensations get the engine's options, not the time
+// left.
 func TestSagaTimeout(t *testing.T) {
+	// slowAct makes the step a Slow activity with its own StartToClose and
+	// ScheduleToClose (0: none).
+	slowAct := func(startToClose, scheduleToClose time.Duration) func(*stepCfg) {
+		return func(c *stepCfg) { c.Slow, c.ActStartToClose, c.ActScheduleToClose = true, startToClose, scheduleToClose }
+	}
+	const sagaTimeout = "saga timeout passed (1m0s)"
+	// The engine's compensation options (CompensationTimeout default 10m).
+	comp := timeouts{10 * time.Minute, 30 * time.Second}
 	cases := []struct {
-		name      string
-		steps     []stepCfg
-		slow      time.Duration // Slow activities take this long
-		kind      string
-		wantPlain []string
-		wantCalls []string
-		failed    string
+		name     string
+		local    bool
+		steps    []stepCfg
+		slow     time.Duration // Slow activities need this long
+		plain    []string
+		calls    []string
+		timeouts map[string]timeouts // the timeouts each call got
+		sleeps   []time.Duration     // the workflow's timers: the plain actions' sleeps, nothing else
+		failed   string              // "" when the saga completes
+		cause    string
+		reason   string        // Reason's prefix when cause is causeStep
+		ended    time.Duration // when the failed step ended, after the start
 	}{
-		{"passes during a plain step", steps("a b c", map[string]func(*stepCfg){"a": plainAction, "b": sleeps(2 * time.Minute), "c": plainAction}), 0,
-			"aborted", []string{"do:a", "do:b"}, []string{"undo:b", "undo:a"}, "b"},
-		{"passes during an activity", steps("a b c", map[string]func(*stepCfg){"b": func(c *stepCfg) { c.Slow = true }}), 2 * time.Minute,
-			"aborted", nil, []string{"do:a", "do:b", "undo:b", "undo:a"}, "b"},
-		{"steps finish in time", steps("a b c", map[string]func(*stepCfg){"a": plainAction, "b": sleeps(30 * time.Second), "c": plainAction}), 0,
-			"ok", []string{"do:a", "do:b", "do:c"}, nil, ""},
+		{
+			name:     "an activity needing longer than the time left times out at the deadline",
+			steps:    steps("a b c", map[string]func(*stepCfg){"b": slowAct(10*time.Minute, 0)}),
+			slow:     2 * time.Minute,
+			calls:    []string{"do:a", "do:b", "undo:b", "undo:a"},
+			timeouts: map[string]timeouts{"do:a": {time.Minute, 10 * time.Second}, "do:b": {time.Minute, time.Minute}, "undo:b": comp, "undo:a": comp},
+			failed:   "b", cause: causeTimeout, reason: sagaTimeout, ended: time.Minute,
+		},
+		{
+			name:     "a later step gets only the time left",
+			steps:    steps("a b c", map[string]func(*stepCfg){"a": sleeps(20 * time.Second), "b": slowAct(10*time.Minute, 0)}),
+			slow:     2 * time.Minute,
+			plain:    []string{"do:a"},
+			calls:    []string{"do:b", "undo:b", "undo:a"},
+			timeouts: map[string]timeouts{"do:b": {40 * time.Second, 40 * time.Second}},
+			sleeps:   []time.Duration{20 * time.Second},
+			failed:   "b", cause: causeTimeout, reason: sagaTimeout, ended: time.Minute,
+		},
+		{
+			name:     "local actions: ScheduleToClose and StartToClose end at the deadline",
+			local:    true,
+			steps:    steps("a b c", map[string]func(*stepCfg){"a": sleeps(15 * time.Second), "b": slowAct(10*time.Minute, 0)}),
+			slow:     2 * time.Minute,
+			plain:    []string{"do:a"},
+			calls:    []string{"do:b", "undo:b", "undo:a"},
+			timeouts: map[string]timeouts{"do:b": {45 * time.Second, 45 * time.Second}},
+			sleeps:   []time.Duration{15 * time.Second},
+			failed:   "b", cause: causeTimeout, reason: sagaTimeout, ended: time.Minute,
+		},
+		{
+			name:     "shorter timeouts of the step's own are kept; failing before the deadline keeps its cause",
+			steps:    steps("a b c", map[string]func(*stepCfg){"b": slowAct(15*time.Second, 20*time.Second)}),
+			slow:     2 * time.Minute,
+			calls:    []string{"do:a", "do:b", "undo:b", "undo:a"},
+			timeouts: map[string]timeouts{"do:b": {20 * time.Second, 15 * time.Second}},
+			failed:   "b", cause: causeStep, reason: "timeout: ", ended: 20 * time.Second,
+		},
+		{
+			name:     "a step ending at the deadline: the next one fails without running",
+			steps:    steps("a b c", map[string]func(*stepCfg){"b": slowAct(10*time.Minute, 0)}),
+			slow:     time.Minute, // all the time left
+			calls:    []string{"do:a", "do:b", "undo:c", "undo:b", "undo:a"},
+			timeouts: map[string]timeouts{"do:b": {time.Minute, time.Minute}, "undo:c": comp},
+			failed:   "c", cause: causeTimeout, reason: sagaTimeout, ended: time.Minute,
+		},
+		{
+			name:   "the deadline passes during a plain step: the next one fails without running",
+			steps:  steps("a b c", map[string]func(*stepCfg){"a": plainAction, "b": sleeps(2 * time.Minute), "c": plainAction}),
+			plain:  []string{"do:a", "do:b"},
+			calls:  []string{"undo:c", "undo:b", "undo:a"},
+			sleeps: []time.Duration{2 * time.Minute},
+			failed: "c", cause: causeTimeout, reason: sagaTimeout, ended: 2 * time.Minute,
+		},
+		{
+			name:     "a business failure before the deadline keeps its cause",
+			steps:    steps("a b c", map[string]func(*stepCfg){"b": fails}),
+			calls:    []string{"do:a", "do:b", "undo:b", "undo:a"},
+			timeouts: map[string]timeouts{"do:b": {time.Minute, 10 * time.Second}},
+			failed:   "b", cause: causeStep, reason: "BoomError: b failed",
+		},
+		{
+			name:     "steps finishing in time complete",
+			steps:    steps("a b c", map[string]func(*stepCfg){"a": plainAction, "b": sleeps(30 * time.Second)}),
+			plain:    []string{"do:a", "do:b"},
+			calls:    []string{"do:c"},
+			timeouts: map[string]timeouts{"do:c": {30 * time.Second, 10 * time.Second}},
+			sleeps:   []time.Duration{30 * time.Second},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -719,29 +907,56 @@ func TestSagaTimeout(t *testing.T) {
 			if tc.slow > 0 {
 				slowActions(env, rec, tc.slow)
 			}
-			res := runSaga(t, env, sagaInput{Opts: Options{Timeout: time.Minute}, Steps: tc.steps})
-			if !reflect.DeepEqual(res.Plain, tc.wantPlain) || !reflect.DeepEqual(rec.Calls(), tc.wantCalls) {
-				t.Errorf("plain %q activities %q; want %q %q", res.Plain, rec.Calls(), tc.wantPlain, tc.wantCalls)
+			res := runSaga(t, env, rec, sagaInput{Opts: Options{Timeout: time.Minute, LocalActions: tc.local}, Steps: tc.steps})
+			if !reflect.DeepEqual(res.Plain, tc.plain) || !reflect.DeepEqual(rec.Calls(), tc.calls) {
+				t.Errorf("plain %q activities %q; want %q %q", res.Plain, rec.Calls(), tc.plain, tc.calls)
 			}
-			if res.Kind != tc.kind {
-				t.Fatalf("result %+v, want %s", res, tc.kind)
+			// No timer for the saga timeout: the workflow's timers are the
+			// plain actions' sleeps (runSaga checks it too).
+			if got := rec.Timers(); !reflect.DeepEqual(got, tc.sleeps) || !reflect.DeepEqual(res.Sleeps, tc.sleeps) {
+				t.Errorf("timers %v (the test code's %v), want only the plain sleeps %v", got, res.Sleeps, tc.sleeps)
 			}
-			if tc.kind != "aborted" {
-				return
+			for call, want := range tc.timeouts {
+				if got := rec.Timeouts(call); len(got) != 1 || got[0] != want {
+					t.Errorf("%s got timeouts %+v, want once %+v", call, got, want)
+				}
 			}
-			if res.Cause != causeTimeout || res.FailedStep != tc.failed || res.Reason != "saga timeout passed (1m0s)" {
-				t.Errorf("result %+v, want a timeout of step %s", res, tc.failed)
+			if kinds := rec.Kinds(); tc.local && len(kinds) > 0 && kinds[0] != tc.calls[0]+"@local" {
+				t.Errorf("calls %q, want the actions local", kinds)
 			}
 			st := res.State
-			if st.Status != StatusCompensated || st.Reason != res.Reason || st.FailedStep != tc.failed {
+			if tc.failed == "" {
+				if res.Kind != "ok" || st.Status != StatusCompleted || !reflect.DeepEqual(statuses(st), map[string]string{"a": StepDone, "b": StepDone, "c": StepDone}) {
+					t.Errorf("result %+v, want completed", res)
+				}
+				return
+			}
+			if res.Kind != "aborted" || res.Cause != tc.cause || res.FailedStep != tc.failed || !strings.HasPrefix(res.Reason, tc.reason) ||
+				(tc.cause == causeTimeout && res.Reason != tc.reason) {
+				t.Fatalf("result %+v, want step %s failed with %s %q", res, tc.failed, tc.cause, tc.reason)
+			}
+			if tc.cause == causeStep && tc.reason == "timeout: " && !strings.Contains(res.Reason, "ScheduleToClose") {
+				t.Errorf("reason %q, want the step's own ScheduleToClose timeout", res.Reason)
+			}
+			if st.Status != StatusCompensated || st.Reason != res.Reason || st.FailedStep != tc.failed || st.Step != "" {
 				t.Errorf("state %+v", st)
 			}
-			b := stepState(t, st, tc.failed)
-			if b.Error != res.Reason || b.Status != StepCompensated {
-				t.Errorf("step %s: %+v", tc.failed, b)
+			wantStatuses := map[string]string{"a": StepCompensated, "b": StepCompensated, "c": StepCompensated}
+			if tc.failed == "b" {
+				wantStatuses["c"] = StepPending
 			}
-			if ended := b.EndedAt.Sub(st.Steps[0].StartedAt); ended != time.Minute {
-				t.Errorf("step %s ended %v after the start, want 1m", tc.failed, ended)
+			if got := statuses(st); !reflect.DeepEqual(got, wantStatuses) {
+				t.Errorf("step statuses %v, want %v", got, wantStatuses)
+			}
+			f := stepState(t, st, tc.failed)
+			if f.Error != res.Reason || f.Attempts != 1 {
+				t.Errorf("step %s: %+v", tc.failed, f)
+			}
+			if ended := f.EndedAt.Sub(st.Steps[0].StartedAt); ended != tc.ended {
+				t.Errorf("step %s ended %v after the start, want %v", tc.failed, ended, tc.ended)
+			}
+			if tc.failed == "c" && !f.StartedAt.Equal(f.EndedAt) {
+				t.Errorf("step c began after the deadline and ran for %v; it must fail at once", f.EndedAt.Sub(f.StartedAt))
 			}
 		})
 	}
@@ -756,7 +971,7 @@ func TestSagaCancelled(t *testing.T) {
 			rec := &recorder{}
 			env := newSagaEnv(rec)
 			env.RegisterDelayedCallback(env.CancelWorkflow, 30*time.Second)
-			res := runSaga(t, env, sagaInput{
+			res := runSaga(t, env, rec, sagaInput{
 				Opts:    Options{LocalActions: local},
 				Steps:   steps("a b c", map[string]func(*stepCfg){"b": sleeps(time.Minute)}),
 				Finally: "publish",
@@ -805,7 +1020,7 @@ func TestSagaFinally(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{finFail: tc.finFail}
 			env := newSagaEnv(rec)
-			res := runSaga(t, env, sagaInput{Opts: tc.opts, Steps: tc.steps, Finally: "publish"})
+			res := runSaga(t, env, rec, sagaInput{Opts: tc.opts, Steps: tc.steps, Finally: "publish"})
 			if got := rec.Kinds(); !reflect.DeepEqual(got, tc.calls) {
 				t.Errorf("calls\n got  %q\n want %q", got, tc.calls)
 			}
@@ -855,7 +1070,7 @@ func TestSagaLocalActions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
 			env := newSagaEnv(rec)
-			res := runSaga(t, env, sagaInput{Opts: tc.opts, Steps: tc.steps})
+			res := runSaga(t, env, rec, sagaInput{Opts: tc.opts, Steps: tc.steps})
 			if got := rec.Kinds(); !sameCalls(got, tc.calls, tc.opts.Parallel) {
 				t.Errorf("calls\n got  %q\n want %q", got, tc.calls)
 			}
@@ -876,7 +1091,7 @@ func TestSagaStepOptions(t *testing.T) {
 	t.Run("action options", func(t *testing.T) {
 		rec := &recorder{}
 		env := newSagaEnv(rec)
-		res := runSaga(t, env, sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){
+		res := runSaga(t, env, rec, sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){
 			// a is retried by its own options; c has the context's (1 attempt).
 			"a": func(c *stepCfg) { c.ActFlaky, c.ActAttempts = 2, 4 },
 			"c": func(c *stepCfg) { c.ActFlaky = 1 },
@@ -894,7 +1109,7 @@ func TestSagaStepOptions(t *testing.T) {
 		env := newSagaEnv(rec)
 		ops := []op{{at: time.Hour, update: UpdateResolve, args: []any{"done by hand"}}}
 		schedule(t, env, rec, ops)
-		res := runSaga(t, env, sagaInput{Steps: steps("a b", map[string]func(*stepCfg){
+		res := runSaga(t, env, rec, sagaInput{Steps: steps("a b", map[string]func(*stepCfg){
 			"a": func(c *stepCfg) { c.CompFail, c.CompRetryable, c.CompAttempts = "UndoError", true, 2 },
 			"b": fails,
 		})})
@@ -915,7 +1130,7 @@ func TestSagaStepOptions(t *testing.T) {
 		// Retried until the CompensationTimeout (its ScheduleToClose) passes:
 		// attempts at 0, 0.2, 0.6, 1.4, 3, 6.2, 12.6, 25.4 and 51 s; the next
 		// one (30 s later) would start after 1 minute.
-		res := runSaga(t, env, sagaInput{Opts: Options{CompensationTimeout: time.Minute}, Steps: steps("a b", map[string]func(*stepCfg){
+		res := runSaga(t, env, rec, sagaInput{Opts: Options{CompensationTimeout: time.Minute}, Steps: steps("a b", map[string]func(*stepCfg){
 			"a": func(c *stepCfg) { c.CompFail, c.CompRetryable = "UndoError", true },
 			"b": fails,
 		})})
@@ -930,42 +1145,139 @@ func TestSagaStepOptions(t *testing.T) {
 	})
 }
 
-// TestSagaSearchAttributes: SagaStatus follows the saga's status and
-// SagaStep the step in progress, each upserted only when it changes.
+// TestSagaSearchAttributes: the engine upserts only when the saga's status
+// changes, SagaStatus with SagaStep when the step differs from the last one
+// upserted: the first step with running (and Options.SearchAttributes), the
+// last step with completed, the failed step with compensating, the step
+// whose compensation failed with compensation_failed, the failed step again
+// with compensated. Neither the steps in progress, the compensations nor a
+// Finally step upsert.
 func TestSagaSearchAttributes(t *testing.T) {
+	slowB := func(c *stepCfg) { c.Slow, c.ActStartToClose = true, 10*time.Minute }
 	cases := []struct {
-		name     string
-		steps    []stepCfg
-		ops      []op
-		statuses []string
-		steps2   []string
+		name string
+		in   sagaInput
+		slow time.Duration
+		ops  []op
+		want []map[string]string
 	}{
-		{"completed", steps("a b c", nil), nil,
-			[]string{StatusRunning, StatusCompleted}, []string{"a", "b", "c", "fin"}},
-		{"compensated", steps("a b c", map[string]func(*stepCfg){"c": fails}), nil,
-			[]string{StatusRunning, StatusCompensating, StatusCompensated}, []string{"a", "b", "c", "b", "a", "fin"}},
-		{"compensation failed, then retried",
-			steps("a b c", map[string]func(*stepCfg){"b": compFails, "c": fails}),
-			[]op{{at: time.Hour, fix: []string{"b"}, update: UpdateRetryCompensation}},
-			[]string{StatusRunning, StatusCompensating, StatusCompensationFailed, StatusCompensating, StatusCompensated},
-			[]string{"a", "b", "c", "b", "a", "fin"}},
+		{
+			name: "completed",
+			in:   sagaInput{Steps: steps("a b c", nil)},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompleted, "c")},
+		},
+		{
+			name: "the business keys with the first status only",
+			in:   sagaInput{Steps: steps("a b c", nil), Keys: map[string]string{"OrderId": "o-1", "CustomerId": "c-1"}},
+			want: []map[string]string{upsert(StatusRunning, "a", "OrderId", "o-1", "CustomerId", "c-1"), upsert(StatusCompleted, "c")},
+		},
+		{
+			name: "the business keys when the first step fails",
+			in:   sagaInput{Steps: steps("a b", map[string]func(*stepCfg){"a": fails}), Keys: map[string]string{"OrderId": "o-1"}},
+			want: []map[string]string{upsert(StatusRunning, "a", "OrderId", "o-1"), upsert(StatusCompensating, ""), upsert(StatusCompensated, "")},
+		},
+		{
+			name: "one step: its name once",
+			in:   sagaInput{Steps: steps("a", nil)},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompleted, "")},
+		},
+		{
+			name: "compensated",
+			in:   sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"c": fails})},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "c"), upsert(StatusCompensated, "")},
+		},
+		{
+			name: "compensated in parallel",
+			in:   sagaInput{Opts: Options{Parallel: true}, Steps: steps("a b c", map[string]func(*stepCfg){"b": fails})},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "b"), upsert(StatusCompensated, "")},
+		},
+		{
+			name: "compensation failed, retried once fixed",
+			in:   sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"b": compFails, "c": fails})},
+			ops:  []op{{at: time.Hour, fix: []string{"b"}, update: UpdateRetryCompensation}},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "c"), upsert(StatusCompensationFailed, "b"),
+				upsert(StatusCompensating, ""), upsert(StatusCompensated, "c")},
+		},
+		{
+			name: "compensation failed, retried while broken, then resolved",
+			in:   sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"b": compFails, "c": fails})},
+			ops: []op{{at: time.Hour, update: UpdateRetryCompensation},
+				{at: 2 * time.Hour, update: UpdateResolve, args: []any{"refunded by hand"}}},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "c"), upsert(StatusCompensationFailed, "b"),
+				upsert(StatusCompensating, ""), upsert(StatusCompensationFailed, ""), upsert(StatusCompensating, ""), upsert(StatusCompensated, "c")},
+		},
+		{
+			name: "the failed step's own compensation fails, resolved",
+			in:   sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"b": both(fails, compFails)})},
+			ops:  []op{{at: time.Hour, update: UpdateResolve, args: []any{"refunded by hand"}}},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "b"), upsert(StatusCompensationFailed, ""),
+				upsert(StatusCompensating, ""), upsert(StatusCompensated, "")},
+		},
+		{
+			name: "ContinueWithError: the first failed compensation is the step",
+			in:   sagaInput{Opts: Options{ContinueWithError: true}, Steps: steps("a b c", map[string]func(*stepCfg){"a": compFails, "b": compFails, "c": fails})},
+			ops:  []op{{at: time.Hour, fix: []string{"a", "b"}, update: UpdateRetryCompensation}},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "c"), upsert(StatusCompensationFailed, "b"),
+				upsert(StatusCompensating, ""), upsert(StatusCompensated, "c")},
+		},
+		{
+			name: "aborted",
+			in:   sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"b": sleeps(time.Hour)})},
+			ops:  []op{{at: 30 * time.Minute, update: UpdateCompensate, args: []any{"customer asked"}}},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "b"), upsert(StatusCompensated, "")},
+		},
+		{
+			name: "cancelled",
+			in:   sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"b": sleeps(time.Hour)})},
+			ops:  []op{{at: 30 * time.Minute, cancel: true}},
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "b"), upsert(StatusCompensated, "")},
+		},
+		{
+			name: "saga timeout during a step",
+			in:   sagaInput{Opts: Options{Timeout: time.Minute}, Steps: steps("a b c", map[string]func(*stepCfg){"b": slowB})},
+			slow: 2 * time.Minute,
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "b"), upsert(StatusCompensated, "")},
+		},
+		{
+			name: "saga timeout before a step begins",
+			in:   sagaInput{Opts: Options{Timeout: time.Minute}, Steps: steps("a b c", map[string]func(*stepCfg){"b": slowB})},
+			slow: time.Minute,
+			want: []map[string]string{upsert(StatusRunning, "a"), upsert(StatusCompensating, "c"), upsert(StatusCompensated, "")},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
 			env := newSagaEnv(rec)
+			if tc.slow > 0 {
+				slowActions(env, rec, tc.slow)
+			}
 			sa := watchSearchAttributes(env)
 			schedule(t, env, rec, tc.ops)
-			runSaga(t, env, sagaInput{Steps: tc.steps, Finally: "fin"})
+			tc.in.Finally = "fin"
+			res := runSaga(t, env, rec, tc.in)
 			checkOps(t, tc.ops)
-			if got := sa.values(SagaStatus.GetName()); !reflect.DeepEqual(got, tc.statuses) {
-				t.Errorf("SagaStatus upserts %q, want %q", got, tc.statuses)
+			if res.State.Steps[len(res.State.Steps)-1].Status != StepDone {
+				t.Errorf("Finally step %+v, want done", res.State.Steps[len(res.State.Steps)-1])
 			}
-			if got := sa.values(SagaStep.GetName()); !reflect.DeepEqual(got, tc.steps2) {
-				t.Errorf("SagaStep upserts %q, want %q", got, tc.steps2)
+			if got := sa.all(); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("upserts\n got  %v\n want %v", got, tc.want)
 			}
 		})
 	}
+}
+
+// upsert is an upsert of SagaStatus, with SagaStep unless step is "", and
+// other Keyword attributes as name, value pairs.
+func upsert(status, step string, more ...string) map[string]string {
+	m := map[string]string{SagaStatus.GetName(): status}
+	if step != "" {
+		m[SagaStep.GetName()] = step
+	}
+	for i := 0; i+1 < len(more); i += 2 {
+		m[more[i]] = more[i+1]
+	}
+	return m
 }
 
 func TestNew(t *testing.T) {
