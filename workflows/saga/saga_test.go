@@ -812,7 +812,9 @@ func TestSagaTimeout(t *testing.T) {
 	// slowAct makes the step a Slow activity with its own StartToClose and
 	// ScheduleToClose (0: none).
 	slowAct := func(startToClose, scheduleToClose time.Duration) func(*stepCfg) {
-		return func(c *stepCfg) { c.Slow, c.ActStartToClose, c.ActScheduleToClose = true, startToClose, scheduleToClose }
+		return func(c *stepCfg) {
+			c.Slow, c.ActStartToClose, c.ActScheduleToClose = true, startToClose, scheduleToClose
+		}
 	}
 	const sagaTimeout = "saga timeout passed (1m0s)"
 	// The engine's compensation options (CompensationTimeout default 10m).
@@ -833,7 +835,7 @@ func TestSagaTimeout(t *testing.T) {
 	}{
 		{
 			name:     "an activity needing longer than the time left times out at the deadline",
-			steps:    steps("a b c", map[string]func(*stepCfg){"b": slowAct(10*time.Minute, 0)}),
+			steps:    steps("a b c", map[string]func(*stepCfg){"b": slowAct(10*time.Minute, 5*time.Minute)}),
 			slow:     2 * time.Minute,
 			calls:    []string{"do:a", "do:b", "undo:b", "undo:a"},
 			timeouts: map[string]timeouts{"do:a": {time.Minute, 10 * time.Second}, "do:b": {time.Minute, time.Minute}, "undo:b": comp, "undo:a": comp},
