@@ -292,8 +292,11 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
+	// VoidConfirm gets its own options, not the saga's deadline: even after
+	// the deadline, it must learn whether the confirm committed.
+	vctx := workflow.WithActivityOptions(ctx, forwardOptions)
 	var res spec.VoidConfirmResult
-	if verr := saga.Execute(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, r.order).Get(ctx, &res); verr != nil {
+	if verr := workflow.ExecuteActivity(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, r.order).Get(vctx, &res); verr != nil {
 		return errors.Join(err, verr)
 	}
 	if res.Confirmed {

@@ -1482,8 +1482,10 @@ func TestPlaceOrderLocalActivities(t *testing.T) {
 			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory),
 				regular(spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))},
 		{"confirm fails", map[string]hook{spec.ConfirmOrder: failAlways(business(spec.ErrOrderState, "not pending"))}, "", Cancelled,
-			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder, spec.VoidConfirm),
-				regular(spec.VoidConfirm, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))},
+			// VoidConfirm runs with its own options, as a regular activity,
+			// so that even past the saga's deadline it learns what happened.
+			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder),
+				regular(spec.VoidConfirm, spec.VoidConfirm, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))},
 		{"charge aborted", nil, spec.ChargePayment, Cancelled,
 			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment),
 				regular(spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))},

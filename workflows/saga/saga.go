@@ -58,6 +58,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -136,8 +137,11 @@ type Failure struct {
 // sequentially and waits for an operator at the first compensation that
 // fails.
 type Options struct {
-	// Timeout bounds the forward actions in all; when it passes, the saga
-	// compensates. 0: no timeout.
+	// Timeout bounds the forward steps in all: every activity a step starts
+	// through its context (or Execute) gets a ScheduleToClose that ends at
+	// the deadline, and a step that would begin later fails; the saga then
+	// compensates. Waits in workflow code (sleeps, awaits, child workflows)
+	// are not cut; the next step then fails at once. 0: no timeout.
 	Timeout time.Duration
 	// CompensationTimeout is how long each compensation activity is retried
 	// (its ScheduleToClose). Default 10 minutes.
@@ -303,6 +307,10 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 
 	var registered []string // steps whose compensation may have to run
 	for _, st := range steps {
+		// Registered before the action runs: it can commit and still report
+		// failure. (A step that fails at the deadline before it begins gets
+		// a null compensation: harmless through the barrier, and it lets the
+		// first step's undo record the outcome.)
 		if st.Compensate != nil {
 			registered = append(registered, st.Name)
 		}
@@ -311,6 +319,7 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 			sctx = workflow.WithActivityOptions(runCtx, *st.Options)
 		}
 		if !deadline.IsZero() {
+			sctx = workflow.WithValue(sctx, deadlineKey{}, deadline)
 			sctx = untilDeadline(sctx, deadline.Sub(workflow.Now(ctx)))
 		}
 		s.begin(ctx, st.Name)
@@ -328,7 +337,7 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 		switch {
 		case s.abort != "":
 			err = fmt.Errorf("%w: %s", ErrAborted, s.abort)
-		case timedOut():
+		case timedOut() || errors.Is(err, ErrTimeout):
 			err = fmt.Errorf("%w (%s)", ErrTimeout, s.opts.Timeout)
 		case ctx.Err() != nil:
 			err = ErrCancelled
@@ -594,10 +603,50 @@ func (s *Saga) details(ctx workflow.Context, text string) {
 // localKey marks a context whose Execute calls run as local activities.
 type localKey struct{}
 
+// deadlineKey holds the saga's deadline in a step's context.
+type deadlineKey struct{}
+
 // Execute runs the named activity with the activity options of ctx: as a
 // local activity inside Run's forward actions when Options.LocalActions is
 // set, as a regular activity otherwise.
+//
+// Inside a saga with a Timeout, the activity's ScheduleToClose ends at the
+// saga's deadline, counted when it is scheduled; when that cut ends its
+// retries, the error wraps ErrTimeout.
 func Execute(ctx workflow.Context, name string, args ...any) workflow.Future {
+	deadline, ok := ctx.Value(deadlineKey{}).(time.Time)
+	if !ok {
+		return execute(ctx, name, args...)
+	}
+	left := deadline.Sub(workflow.Now(ctx))
+	capped := workflow.GetActivityOptions(ctx).ScheduleToCloseTimeout >= left
+	f := execute(untilDeadline(ctx, left), name, args...)
+	if !capped {
+		return f
+	}
+	out, set := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		if err := f.Get(gctx, nil); err != nil && cutByDeadline(err) {
+			set.SetError(fmt.Errorf("%w: %w", ErrTimeout, err))
+			return
+		}
+		set.Chain(f)
+	})
+	return out
+}
+
+// cutByDeadline reports an activity that stopped because its ScheduleToClose
+// (the saga's deadline) passed.
+func cutByDeadline(err error) bool {
+	var act *temporal.ActivityError
+	if errors.As(err, &act) && act.RetryState() == enumspb.RETRY_STATE_TIMEOUT {
+		return true
+	}
+	var te *temporal.TimeoutError
+	return errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE
+}
+
+func execute(ctx workflow.Context, name string, args ...any) workflow.Future {
 	if local, _ := ctx.Value(localKey{}).(bool); local {
 		ao := workflow.GetActivityOptions(ctx)
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
