@@ -13,13 +13,16 @@ package starter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/workflows"
@@ -68,13 +71,23 @@ func PlaceOrder(ctx context.Context, c client.Client, req Request, opts ...Optio
 		return nil, fmt.Errorf("invalid order: %w", err)
 	}
 	id := workflows.OrderWorkflowID(req.OrderID)
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	start := client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                o.taskQueue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            summary(req),
-	}, workflows.PlaceOrderName, req)
+		// Set at start, the saga's search attributes cost no upsert.
+		TypedSearchAttributes: workflows.StartSearchAttributes(req),
+	}
+	run, err := c.ExecuteWorkflow(ctx, start, workflows.PlaceOrderName, req)
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) && strings.Contains(strings.ToLower(invalid.Error()), "search attribute") {
+		// The namespace lacks them (no worker registered them yet): the
+		// saga upserts them itself.
+		start.TypedSearchAttributes = temporal.SearchAttributes{}
+		run, err = c.ExecuteWorkflow(ctx, start, workflows.PlaceOrderName, req)
+	}
 	// A saga that already ran or runs for this order is returned, not run
 	// again (the SDK turns "already started" into the existing run).
 	if err != nil {

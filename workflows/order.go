@@ -28,6 +28,16 @@ const PlaceOrderName = "PlaceOrder"
 // QueryState is the query that returns the saga's State (saga.State).
 const QueryState = saga.QueryState
 
+// StartSearchAttributes are the search attributes an order saga is started
+// with: its business keys and SagaStatus "running".
+func StartSearchAttributes(in PlaceOrderInput) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		OrderIDKey.ValueSet(in.OrderID),
+		CustomerIDKey.ValueSet(in.CustomerID),
+		saga.SagaStatus.ValueSet(saga.StatusRunning),
+	)
+}
+
 // OrderWorkflowID is the workflow id of an order's saga. One order id runs
 // one saga: starting it again returns the existing run.
 func OrderWorkflowID(orderID string) string { return "order-" + orderID }
@@ -139,6 +149,15 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
 	}
 	r.logger = log.With(workflow.GetLogger(ctx), "order_id", r.in.OrderID)
+	// The starter sets the business keys and SagaStatus at start when the
+	// namespace has them; otherwise the first upsert carries them.
+	keys := []temporal.SearchAttributeUpdate{
+		OrderIDKey.ValueSet(r.in.OrderID), CustomerIDKey.ValueSet(r.in.CustomerID),
+	}
+	_, started := workflow.GetTypedSearchAttributes(ctx).GetKeyword(OrderIDKey)
+	if started {
+		keys = nil
+	}
 	var err error
 	r.saga, err = saga.New(ctx, saga.Options{
 		Timeout:             r.settings.Timeout,
@@ -147,9 +166,8 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 		Parallel:            r.settings.ParallelCompensation,
 		ContinueWithError:   r.settings.ContinueWithError,
 		Logger:              r.logger,
-		SearchAttributes: []temporal.SearchAttributeUpdate{
-			OrderIDKey.ValueSet(r.in.OrderID), CustomerIDKey.ValueSet(r.in.CustomerID),
-		},
+		SearchAttributes:    keys,
+		StartedRunning:      started,
 	})
 	return err
 }

@@ -1634,3 +1634,29 @@ func TestPlaceOrderInputValidate(t *testing.T) {
 		}
 	})
 }
+
+// TestPlaceOrderStartedWithSearchAttributes: a saga the starter started with
+// its business keys and SagaStatus running does not upsert them again: one
+// visibility write on the happy path.
+func TestPlaceOrderStartedWithSearchAttributes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		hooks map[string]hook
+		want  []map[string]string
+	}{
+		{"confirmed", nil, []map[string]string{upsert(saga.StatusCompleted, spec.StepConfirm)}},
+		{"reserve fails", map[string]hook{spec.ReserveInventory: failAlways(business(spec.ErrOutOfStock, "0 left"))},
+			[]map[string]string{upsert(saga.StatusCompensating, spec.StepReserve), upsert(saga.StatusCompensated, "")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakes()
+			addHooks(f.hooks, tc.hooks)
+			env := newOrderEnv(t, Settings{}, f)
+			if err := env.SetTypedSearchAttributesOnStart(StartSearchAttributes(testInput())); err != nil {
+				t.Fatal(err)
+			}
+			mustRunOrder(t, env)
+			assertUpserts(t, f.sa, tc.want)
+		})
+	}
+}

@@ -161,6 +161,10 @@ type Options struct {
 	// SearchAttributes are upserted with the saga's first status (the
 	// saga's business keys, such as OrderId), in the same command.
 	SearchAttributes []temporal.SearchAttributeUpdate
+	// StartedRunning says the workflow was started with SagaStatus
+	// "running" (and its business keys) already set, so the first upsert
+	// is not needed: one visibility write less per saga.
+	StartedRunning bool
 }
 
 // AbortedError is returned by Run when the saga compensated.
@@ -248,6 +252,9 @@ func New(ctx workflow.Context, opts Options) (*Saga, error) {
 		opts.CompensationTimeout = 10 * time.Minute
 	}
 	s := &Saga{opts: opts, logger: opts.Logger, state: State{Status: StatusRunning}, index: map[string]int{}}
+	if opts.StartedRunning {
+		s.published[0] = StatusRunning
+	}
 	if s.logger == nil {
 		s.logger = workflow.GetLogger(ctx)
 	}
