@@ -172,9 +172,11 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 	return err
 }
 
-// forwardOptions retry infrastructure failures a few times; business
-// failures are non-retryable and go straight to compensation.
-var forwardOptions = workflow.ActivityOptions{
+// ForwardOptions are the activity options of the order saga's forward
+// steps (the benchmark's floor workflow uses them too). They retry
+// infrastructure failures a few times; business failures are non-retryable
+// and go straight to compensation.
+var ForwardOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: 10 * time.Second,
 	// Room for every attempt (10 × 10 s plus backoff); local activities
 	// need it stated, or their retries stop at StartToClose.
@@ -205,7 +207,7 @@ func publishOptions(timeout time.Duration) workflow.ActivityOptions {
 }
 
 func (r *orderRun) run(ctx workflow.Context) (*Outcome, error) {
-	ctx = workflow.WithActivityOptions(ctx, forwardOptions)
+	ctx = workflow.WithActivityOptions(ctx, ForwardOptions)
 	r.order = spec.Order{
 		SagaID:     workflow.GetInfo(ctx).WorkflowExecution.ID,
 		OrderID:    r.in.OrderID,
@@ -312,7 +314,7 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 	}
 	// VoidConfirm gets its own options, not the saga's deadline: even after
 	// the deadline, it must learn whether the confirm committed.
-	vctx := workflow.WithActivityOptions(ctx, forwardOptions)
+	vctx := workflow.WithActivityOptions(ctx, ForwardOptions)
 	var res spec.VoidConfirmResult
 	if verr := workflow.ExecuteActivity(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, r.order).Get(vctx, &res); verr != nil {
 		return errors.Join(err, verr)

@@ -336,7 +336,7 @@ func newOrderEnv(t *testing.T, settings Settings, f *orderFakes) *testsuite.Test
 	// ScheduleToClose. Only workflow timers reach this listener (not the
 	// test environment's retry backoffs, mock delays or delayed
 	// callbacks); the SDK waits between the attempts of a local activity
-	// with one, up to forwardOptions' MaximumInterval.
+	// with one, up to ForwardOptions' MaximumInterval.
 	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -344,7 +344,7 @@ func newOrderEnv(t *testing.T, settings Settings, f *orderFakes) *testsuite.Test
 	})
 	t.Cleanup(func() {
 		for _, d := range f.Timers() {
-			if !settings.LocalActivities || d > forwardOptions.RetryPolicy.MaximumInterval {
+			if !settings.LocalActivities || d > ForwardOptions.RetryPolicy.MaximumInterval {
 				t.Errorf("the workflow started a timer of %v (timers %v); the order saga must start none", d, f.Timers())
 				return
 			}
@@ -1518,7 +1518,7 @@ func TestPlaceOrderLocalActivities(t *testing.T) {
 }
 
 // TestPlaceOrderLocalRetries: a forward step that keeps failing is retried
-// as often in local mode as in regular mode (forwardOptions allow 10
+// as often in local mode as in regular mode (ForwardOptions allow 10
 // attempts).
 func TestPlaceOrderLocalRetries(t *testing.T) {
 	f := newFakes()

@@ -18,16 +18,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 	tworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/logging"
 	"github.com/fedsaga/fedsaga/worker"
+	"github.com/fedsaga/fedsaga/workflows"
 )
 
 // Names of the workflow and its activity; the benchmarks start "Floor".
@@ -41,16 +40,7 @@ const (
 const forwardSteps = 5
 
 // activityOptions are the order saga's for its forward steps.
-var activityOptions = workflow.ActivityOptions{
-	StartToCloseTimeout:    10 * time.Second,
-	ScheduleToCloseTimeout: 3 * time.Minute,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    200 * time.Millisecond,
-		BackoffCoefficient: 2,
-		MaximumInterval:    5 * time.Second,
-		MaximumAttempts:    10,
-	},
-}
+var activityOptions = workflows.ForwardOptions
 
 // floor is the bare workflow; local runs the forward steps as local
 // activities (saga.mode = "local").
