@@ -34,11 +34,10 @@ type Activities struct {
 }
 
 // New takes the three databases of the order saga from the registry; the
-// validate step reads with the default federation settings until Reader is
-// replaced.
-func New(dbs *federation.Registry, js jetstream.JetStream) (*Activities, error) {
+// validate step reads through a federation reader with the fed settings.
+func New(dbs *federation.Registry, fed config.Federation, js jetstream.JetStream) (*Activities, error) {
 	a := &Activities{JetStream: js}
-	reader, err := federation.NewReader(dbs, config.Default().Federation)
+	reader, err := federation.NewReader(dbs, fed)
 	if err != nil {
 		return nil, err
 	}

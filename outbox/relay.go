@@ -196,9 +196,7 @@ func (r *Relay) publish(ctx context.Context, rows []pending) ([]string, error) {
 	futures := make([]jetstream.PubAckFuture, len(rows))
 	var errs []error
 	for i, x := range rows {
-		msg := &nats.Msg{Subject: x.subject, Data: x.payload, Header: nats.Header{}}
-		msg.Header.Set("Content-Type", "application/cloudevents+json")
-		f, err := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(x.id))
+		f, err := r.js.PublishMsgAsync(eventMsg(x.subject, x.payload), jetstream.WithMsgID(x.id))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("publish %s: %w", x.id, err))
 			break
@@ -236,6 +234,14 @@ func (r *Relay) measureBacklog(ctx context.Context) {
 	}
 }
 
+// eventMsg is the message of an outbox event; the publisher adds its
+// Nats-Msg-Id.
+func eventMsg(subject string, payload []byte) *nats.Msg {
+	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
+	msg.Header.Set("Content-Type", "application/cloudevents+json")
+	return msg
+}
+
 // AlreadyStored reports a publish refused because the stream already holds
 // a message on that subject (MaxMsgsPerSubject = 1, DiscardNewPerSubject):
 // for an event subject, the event is published.
@@ -248,9 +254,7 @@ func AlreadyStored(err error) bool {
 // the acknowledgement. A stream that already holds the event's subject
 // refuses the copy: that counts as published (Duplicate).
 func Publish(ctx context.Context, js jetstream.JetStream, id, subject string, payload []byte) (spec.PublishResult, error) {
-	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
-	msg.Header.Set("Content-Type", "application/cloudevents+json")
-	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id))
+	ack, err := js.PublishMsg(ctx, eventMsg(subject, payload), jetstream.WithMsgID(id))
 	if err != nil {
 		if AlreadyStored(err) {
 			return spec.PublishResult{EventID: id, Duplicate: true}, nil

@@ -16,7 +16,7 @@ import (
 
 func newActivities(t *testing.T) *activities.Activities {
 	t.Helper()
-	a, err := activities.New(stack.DBs, stack.JetStream)
+	a, err := activities.New(stack.DBs, stack.Config.Federation, stack.JetStream)
 	if err != nil {
 		t.Fatal(err)
 	}

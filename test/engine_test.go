@@ -29,7 +29,7 @@ func (s *Stack) extraWorker(t *testing.T, mutate func(*config.Saga), extra ...in
 	if mutate != nil {
 		mutate(&sagaCfg)
 	}
-	acts, err := activities.New(s.DBs, s.JetStream)
+	acts, err := activities.New(s.DBs, s.Config.Federation, s.JetStream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,11 +72,8 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if err = EnsureStreams(ctx, js, cfg.NATS.JetStream, logger); err != nil {
 		return nil, err
 	}
-	acts, err := activities.New(w.dbs, js)
+	acts, err := activities.New(w.dbs, cfg.Federation, js)
 	if err != nil {
-		return nil, err
-	}
-	if acts.Reader, err = federation.NewReader(w.dbs, cfg.Federation); err != nil {
 		return nil, err
 	}
 	w.relay = outbox.NewRelay(acts.Orders, js, outbox.RelayOptions{

@@ -172,17 +172,9 @@ func (a *app) operate(fn func(ctx context.Context, c client.Client, orderID stri
 }
 
 func (a *app) sagaCompensateCmd() *cobra.Command {
-	var reason string
-	cmd := &cobra.Command{
-		Use:   "compensate ORDER_ID --reason R",
-		Short: "Abort a running saga: compensate the steps that may have run",
-		Args:  reasonRequired(&reason),
-	}
-	cmd.RunE = a.operate(func(ctx context.Context, c client.Client, id string) error {
-		return starter.Abort(ctx, c, id, reason)
-	}, "compensation started")
-	cmd.Flags().StringVar(&reason, "reason", "", "why the saga is aborted (required)")
-	return cmd
+	return a.reasonCmd("compensate ORDER_ID --reason R",
+		"Abort a running saga: compensate the steps that may have run",
+		"why the saga is aborted (required)", "compensation started", starter.Abort)
 }
 
 func (a *app) sagaRetryCmd() *cobra.Command {
@@ -196,15 +188,19 @@ func (a *app) sagaRetryCmd() *cobra.Command {
 }
 
 func (a *app) sagaResolveCmd() *cobra.Command {
+	return a.reasonCmd("resolve ORDER_ID --reason R",
+		"Mark the failed compensations of a saga as fixed by hand; the saga finishes compensating",
+		"what was fixed by hand (required)", "compensation resolved", starter.Resolve)
+}
+
+// reasonCmd is an operator command on one saga that requires --reason.
+func (a *app) reasonCmd(use, short, reasonHelp, done string,
+	fn func(ctx context.Context, c client.Client, orderID, reason string) error) *cobra.Command {
 	var reason string
-	cmd := &cobra.Command{
-		Use:   "resolve ORDER_ID --reason R",
-		Short: "Mark the failed compensations of a saga as fixed by hand; the saga finishes compensating",
-		Args:  reasonRequired(&reason),
-	}
+	cmd := &cobra.Command{Use: use, Short: short, Args: reasonRequired(&reason)}
 	cmd.RunE = a.operate(func(ctx context.Context, c client.Client, id string) error {
-		return starter.Resolve(ctx, c, id, reason)
-	}, "compensation resolved")
-	cmd.Flags().StringVar(&reason, "reason", "", "what was fixed by hand (required)")
+		return fn(ctx, c, id, reason)
+	}, done)
+	cmd.Flags().StringVar(&reason, "reason", "", reasonHelp)
 	return cmd
 }
