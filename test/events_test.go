@@ -390,21 +390,39 @@ func TestRelaysShareTheOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	db, _ := s.DBs.DB("orders")
+	// A round can claim nothing while rows remain: the next event of an
+	// order waits until another relay commits the one before it. A relay
+	// therefore stops only when none of the rows is left unpublished.
+	unpublished := func() (int, error) {
+		var left int
+		err := orders.QueryRow(ctx, `SELECT count(*) FROM tb_outbox WHERE id LIKE $1 || '-%' AND published_at IS NULL`, prefix).Scan(&left)
+		return left, err
+	}
+	deadline := time.Now().Add(time.Minute)
 	var wg sync.WaitGroup
 	for range 3 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			r := outbox.NewRelay(db, s.JetStream, outbox.RelayOptions{Delay: time.Second, Batch: 100}, nil, zerolog.Nop())
-			for {
+			for time.Now().Before(deadline) {
 				k, err := r.RelayOnce(ctx)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if k == 0 {
+				if k > 0 {
+					continue
+				}
+				left, err := unpublished()
+				if err != nil {
+					t.Error(err)
 					return
 				}
+				if left == 0 {
+					return
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 		}()
 	}
