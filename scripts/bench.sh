@@ -10,7 +10,9 @@
 # Usage: scripts/bench.sh [--profile] [--update-docs] [--report-only]
 #   --profile      also write profiles to bench-results/profiles/: a pprof CPU
 #                  profile of the benchmark process (starters, relay, NATS,
-#                  federation) and, where perf works, a system-wide perf
+#                  federation), one of every worker process (fedsaga and
+#                  floor workers, reported per worker set in profiles/workers/)
+#                  and, where perf works, a system-wide perf
 #                  profile of every process (Temporal server, workers,
 #                  PostgreSQL) with per-process and per-function reports
 #   --update-docs  copy the results into BENCHMARKS.md
@@ -46,6 +48,10 @@ if $profile; then
   mkdir -p "$PROFILES/bin"
   # Keep the binaries, so that pprof and perf can name their functions.
   export FEDSAGA_BENCH_BINDIR="$PROFILES/bin"
+  # Every worker process writes a pprof CPU profile of its run.
+  rm -rf "$PROFILES/workers"
+  mkdir -p "$PROFILES/workers"
+  export FEDSAGA_BENCH_PROFILEDIR="$PROFILES/workers"
   cmd+=(-cpuprofile bench-results/profiles/bench.cpu.pprof -o bench-results/profiles/bin/test.test)
 fi
 
@@ -68,7 +74,7 @@ if ! $report_only; then
     if command -v perf >/dev/null && perf record -q -a -o /dev/null -- true 2>/dev/null; then
       perf_cmd=(perf record -q -F 99 -g -a -o "$PROFILES/perf.data" --)
     else
-      log "perf is missing or may not record system-wide (apt-get install linux-perf; run as root): only the pprof profile of the benchmark process"
+      log "perf is missing or may not record system-wide (apt-get install linux-perf; run as root): only the pprof profiles (benchmark process and workers)"
     fi
   fi
   # What and where, for the report: the server is the one the benchmarks start.
@@ -86,6 +92,14 @@ if ! $report_only; then
   if $profile; then
     log "profiles in $PROFILES"
     go tool pprof -top -nodecount 60 "$PROFILES/bin/test.test" "$PROFILES/bench.cpu.pprof" >"$PROFILES/bench.cpu.top.txt" 2>/dev/null || true
+    # One report per worker set, every run of it merged:
+    # workers/fedsaga-local-1w.top.txt against workers/floor-local-1w.top.txt.
+    for set in $(ls "$PROFILES/workers" | sed -n 's/^\([a-z]*-[a-z]*-[0-9]*w\)\..*\.cpu\.pprof$/\1/p' | sort -u); do
+      bin="$PROFILES/bin/fedsaga"
+      [[ "$set" == floor-* ]] && bin="$PROFILES/bin/floorworker"
+      go tool pprof -top -nodecount 60 "$bin" "$PROFILES/workers/$set".*.cpu.pprof >"$PROFILES/workers/$set.top.txt" 2>/dev/null || true
+      go tool pprof -top -cum -nodecount 60 "$bin" "$PROFILES/workers/$set".*.cpu.pprof >"$PROFILES/workers/$set.cum.txt" 2>/dev/null || true
+    done
     if [[ -f "$PROFILES/perf.data" ]]; then
       # The benchmarks' processes only (not the go build before them); a
       # process's command name is its binary's, cut to 15 characters.

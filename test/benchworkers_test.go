@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,11 @@ import (
 // binaries, kept after the run (scripts/bench.sh --profile sets it, so that
 // perf can name the functions); default: the stack's temporary directory.
 const benchBinDirEnv = "FEDSAGA_BENCH_BINDIR"
+
+// benchProfileDirEnv names a directory where every worker process of the
+// saga benchmarks writes a pprof CPU profile of its run (--cpu-profile),
+// named after its worker set: scripts/bench.sh --profile sets it.
+const benchProfileDirEnv = "FEDSAGA_BENCH_PROFILEDIR"
 
 var (
 	benchBuildMu sync.Mutex
@@ -70,14 +76,28 @@ func (w workerSet) String() string {
 	return fmt.Sprintf("%d %s worker(s), mode %s", w.n, kind, w.mode)
 }
 
+// profileName is the file name of process i's CPU profile in the set's
+// start-th run, such as "fedsaga-local-2w.3-0.cpu.pprof". A set serves
+// every benchmark that needs it in a row, so its profile covers them all
+// (happy and compensation, each concurrency); -count starts it again, and
+// pprof merges the files of one set: go tool pprof -top BIN fedsaga-local-2w.*
+func (w workerSet) profileName(start, i int) string {
+	kind := "floor"
+	if w.fedsaga {
+		kind = "fedsaga"
+	}
+	return fmt.Sprintf("%s-%s-%dw.%d-%d.cpu.pprof", kind, w.mode, w.n, start, i)
+}
+
 // benchWorkers runs the worker processes of the saga benchmarks: one set at
 // a time, on a task queue of its own; asking for another set stops the
 // current one. Stop it when the benchmarks are done.
 type benchWorkers struct {
-	s     *Stack
-	set   workerSet
-	queue string
-	procs []*workerProc
+	s      *Stack
+	set    workerSet
+	queue  string
+	procs  []*workerProc
+	starts int // sets started so far, for the profiles' names
 }
 
 type workerProc struct {
@@ -102,13 +122,18 @@ func (w *benchWorkers) use(b *testing.B, set workerSet) string {
 		bin = benchBinary(b, "./floorworker")
 	}
 	w.set, w.queue = set, benchID("queue")
+	w.starts++
 	for i := range set.n {
 		logPath := filepath.Join(w.s.Dir, fmt.Sprintf("%s-%d.log", w.queue, i))
 		logFile, err := os.Create(logPath)
 		if err != nil {
 			b.Fatal(err)
 		}
-		cmd := exec.Command(bin, args...)
+		procArgs := args
+		if dir := os.Getenv(benchProfileDirEnv); dir != "" {
+			procArgs = append(slices.Clone(args), "--cpu-profile", filepath.Join(dir, set.profileName(w.starts, i)))
+		}
+		cmd := exec.Command(bin, procArgs...)
 		cmd.Env = append(os.Environ(),
 			"FEDSAGA_TEMPORAL__TASK_QUEUE="+w.queue,
 			"FEDSAGA_SAGA__MODE="+set.mode,

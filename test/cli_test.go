@@ -308,7 +308,10 @@ func TestCLISeed(t *testing.T) {
 }
 
 func TestCLIWorkerStopsGracefully(t *testing.T) {
-	cmd := exec.Command(fedsagaBin(t), "--config", stack.ConfigPath, "worker")
+	// With --cpu-profile, the profile of the run is complete once the
+	// worker has stopped.
+	profile := filepath.Join(t.TempDir(), "worker.cpu.pprof")
+	cmd := exec.Command(fedsagaBin(t), "--config", stack.ConfigPath, "worker", "--cpu-profile", profile)
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -333,6 +336,10 @@ func TestCLIWorkerStopsGracefully(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "worker stopped") {
 		t.Errorf("no 'worker stopped' line:\n%s", stderr.String())
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-top", fedsagaBin(t), profile).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Type: cpu") {
+		t.Errorf("go tool pprof cannot read the worker's CPU profile: %v\n%s", err, out)
 	}
 }
 

@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -73,17 +74,25 @@ func noop(context.Context) error { return nil }
 
 func main() {
 	configPath := flag.String("config", "", "configuration file (default: $FEDSAGA_CONFIG, then ./fedsaga.toml)")
+	cpuProfile := flag.String("cpu-profile", "", "write a pprof CPU profile of the run to this file (as `fedsaga worker --cpu-profile`)")
 	flag.Parse()
-	if err := run(*configPath); err != nil {
+	if err := run(*configPath, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "floorworker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(configPath string) error {
+func run(configPath, cpuProfile string) (err error) {
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		stop, err := worker.StartCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, stop()) }()
 	}
 	logger, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
