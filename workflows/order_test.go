@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/workflows/internal/sagatest"
 	"github.com/fedsaga/fedsaga/workflows/saga"
 )
 
@@ -90,106 +91,38 @@ func infra() error { return temporal.NewApplicationError("connection refused", "
 // orderFakes are fake activities registered by name. They record the order
 // of the calls, and whether each ran as a local activity.
 type orderFakes struct {
+	sagatest.Recorder // its Fix makes the named activities succeed from now on
+
 	hooks         map[string]hook
 	voidConfirmed bool // what VoidConfirm reports
 
-	mu       sync.Mutex
-	calls    []string
-	local    []bool
-	timeouts []timeouts
-	orders   map[string][]spec.Order  // the spec.Order inputs per activity
-	mocked   map[string]bool          // activities replaced by a mock (recorded by a listener)
-	limits   map[string]time.Duration // the ScheduleToClose of the mocked activity that started last
-	fixed    map[string]bool          // activities whose hook no longer runs
-	timers   []time.Duration          // the workflow's timers
+	mu     sync.Mutex
+	orders map[string][]spec.Order  // the spec.Order inputs per activity
+	mocked map[string]bool          // activities replaced by a mock (recorded by a listener)
+	limits map[string]time.Duration // the ScheduleToClose of the mocked activity that started last
 
-	sa *searchAttributes
-}
-
-// timeouts are an activity's, as it got them.
-type timeouts struct {
-	ScheduleToClose, StartToClose time.Duration
+	sa *sagatest.SearchAttributes
 }
 
 func newFakes() *orderFakes {
 	return &orderFakes{hooks: map[string]hook{}, orders: map[string][]spec.Order{}, mocked: map[string]bool{},
-		limits: map[string]time.Duration{}, fixed: map[string]bool{}}
-}
-
-func (f *orderFakes) add(call string, info *activity.Info) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, call)
-	f.local = append(f.local, info.IsLocalActivity)
-	f.timeouts = append(f.timeouts, timeouts{info.ScheduleToCloseTimeout, info.StartToCloseTimeout})
-}
-
-// Timeouts returns the timeouts of every call named call, in order.
-func (f *orderFakes) Timeouts(call string) []timeouts {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []timeouts
-	for i, c := range f.calls {
-		if c == call {
-			out = append(out, f.timeouts[i])
-		}
-	}
-	return out
-}
-
-// Timers returns the durations of the timers the workflow started.
-func (f *orderFakes) Timers() []time.Duration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.timers)
+		limits: map[string]time.Duration{}}
 }
 
 func (f *orderFakes) record(ctx context.Context, call string, o *spec.Order) error {
 	info := activity.GetInfo(ctx)
 	name := info.ActivityType.Name
-	f.add(call, &info)
+	f.Add(call, &info)
 	f.mu.Lock()
 	if o != nil {
 		f.orders[name] = append(f.orders[name], *o)
 	}
 	h := f.hooks[name]
-	if f.fixed[name] {
-		h = nil
-	}
 	f.mu.Unlock()
-	if h == nil {
+	if h == nil || f.Fixed(name) {
 		return nil
 	}
 	return h(ctx, info.Attempt)
-}
-
-// fix makes the named activities succeed from now on.
-func (f *orderFakes) fix(names ...string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, n := range names {
-		f.fixed[n] = true
-	}
-}
-
-func (f *orderFakes) Calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-// Kinds returns the calls as "CALL@local" or "CALL@regular".
-func (f *orderFakes) Kinds() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]string, len(f.calls))
-	for i, c := range f.calls {
-		out[i] = c + "@regular"
-		if f.local[i] {
-			out[i] = c + "@local"
-		}
-	}
-	return out
 }
 
 func (f *orderFakes) Orders(name string) []spec.Order {
@@ -265,7 +198,7 @@ func (f *orderFakes) recordMocked(info *activity.Info) {
 	}
 	f.mu.Unlock()
 	if mocked {
-		f.add(name, info)
+		f.Add(name, info)
 	}
 }
 
@@ -331,17 +264,11 @@ func newOrderEnv(t *testing.T, settings Settings, f *orderFakes) *testsuite.Test
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: OrderWorkflowID(testOrderID)})
 	env.RegisterWorkflowWithOptions((&Orders{Settings: settings}).PlaceOrder, workflow.RegisterOptions{Name: PlaceOrderName})
 	f.register(env)
-	f.sa = watchSearchAttributes(env)
+	f.sa = sagatest.WatchSearchAttributes(env)
 	// The order saga starts no timer: the saga timeout is the activities'
-	// ScheduleToClose. Only workflow timers reach this listener (not the
-	// test environment's retry backoffs, mock delays or delayed
-	// callbacks); the SDK waits between the attempts of a local activity
-	// with one, up to ForwardOptions' MaximumInterval.
-	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.timers = append(f.timers, d)
-	})
+	// ScheduleToClose. The SDK waits between the attempts of a local
+	// activity with one, up to ForwardOptions' MaximumInterval.
+	f.WatchTimers(env)
 	t.Cleanup(func() {
 		for _, d := range f.Timers() {
 			if !settings.LocalActivities || d > ForwardOptions.RetryPolicy.MaximumInterval {
@@ -495,34 +422,6 @@ func stepByName(t *testing.T, st saga.State, name string) saga.StepState {
 	return saga.StepState{}
 }
 
-// searchAttributes records the search attributes the workflow upserts.
-type searchAttributes struct {
-	mu      sync.Mutex
-	upserts []map[string]string
-}
-
-func watchSearchAttributes(env *testsuite.TestWorkflowEnvironment) *searchAttributes {
-	sa := &searchAttributes{}
-	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
-		attrs := args.Get(0).(temporal.SearchAttributes)
-		m := map[string]string{}
-		for k, v := range attrs.GetUntypedValues() {
-			m[k.GetName()] = fmt.Sprint(v)
-		}
-		sa.mu.Lock()
-		sa.upserts = append(sa.upserts, m)
-		sa.mu.Unlock()
-	}).Return(nil)
-	return sa
-}
-
-// all returns the upserts, in order.
-func (sa *searchAttributes) all() []map[string]string {
-	sa.mu.Lock()
-	defer sa.mu.Unlock()
-	return slices.Clone(sa.upserts)
-}
-
 // upsert is an upsert of SagaStatus, with SagaStep unless step is "", and
 // other Keyword attributes as name, value pairs.
 func upsert(status, step string, more ...string) map[string]string {
@@ -556,9 +455,9 @@ func cancelledUpserts(failed string) []map[string]string {
 	return []map[string]string{firstUpsert(), upsert(saga.StatusCompensating, failed), upsert(saga.StatusCompensated, "")}
 }
 
-func assertUpserts(t *testing.T, sa *searchAttributes, want []map[string]string) {
+func assertUpserts(t *testing.T, sa *sagatest.SearchAttributes, want []map[string]string) {
 	t.Helper()
-	if got := sa.all(); !reflect.DeepEqual(got, want) {
+	if got := sa.All(); !reflect.DeepEqual(got, want) {
 		t.Errorf("search attribute upserts\n got  %v\n want %v", got, want)
 	}
 }
@@ -571,19 +470,19 @@ func assertUpserts(t *testing.T, sa *searchAttributes, want []map[string]string)
 // forward activity's ScheduleToClose (and StartToClose, when longer) at the
 // time left; the publish step, after the outcome, keeps its own.
 func TestPlaceOrderHappyPath(t *testing.T) {
-	publishTimeouts := timeouts{2 * time.Minute, 10 * time.Second}
+	publishTimeouts := sagatest.Timeouts{ScheduleToClose: 2 * time.Minute, StartToClose: 10 * time.Second}
 	cases := []struct {
 		name     string
 		settings Settings
-		forward  timeouts // of every forward activity
+		forward  sagatest.Timeouts // of every forward activity
 	}{
-		{"no saga timeout", Settings{}, timeouts{3 * time.Minute, 10 * time.Second}},
-		{"saga timeout", Settings{Timeout: time.Minute}, timeouts{time.Minute, 10 * time.Second}},
-		{"local activities", Settings{LocalActivities: true}, timeouts{3 * time.Minute, 10 * time.Second}},
+		{"no saga timeout", Settings{}, sagatest.Timeouts{ScheduleToClose: 3 * time.Minute, StartToClose: 10 * time.Second}},
+		{"saga timeout", Settings{Timeout: time.Minute}, sagatest.Timeouts{ScheduleToClose: time.Minute, StartToClose: 10 * time.Second}},
+		{"local activities", Settings{LocalActivities: true}, sagatest.Timeouts{ScheduleToClose: 3 * time.Minute, StartToClose: 10 * time.Second}},
 		// A local activity shows the StartToClose the engine gave it (the
 		// test environment caps a regular one's at its ScheduleToClose).
 		{"local activities, saga timeout shorter than StartToClose", Settings{LocalActivities: true, Timeout: 5 * time.Second},
-			timeouts{5 * time.Second, 5 * time.Second}},
+			sagatest.Timeouts{ScheduleToClose: 5 * time.Second, StartToClose: 5 * time.Second}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -603,11 +502,11 @@ func TestPlaceOrderHappyPath(t *testing.T) {
 			}
 			assertOrderInputs(t, f, "")
 			for _, a := range forwardActivities {
-				if got := f.Timeouts(a); !reflect.DeepEqual(got, []timeouts{tc.forward}) {
+				if got := f.Timeouts(a); !reflect.DeepEqual(got, []sagatest.Timeouts{tc.forward}) {
 					t.Errorf("%s got timeouts %+v, want %+v", a, got, tc.forward)
 				}
 			}
-			if got := f.Timeouts(publish(spec.EventConfirmed)); !reflect.DeepEqual(got, []timeouts{publishTimeouts}) {
+			if got := f.Timeouts(publish(spec.EventConfirmed)); !reflect.DeepEqual(got, []sagatest.Timeouts{publishTimeouts}) {
 				t.Errorf("PublishEvent got timeouts %+v, want %+v", got, publishTimeouts)
 			}
 
@@ -764,7 +663,7 @@ var failureKinds = []failureKind{
 		setup: func(t *testing.T, env *testsuite.TestWorkflowEnvironment, f *orderFakes, activity, _, _ string) (int, func()) {
 			f.slow(env, activity, 2*time.Minute)
 			return 1, func() {
-				want := []timeouts{{time.Minute, 10 * time.Second}} // the steps before took no time
+				want := []sagatest.Timeouts{{ScheduleToClose: time.Minute, StartToClose: 10 * time.Second}} // the steps before took no time
 				if got := f.Timeouts(activity); !reflect.DeepEqual(got, want) {
 					t.Errorf("%s got timeouts %+v, want %+v", activity, got, want)
 				}
@@ -895,7 +794,7 @@ func TestPlaceOrderSagaTimeoutBeforeStep(t *testing.T) {
 			env := newOrderEnv(t, Settings{Timeout: time.Minute}, f)
 			f.slow(env, st.activity, time.Minute)
 			out := mustRunOrder(t, env)
-			if got, want := f.Timeouts(st.activity), []timeouts{{time.Minute, 10 * time.Second}}; !reflect.DeepEqual(got, want) {
+			if got, want := f.Timeouts(st.activity), []sagatest.Timeouts{{ScheduleToClose: time.Minute, StartToClose: 10 * time.Second}}; !reflect.DeepEqual(got, want) {
 				t.Errorf("%s got timeouts %+v, want %+v", st.activity, got, want)
 			}
 			if i == len(forwardSteps)-1 {
@@ -1315,7 +1214,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 				if st.Status != saga.StatusCompensationFailed || stepByName(t, st, tc.failStep).Status != saga.StepCompensationFailed {
 					t.Errorf("state %+v, want compensation_failed at %s", st, tc.failStep)
 				}
-				f.fix(tc.failing)
+				f.Fix(tc.failing)
 			}
 			u := sendUpdate(env, time.Hour, look, tc.update, tc.args...)
 			out := mustRunOrder(t, env)

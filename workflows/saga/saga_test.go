@@ -19,6 +19,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/fedsaga/fedsaga/workflows/internal/sagatest"
 )
 
 // ---------------------------------------------------------------------------
@@ -221,87 +223,22 @@ func sagaWorkflow(ctx workflow.Context, in sagaInput) (sagaResult, error) {
 // ran as a local activity and with which timeouts, and the workflow's
 // timers.
 type recorder struct {
-	mu       sync.Mutex
-	calls    []string
-	local    []bool
-	timeouts []timeouts
-	timers   []time.Duration
-	fixed    map[string]bool
-	finFail  bool
+	sagatest.Recorder
+	finFail bool
 	// undoHook runs in Undo after the call is recorded.
 	undoHook func(ctx context.Context, c stepCfg)
 }
 
-// timeouts are an activity's, as it got them.
-type timeouts struct {
-	ScheduleToClose, StartToClose time.Duration
-}
-
 func (r *recorder) add(ctx context.Context, s string) {
 	info := activity.GetInfo(ctx)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls = append(r.calls, s)
-	r.local = append(r.local, info.IsLocalActivity)
-	r.timeouts = append(r.timeouts, timeouts{info.ScheduleToCloseTimeout, info.StartToCloseTimeout})
-}
-
-// Timeouts returns the timeouts of every call named call, in order.
-func (r *recorder) Timeouts(call string) []timeouts {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []timeouts
-	for i, c := range r.calls {
-		if c == call {
-			out = append(out, r.timeouts[i])
-		}
-	}
-	return out
-}
-
-// Timers returns the durations of the timers the workflow started.
-func (r *recorder) Timers() []time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.timers)
-}
-
-func (r *recorder) Calls() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.calls)
-}
-
-// Kinds returns the calls as "CALL@local" or "CALL@regular".
-func (r *recorder) Kinds() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, len(r.calls))
-	for i, c := range r.calls {
-		out[i] = c + "@regular"
-		if r.local[i] {
-			out[i] = c + "@local"
-		}
-	}
-	return out
+	r.Add(s, &info)
 }
 
 // fix makes the failing compensations of the named steps succeed.
-func (r *recorder) fix(names ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fixed == nil {
-		r.fixed = map[string]bool{}
-	}
-	for _, n := range names {
-		r.fixed[n] = true
-	}
-}
+func (r *recorder) fix(names ...string) { r.Fix(names...) }
 
 func (r *recorder) broken(c stepCfg) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return c.CompFail != "" && !r.fixed[c.Name]
+	return c.CompFail != "" && !r.Fixed(c.Name)
 }
 
 func (r *recorder) act(ctx context.Context, c stepCfg) error {
@@ -334,8 +271,6 @@ func (r *recorder) undo(ctx context.Context, c stepCfg) error {
 
 func (r *recorder) fin(ctx context.Context, name string) error {
 	r.add(ctx, "fin:"+name)
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.finFail {
 		return appErr("PublishError", "no broker")
 	}
@@ -351,14 +286,7 @@ func newSagaEnv(rec *recorder) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(rec.act, activity.RegisterOptions{Name: slowName})
 	env.RegisterActivityWithOptions(rec.undo, activity.RegisterOptions{Name: undoName})
 	env.RegisterActivityWithOptions(rec.fin, activity.RegisterOptions{Name: finName})
-	// Only workflow timers (workflow.NewTimer, workflow.Sleep) reach this
-	// listener; the test environment's own waits (retry backoffs, mock
-	// delays, delayed callbacks) do not.
-	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		rec.timers = append(rec.timers, d)
-	})
+	rec.WatchTimers(env)
 	return env
 }
 
@@ -516,34 +444,6 @@ func both(fs ...func(*stepCfg)) func(*stepCfg) {
 // sleeps is a plain action that sleeps d.
 func sleeps(d time.Duration) func(*stepCfg) {
 	return func(c *stepCfg) { c.PlainAction, c.Sleep = true, d }
-}
-
-// searchAttributes records the search attributes the workflow upserts.
-type searchAttributes struct {
-	mu      sync.Mutex
-	upserts []map[string]string
-}
-
-func watchSearchAttributes(env *testsuite.TestWorkflowEnvironment) *searchAttributes {
-	sa := &searchAttributes{}
-	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
-		attrs := args.Get(0).(temporal.SearchAttributes)
-		m := map[string]string{}
-		for k, v := range attrs.GetUntypedValues() {
-			m[k.GetName()] = fmt.Sprint(v)
-		}
-		sa.mu.Lock()
-		sa.upserts = append(sa.upserts, m)
-		sa.mu.Unlock()
-	}).Return(nil)
-	return sa
-}
-
-// all returns the upserts, in order.
-func (sa *searchAttributes) all() []map[string]string {
-	sa.mu.Lock()
-	defer sa.mu.Unlock()
-	return slices.Clone(sa.upserts)
 }
 
 // ---------------------------------------------------------------------------
@@ -818,7 +718,7 @@ func TestSagaTimeout(t *testing.T) {
 	}
 	const sagaTimeout = "saga timeout passed (1m0s)"
 	// The engine's compensation options (CompensationTimeout default 10m).
-	comp := timeouts{10 * time.Minute, 30 * time.Second}
+	comp := sagatest.Timeouts{ScheduleToClose: 10 * time.Minute, StartToClose: 30 * time.Second}
 	cases := []struct {
 		name     string
 		local    bool
@@ -826,20 +726,24 @@ func TestSagaTimeout(t *testing.T) {
 		slow     time.Duration // Slow activities need this long
 		plain    []string
 		calls    []string
-		timeouts map[string]timeouts // the timeouts each call got
-		sleeps   []time.Duration     // the workflow's timers: the plain actions' sleeps, nothing else
-		failed   string              // "" when the saga completes
+		timeouts map[string]sagatest.Timeouts // the timeouts each call got
+		sleeps   []time.Duration              // the workflow's timers: the plain actions' sleeps, nothing else
+		failed   string                       // "" when the saga completes
 		cause    string
 		reason   string        // Reason's prefix when cause is causeStep
 		ended    time.Duration // when the failed step ended, after the start
 	}{
 		{
-			name:     "an activity needing longer than the time left times out at the deadline",
-			steps:    steps("a b c", map[string]func(*stepCfg){"b": slowAct(10*time.Minute, 5*time.Minute)}),
-			slow:     2 * time.Minute,
-			calls:    []string{"do:a", "do:b", "undo:b", "undo:a"},
-			timeouts: map[string]timeouts{"do:a": {time.Minute, 10 * time.Second}, "do:b": {time.Minute, time.Minute}, "undo:b": comp, "undo:a": comp},
-			failed:   "b", cause: causeTimeout, reason: sagaTimeout, ended: time.Minute,
+			name:  "an activity needing longer than the time left times out at the deadline",
+			steps: steps("a b c", map[string]func(*stepCfg){"b": slowAct(10*time.Minute, 5*time.Minute)}),
+			slow:  2 * time.Minute,
+			calls: []string{"do:a", "do:b", "undo:b", "undo:a"},
+			timeouts: map[string]sagatest.Timeouts{
+				"do:a":   {ScheduleToClose: time.Minute, StartToClose: 10 * time.Second},
+				"do:b":   {ScheduleToClose: time.Minute, StartToClose: time.Minute},
+				"undo:b": comp, "undo:a": comp,
+			},
+			failed: "b", cause: causeTimeout, reason: sagaTimeout, ended: time.Minute,
 		},
 		{
 			name:     "a later step gets only the time left",
@@ -847,7 +751,7 @@ func TestSagaTimeout(t *testing.T) {
 			slow:     2 * time.Minute,
 			plain:    []string{"do:a"},
 			calls:    []string{"do:b", "undo:b", "undo:a"},
-			timeouts: map[string]timeouts{"do:b": {40 * time.Second, 40 * time.Second}},
+			timeouts: map[string]sagatest.Timeouts{"do:b": {ScheduleToClose: 40 * time.Second, StartToClose: 40 * time.Second}},
 			sleeps:   []time.Duration{20 * time.Second},
 			failed:   "b", cause: causeTimeout, reason: sagaTimeout, ended: time.Minute,
 		},
@@ -858,7 +762,7 @@ func TestSagaTimeout(t *testing.T) {
 			slow:     2 * time.Minute,
 			plain:    []string{"do:a"},
 			calls:    []string{"do:b", "undo:b", "undo:a"},
-			timeouts: map[string]timeouts{"do:b": {45 * time.Second, 45 * time.Second}},
+			timeouts: map[string]sagatest.Timeouts{"do:b": {ScheduleToClose: 45 * time.Second, StartToClose: 45 * time.Second}},
 			sleeps:   []time.Duration{15 * time.Second},
 			failed:   "b", cause: causeTimeout, reason: sagaTimeout, ended: time.Minute,
 		},
@@ -867,7 +771,7 @@ func TestSagaTimeout(t *testing.T) {
 			steps:    steps("a b c", map[string]func(*stepCfg){"b": slowAct(15*time.Second, 20*time.Second)}),
 			slow:     2 * time.Minute,
 			calls:    []string{"do:a", "do:b", "undo:b", "undo:a"},
-			timeouts: map[string]timeouts{"do:b": {20 * time.Second, 15 * time.Second}},
+			timeouts: map[string]sagatest.Timeouts{"do:b": {ScheduleToClose: 20 * time.Second, StartToClose: 15 * time.Second}},
 			failed:   "b", cause: causeStep, reason: "timeout: ", ended: 20 * time.Second,
 		},
 		{
@@ -875,7 +779,7 @@ func TestSagaTimeout(t *testing.T) {
 			steps:    steps("a b c", map[string]func(*stepCfg){"b": slowAct(10*time.Minute, 0)}),
 			slow:     time.Minute, // all the time left
 			calls:    []string{"do:a", "do:b", "undo:c", "undo:b", "undo:a"},
-			timeouts: map[string]timeouts{"do:b": {time.Minute, time.Minute}, "undo:c": comp},
+			timeouts: map[string]sagatest.Timeouts{"do:b": {ScheduleToClose: time.Minute, StartToClose: time.Minute}, "undo:c": comp},
 			failed:   "c", cause: causeTimeout, reason: sagaTimeout, ended: time.Minute,
 		},
 		{
@@ -890,7 +794,7 @@ func TestSagaTimeout(t *testing.T) {
 			name:     "a business failure before the deadline keeps its cause",
 			steps:    steps("a b c", map[string]func(*stepCfg){"b": fails}),
 			calls:    []string{"do:a", "do:b", "undo:b", "undo:a"},
-			timeouts: map[string]timeouts{"do:b": {time.Minute, 10 * time.Second}},
+			timeouts: map[string]sagatest.Timeouts{"do:b": {ScheduleToClose: time.Minute, StartToClose: 10 * time.Second}},
 			failed:   "b", cause: causeStep, reason: "BoomError: b failed",
 		},
 		{
@@ -898,7 +802,7 @@ func TestSagaTimeout(t *testing.T) {
 			steps:    steps("a b c", map[string]func(*stepCfg){"a": plainAction, "b": sleeps(30 * time.Second)}),
 			plain:    []string{"do:a", "do:b"},
 			calls:    []string{"do:c"},
-			timeouts: map[string]timeouts{"do:c": {30 * time.Second, 10 * time.Second}},
+			timeouts: map[string]sagatest.Timeouts{"do:c": {ScheduleToClose: 30 * time.Second, StartToClose: 10 * time.Second}},
 			sleeps:   []time.Duration{30 * time.Second},
 		},
 	}
@@ -1254,7 +1158,7 @@ func TestSagaSearchAttributes(t *testing.T) {
 			if tc.slow > 0 {
 				slowActions(env, rec, tc.slow)
 			}
-			sa := watchSearchAttributes(env)
+			sa := sagatest.WatchSearchAttributes(env)
 			schedule(t, env, rec, tc.ops)
 			tc.in.Finally = "fin"
 			res := runSaga(t, env, rec, tc.in)
@@ -1262,7 +1166,7 @@ func TestSagaSearchAttributes(t *testing.T) {
 			if res.State.Steps[len(res.State.Steps)-1].Status != StepDone {
 				t.Errorf("Finally step %+v, want done", res.State.Steps[len(res.State.Steps)-1])
 			}
-			if got := sa.all(); !reflect.DeepEqual(got, tc.want) {
+			if got := sa.All(); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("upserts\n got  %v\n want %v", got, tc.want)
 			}
 		})
