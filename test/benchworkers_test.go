@@ -68,12 +68,16 @@ type workerSet struct {
 	n       int    // processes
 }
 
-func (w workerSet) String() string {
-	kind := "floor"
+// kind names the set's binary: "fedsaga" or "floor".
+func (w workerSet) kind() string {
 	if w.fedsaga {
-		kind = "fedsaga"
+		return "fedsaga"
 	}
-	return fmt.Sprintf("%d %s worker(s), mode %s", w.n, kind, w.mode)
+	return "floor"
+}
+
+func (w workerSet) String() string {
+	return fmt.Sprintf("%d %s worker(s), mode %s", w.n, w.kind(), w.mode)
 }
 
 // profileName is the file name of process i's CPU profile in the set's
@@ -82,11 +86,7 @@ func (w workerSet) String() string {
 // (happy and compensation, each concurrency); -count starts it again, and
 // pprof merges the files of one set: go tool pprof -top BIN fedsaga-local-2w.*
 func (w workerSet) profileName(start, i int) string {
-	kind := "floor"
-	if w.fedsaga {
-		kind = "fedsaga"
-	}
-	return fmt.Sprintf("%s-%s-%dw.%d-%d.cpu.pprof", kind, w.mode, w.n, start, i)
+	return fmt.Sprintf("%s-%s-%dw.%d-%d.cpu.pprof", w.kind(), w.mode, w.n, start, i)
 }
 
 // benchWorkers runs the worker processes of the saga benchmarks: one set at

@@ -427,8 +427,8 @@ func TestRelaysShareTheOutbox(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if left := s.count(t, "orders", `SELECT count(*) FROM tb_outbox WHERE id LIKE $1 || '-%' AND published_at IS NULL`, prefix); left != 0 {
-		t.Errorf("%d rows left unpublished", left)
+	if left, err := unpublished(); err != nil || left != 0 {
+		t.Errorf("%d rows left unpublished (%v)", left, err)
 	}
 	stream, _ := s.JetStream.Stream(ctx, config.OrdersStream)
 	info, err := stream.Info(ctx, jetstream.WithSubjectFilter("fedsaga.order.>"))

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
 	"github.com/fedsaga/fedsaga/worker"
@@ -19,23 +17,18 @@ Workers are stateless: start as many as you like on one task queue.
 --cpu-profile FILE writes a pprof CPU profile of the whole run, complete once
 the worker has stopped: go tool pprof $(command -v fedsaga) FILE`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.load(); err != nil {
 				return err
 			}
-			if cpuProfile != "" {
-				stop, err := worker.StartCPUProfile(cpuProfile)
+			return worker.ProfileCPU(cpuProfile, func() error {
+				w, err := worker.New(cmd.Context(), a.cfg, a.logger)
 				if err != nil {
 					return err
 				}
-				defer func() { err = errors.Join(err, stop()) }()
-			}
-			w, err := worker.New(cmd.Context(), a.cfg, a.logger)
-			if err != nil {
-				return err
-			}
-			defer w.Close()
-			return w.Run(cmd.Context())
+				defer w.Close()
+				return w.Run(cmd.Context())
+			})
 		},
 	}
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the worker's run to this file")

@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -76,23 +75,16 @@ func main() {
 	configPath := flag.String("config", "", "configuration file (default: $FEDSAGA_CONFIG, then ./fedsaga.toml)")
 	cpuProfile := flag.String("cpu-profile", "", "write a pprof CPU profile of the run to this file (as `fedsaga worker --cpu-profile`)")
 	flag.Parse()
-	if err := run(*configPath, *cpuProfile); err != nil {
+	if err := worker.ProfileCPU(*cpuProfile, func() error { return run(*configPath) }); err != nil {
 		fmt.Fprintln(os.Stderr, "floorworker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(configPath, cpuProfile string) (err error) {
+func run(configPath string) error {
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		return err
-	}
-	if cpuProfile != "" {
-		stop, err := worker.StartCPUProfile(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer func() { err = errors.Join(err, stop()) }()
 	}
 	logger, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
 	if err != nil {
