@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -94,7 +93,7 @@ func New(ctx context.Context, js jetstream.JetStream, opts Options) (*Consumer, 
 		if t != "order.confirmed" && t != "order.cancelled" {
 			return nil, fmt.Errorf("consumer: type %q: want order.confirmed or order.cancelled", t)
 		}
-		filters = append(filters, events.SubjectPrefix+"*."+strings.TrimPrefix(t, "order."))
+		filters = append(filters, events.Subject("*", t))
 	}
 	cc := jetstream.ConsumerConfig{
 		Durable:       opts.Durable,

@@ -190,10 +190,6 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 func (db *DB) connErr(err error) error {
-	var ce *DatabaseConnectionError
-	if errors.As(err, &ce) {
-		return err
-	}
 	return &DatabaseConnectionError{Database: db.Name, URL: db.url, Err: err}
 }
 
