@@ -48,7 +48,7 @@ func (l *Loader[K, V]) Load(ctx context.Context, keys []K) ([]Row[K, V], error) 
 		if size <= 0 {
 			size = 1000
 		}
-		err := l.DB.Read(ctx, l.Timeouts, func(q Querier) error {
+		err := l.DB.Read(ctx, l.Timeouts, func(ctx context.Context, q Querier) error {
 			for start := 0; start < len(unique); start += size {
 				chunk := unique[start:min(start+size, len(unique))]
 				rows, err := q.Query(ctx, l.Query, chunk)

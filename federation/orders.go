@@ -138,7 +138,7 @@ func scanOrder(row pgx.CollectableRow) (Order, error) {
 // oldest first, federated, and the cursor of the next page (nil at the end).
 func (r *Reader) Page(ctx context.Context, after *Cursor, limit int) ([]Order, *Cursor, error) {
 	var orders []Order
-	err := r.orders.Read(ctx, r.timeouts, func(q Querier) error {
+	err := r.orders.Read(ctx, r.timeouts, func(ctx context.Context, q Querier) error {
 		var rows pgx.Rows
 		var err error
 		if after == nil {

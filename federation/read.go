@@ -49,11 +49,12 @@ type Querier interface {
 
 // Read runs fn on a connection of the database's read pool for the
 // federated-read timeout: its connections carry that statement_timeout, so
-// the server cancels a slow query itself, and the context deadline (slightly
-// longer) stops the caller. Nothing keeps running after the caller gave up,
+// the server cancels a slow query itself, and the context fn gets, whose
+// deadline is slightly longer, stops the caller when the server does not
+// answer at all. Nothing keeps running after the caller gave up,
 // and no round trip is spent setting the timeout. Timeouts are
 // *FederationTimeoutError.
-func (db *DB) Read(ctx context.Context, t Timeouts, fn func(Querier) error) error {
+func (db *DB) Read(ctx context.Context, t Timeouts, fn func(context.Context, Querier) error) error {
 	timeout, key := t.of(db.Name)
 	pool, err := db.readPool(timeout)
 	if err != nil {
@@ -66,7 +67,7 @@ func (db *DB) Read(ctx context.Context, t Timeouts, fn func(Querier) error) erro
 		return db.readErr(ctx, err, timeout, key)
 	}
 	defer conn.Release()
-	return db.readErr(ctx, fn(conn), timeout, key)
+	return db.readErr(ctx, fn(tctx, conn), timeout, key)
 }
 
 // readPool returns the pool of read connections whose statement_timeout is
