@@ -200,6 +200,47 @@ func TestFederationTimeoutCancelsOnTheServer(t *testing.T) {
 	}
 }
 
+func TestFederationTimeoutWhenTheDatabaseStopsAnswering(t *testing.T) {
+	// The server's statement_timeout cannot help when its answer never
+	// arrives (a network partition, a frozen host): the read's own deadline
+	// must end the wait.
+	cfg := stack.Config.Databases["inventory"]
+	proxy, proxied := newFreezeProxy(t, cfg.URL)
+	cfg.URL = proxied
+	reg, err := federation.Open(map[string]config.Database{"inventory": cfg}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	defer proxy.close() // first: a pool closes its frozen connection only once it is dropped
+	db, _ := reg.DB("inventory")
+	l := &federation.Loader[string, string]{
+		DB:       db,
+		Timeouts: federation.Timeouts{Default: 300 * time.Millisecond},
+		Query:    `SELECT x, x FROM unnest($1::text[]) x`,
+		Scan: func(row pgx.CollectableRow) (string, string, error) {
+			var k, v string
+			err := row.Scan(&k, &v)
+			return k, v, err
+		},
+	}
+	if _, err := l.Load(context.Background(), []string{"a"}); err != nil {
+		t.Fatalf("load through the proxy: %v", err)
+	}
+	proxy.freeze() // the pooled connection stays open; its answers stop
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // the caller's patience, far longer
+	defer cancel()
+	_, err = l.Load(ctx, []string{"b"})
+	var te *federation.FederationTimeoutError
+	if !errors.As(err, &te) || te.Database != "inventory" || te.Timeout != 300*time.Millisecond {
+		t.Fatalf("err = %v, want FederationTimeoutError for inventory", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("gave up after %s, want about 300ms + 250ms", d)
+	}
+}
+
 func TestPoolExhausted(t *testing.T) {
 	cfg := stack.Config.Databases["inventory"]
 	cfg.PoolSize, cfg.PoolTimeout = 1, 200*time.Millisecond
