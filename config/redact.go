@@ -61,9 +61,9 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // Where raw is malformed it hides more rather than less.
 func RedactURL(raw string) string {
 	if !hasScheme(raw) {
-		pairs, _, err := parseKeywordValue(raw)
+		pairs, errAt, err := parseKeywordValue(raw)
 		if err == nil || len(pairs) > 0 {
-			return redactKeywordValue(raw)
+			return redactKeywordValue(raw, pairs, errAt, err)
 		}
 		// Not keyword/value either: maybe a URL without a scheme,
 		// such as user:password@host:4222.
@@ -173,9 +173,9 @@ func isSecretParam(name string) bool {
 }
 
 // redactKeywordValue redacts the secret values of a libpq keyword/value
-// string. Past a syntax error, it hides the rest if it mentions a password.
-func redactKeywordValue(s string) string {
-	pairs, errAt, err := parseKeywordValue(s)
+// string s, given what parseKeywordValue made of it. Past a syntax error
+// (err at errAt), it hides the rest if it mentions a password.
+func redactKeywordValue(s string, pairs []kvPair, errAt int, err error) string {
 	var b strings.Builder
 	last := 0
 	for _, p := range pairs {

@@ -60,12 +60,7 @@ func findCycle(rels map[string]Relation) *CircularReferenceError {
 		state[entity] = done
 		return nil
 	}
-	froms := make([]string, 0, len(out))
-	for from := range out {
-		froms = append(froms, from)
-	}
-	slices.Sort(froms)
-	for _, from := range froms {
+	for _, from := range sortedKeys(out) {
 		if state[from] == unseen {
 			if err := visit(from); err != nil {
 				return err

@@ -87,9 +87,7 @@ func validate(c *Config) []*Error {
 		if strings.TrimSpace(o.NATSSubject) == "" || strings.ContainsAny(o.NATSSubject, " \t\r\n*>") {
 			v.add(key+".nats_subject", "want a NATS subject without spaces or wildcards, got %q", o.NATSSubject)
 		}
-		if _, ok := c.Databases[o.Database]; !ok {
-			v.add(key+".database", "%q is not a configured database (configured: %s)", o.Database, strings.Join(sortedKeys(c.Databases), ", "))
-		}
+		v.knownDatabase(key+".database", o.Database, c.Databases)
 	}
 
 	v.oneOf("saga.mode", c.Saga.Mode, []string{ModeRegular, ModeLocal})
@@ -231,6 +229,13 @@ func (v *validator) stream(key, name string, s Stream) {
 	v.oneOf(key+".retention", s.Retention, []string{"limits", "interest", "workqueue"})
 }
 
+// knownDatabase checks that name is one of the configured databases.
+func (v *validator) knownDatabase(key, name string, dbs map[string]Database) {
+	if _, ok := dbs[name]; !ok {
+		v.add(key, "%q is not a configured database (configured: %s)", name, strings.Join(sortedKeys(dbs), ", "))
+	}
+}
+
 // natsAuth checks that the fields the auth type needs are set; it never
 // quotes a secret.
 func (v *validator) natsAuth(key string, a NATSAuth) {
@@ -266,9 +271,7 @@ func (v *validator) federation(c *Config) {
 	v.positive("federation.default_timeout", f.DefaultTimeout)
 	for _, name := range sortedKeys(f.DatabaseTimeouts) {
 		key := "federation.database_timeouts." + name
-		if _, ok := c.Databases[name]; !ok {
-			v.add(key, "%q is not a configured database (configured: %s)", name, strings.Join(sortedKeys(c.Databases), ", "))
-		}
+		v.knownDatabase(key, name, c.Databases)
 		v.positive(key, f.DatabaseTimeouts[name])
 	}
 	if a := f.HTTPAddress; a != "" {

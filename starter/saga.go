@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,11 +136,7 @@ var Statuses = []string{saga.StatusRunning, saga.StatusCompensating, saga.Status
 func (f Filter) Query(now time.Time) (string, error) {
 	q := []string{"WorkflowType = '" + workflows.PlaceOrderName + "'"}
 	if f.Status != "" {
-		ok := false
-		for _, s := range Statuses {
-			ok = ok || s == f.Status
-		}
-		if !ok {
+		if !slices.Contains(Statuses, f.Status) {
 			return "", fmt.Errorf("status %q: want one of %s", f.Status, strings.Join(Statuses, ", "))
 		}
 		q = append(q, "SagaStatus = '"+f.Status+"'")
