@@ -88,13 +88,6 @@ type Federation struct {
 	Relations map[string]Relation `koanf:"relations"`
 }
 
-// Relation is one federated relation: every `from` row has related `to`
-// rows, possibly in another database.
-type Relation struct {
-	From string `koanf:"from"`
-	To   string `koanf:"to"`
-}
-
 // Saga holds the limits of every saga run.
 type Saga struct {
 	// Timeout is how long the forward steps of a saga may take in all before

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedsaga/fedsaga/federation/relation"
 )
 
 // This file tests the keys added after config_test.go was written:
@@ -199,9 +201,14 @@ func TestValidateNewKeys(t *testing.T) {
 			"config: federation.default_page_size: must be from 1 to federation.max_page_size (0), got 50",
 		}},
 		{"no relations", func(c *Config) { c.Federation.Relations = nil }, nil},
-		{"extra relation without a cycle", func(c *Config) {
-			c.Federation.Relations["reserved_product"] = Relation{From: "reservation", To: "product"}
+		{"a second name for a supported relation", func(c *Config) {
+			c.Federation.Relations["lines"] = Relation{From: "order", To: "item"}
 		}, nil},
+		// The reader cannot load it: refused when the configuration loads,
+		// not when the worker starts.
+		{"relation the reader cannot load", func(c *Config) {
+			c.Federation.Relations["reserved_product"] = Relation{From: "reservation", To: "product"}
+		}, []string{"config: federation.relations.reserved_product: fedsaga cannot load reservation → product; supported relations: order → item, item → product, order → reservation, order → payment"}},
 		{"relation to an unknown entity", func(c *Config) { c.Federation.Relations["customer"] = Relation{From: "order", To: "customer"} },
 			[]string{`config: federation.relations.customer.to: "customer" is not an entity; want one of ` + entityList}},
 		{"relation from an unknown entity", func(c *Config) { c.Federation.Relations["items"] = Relation{From: "orders", To: "item"} },
@@ -346,7 +353,7 @@ func TestCircularReference(t *testing.T) {
 			}
 			// The answer does not depend on map order.
 			for range 20 {
-				got := findCycle(rels)
+				got := relation.FindCycle(rels)
 				if tt.path == nil {
 					if got != nil {
 						t.Fatalf("findCycle() = %+v, want none", got)
@@ -414,8 +421,8 @@ to = "order"
 [federation.relations.product]
 from = "item"
 to = "payment"
-`)); err != nil {
-		t.Errorf("Load() = %v, want no cycle once relation product is redefined", err)
+`)); err == nil || errors.As(err, new(*CircularReferenceError)) || !strings.Contains(err.Error(), "cannot load item → payment") {
+		t.Errorf("Load() = %v, want no cycle once relation product is redefined, only relations the reader cannot load", err)
 	}
 }
 
@@ -432,9 +439,9 @@ default_page_size = 20
 max_page_size = 200
 [federation.database_timeouts]
 orders = "1s"
-[federation.relations.reserved_product]
-from = "reservation"
-to = "product"
+[federation.relations.lines]
+from = "order"
+to = "item"
 [federation.relations.payment]
 from = "order"
 to = "payment"
@@ -454,7 +461,7 @@ to = "payment"
 			"product":          {From: "item", To: "product"},
 			"reservations":     {From: "order", To: "reservation"},
 			"payment":          {From: "order", To: "payment"},
-			"reserved_product": {From: "reservation", To: "product"},
+			"lines": {From: "order", To: "item"},
 		},
 	}
 	if !reflect.DeepEqual(c.Federation, want) {
@@ -900,9 +907,9 @@ default_page_size = 25
 max_page_size = 250
 [federation.database_timeouts]
 payments = "1500ms"
-[federation.relations.reserved_product]
-from = "reservation"
-to = "product"
+[federation.relations.lines]
+from = "order"
+to = "item"
 
 [nats]
 url = "tls://nats:4222"
@@ -953,7 +960,7 @@ database = "payments"
 		"[[observers]]\n  channel = 'order_events'\n  database = 'orders'\n  nats_subject = 'fedsaga.pg.order'\n",
 		"[[observers]]\n  channel = 'payment_events'\n  database = 'payments'\n  nats_subject = 'fedsaga.pg.payment'\n",
 		"[federation.database_timeouts]\n    payments = '1.5s'\n",
-		"[federation.relations.reserved_product]\n      from = 'reservation'\n      to = 'product'\n",
+		"[federation.relations.lines]\n      from = 'order'\n      to = 'item'\n",
 		"retention = 'interest'",
 		"manage_streams = false",
 	} {
@@ -1003,7 +1010,7 @@ database = "payments"
 	}
 	built.NATS.Auth = NATSAuth{Type: AuthToken, Token: Secret(token)}
 	built.Observers = []Observer{{Channel: "ch", NATSSubject: "a.b", Database: "inventory"}}
-	built.Federation.Relations["reserved_product"] = Relation{From: "reservation", To: "product"}
+	built.Federation.Relations["lines"] = Relation{From: "order", To: "item"}
 	built.Federation.DatabaseTimeouts["orders"] = 3 * time.Second
 	out.Reset()
 	if err := built.Print(&out); err != nil {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/fedsaga/fedsaga/federation/relation"
 )
 
 var (
@@ -285,21 +287,11 @@ func (v *validator) federation(c *Config) {
 	if f.DefaultPageSize < 1 || f.DefaultPageSize > f.MaxPageSize {
 		v.add("federation.default_page_size", "must be from 1 to federation.max_page_size (%d), got %d", f.MaxPageSize, f.DefaultPageSize)
 	}
-	valid := true
-	for _, name := range sortedKeys(f.Relations) {
-		r := f.Relations[name]
-		for _, end := range []struct{ field, entity string }{{"from", r.From}, {"to", r.To}} {
-			field, entity := end.field, end.entity
-			if !slices.Contains(Entities, entity) {
-				v.add("federation.relations."+name+"."+field, "%q is not an entity; want one of %s", entity, strings.Join(Entities, ", "))
-				valid = false
-			}
+	for _, p := range relation.Check(f.Relations) {
+		key := "federation.relations"
+		if p.Key != "" {
+			key += "." + p.Key
 		}
-	}
-	if !valid {
-		return
-	}
-	if cycle := findCycle(f.Relations); cycle != nil {
-		v.errs = append(v.errs, &Error{Key: "federation.relations", Err: cycle})
+		v.errs = append(v.errs, &Error{Key: key, Err: p.Err})
 	}
 }

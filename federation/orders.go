@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/federation/relation"
 )
 
 // ErrNotFound is an id without a row.
@@ -87,13 +88,11 @@ func NewReader(r *Registry, cfg config.Federation) (*Reader, error) {
 		errs = append(errs, err)
 		*dst = db
 	}
-	known := map[[2]string]bool{{"order", "item"}: true, {"item", "product"}: true, {"order", "reservation"}: true, {"order", "payment"}: true}
-	for name, rel := range cfg.Relations {
-		pair := [2]string{rel.From, rel.To}
-		if !known[pair] {
-			errs = append(errs, fmt.Errorf("federation.relations.%s: fedsaga cannot load %s → %s; known relations: order → item, item → product, order → reservation, order → payment", name, rel.From, rel.To))
-		}
-		rd.relations[pair] = true
+	for _, p := range relation.Check(cfg.Relations) {
+		errs = append(errs, fmt.Errorf("federation.relations.%s: %w", p.Key, p.Err))
+	}
+	for _, rel := range cfg.Relations {
+		rd.relations[[2]string{rel.From, rel.To}] = true
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -1,0 +1,147 @@
+// Package relation is the single authority on the federated relations
+// fedsaga can follow: which entities exist, which relations between them
+// the reader can load, and that the declared relations form no cycle.
+// Configuration validation and the federation reader both ask it, so a
+// relation the configuration accepts is one the reader can load.
+//
+// It imports nothing of fedsaga, so that the config package can call it.
+package relation
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Entities are the names relations may use.
+var Entities = []string{"order", "item", "product", "reservation", "payment"}
+
+// Relation is one federated relation: every From row has related To rows,
+// possibly in another database.
+type Relation struct {
+	From string `koanf:"from"`
+	To   string `koanf:"to"`
+}
+
+func (r Relation) String() string { return r.From + " → " + r.To }
+
+// Supported are the relations the reader can load, in the order they are
+// listed in errors.
+var Supported = []Relation{
+	{From: "order", To: "item"},
+	{From: "item", To: "product"},
+	{From: "order", To: "reservation"},
+	{From: "order", To: "payment"},
+}
+
+// Problem is one thing wrong with the declared relations. Key is relative
+// to the relations table: "NAME.from", "NAME" or "" for the whole table.
+type Problem struct {
+	Key string
+	Err error
+}
+
+// CircularReferenceError is a cycle among the federated relations: loading
+// it would never end. Path lists the entities around the cycle, the first
+// repeated at the end.
+type CircularReferenceError struct {
+	Path      []string
+	Relations []string // the relation names along the path
+}
+
+func (e *CircularReferenceError) Error() string {
+	return fmt.Sprintf("CircularReferenceError: federation.relations form a cycle: %s (relations %s); remove one of them",
+		strings.Join(e.Path, " → "), strings.Join(e.Relations, ", "))
+}
+
+// Check reports every problem with rels, keyed by relation name: an
+// entity that does not exist, then a cycle (as a *CircularReferenceError,
+// which names the path), then any relation the reader cannot load.
+func Check(rels map[string]Relation) []Problem {
+	var problems []Problem
+	names := sortedKeys(rels)
+	for _, name := range names {
+		r := rels[name]
+		for _, end := range [...]struct{ field, entity string }{{"from", r.From}, {"to", r.To}} {
+			if !slices.Contains(Entities, end.entity) {
+				problems = append(problems, Problem{Key: name + "." + end.field,
+					Err: fmt.Errorf("%q is not an entity; want one of %s", end.entity, strings.Join(Entities, ", "))})
+			}
+		}
+	}
+	if problems != nil {
+		return problems
+	}
+	if cycle := FindCycle(rels); cycle != nil {
+		return []Problem{{Err: cycle}}
+	}
+	known := make([]string, len(Supported))
+	for i, s := range Supported {
+		known[i] = s.String()
+	}
+	for _, name := range names {
+		if r := rels[name]; !slices.Contains(Supported, r) {
+			problems = append(problems, Problem{Key: name,
+				Err: fmt.Errorf("fedsaga cannot load %s; supported relations: %s", r, strings.Join(known, ", "))})
+		}
+	}
+	return problems
+}
+
+// FindCycle returns the first cycle among rels, in a stable order, or nil.
+func FindCycle(rels map[string]Relation) *CircularReferenceError {
+	out := map[string][]string{} // entity → relation names from it
+	for _, name := range sortedKeys(rels) {
+		out[rels[name].From] = append(out[rels[name].From], name)
+	}
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path, via []string
+	var visit func(entity string) *CircularReferenceError
+	visit = func(entity string) *CircularReferenceError {
+		state[entity] = onPath
+		path = append(path, entity)
+		for _, name := range out[entity] {
+			to := rels[name].To
+			via = append(via, name)
+			switch state[to] {
+			case onPath:
+				start := slices.Index(path, to)
+				return &CircularReferenceError{
+					Path:      append(slices.Clone(path[start:]), to),
+					Relations: slices.Clone(via[start:]),
+				}
+			case unseen:
+				if err := visit(to); err != nil {
+					return err
+				}
+			}
+			via = via[:len(via)-1]
+		}
+		path = path[:len(path)-1]
+		state[entity] = done
+		return nil
+	}
+	for _, from := range sortedKeys(out) {
+		if state[from] == unseen {
+			if err := visit(from); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
