@@ -1,88 +1,71 @@
-package test
+package federation_test
 
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/internal/pgtest"
 )
 
 // A page of 100 federated orders: the batched reader against a naive
 // per-row reader (one query per order and relation, as an ORM's lazy
-// loading does), in the same run, on the same data.
+// loading does), in the same run, on the same data: 20,000 orders (40,000
+// items), a table size where PostgreSQL plans the lookups as a running
+// system would, with indexes.
 //
-//	go test ./test -run '^$' -bench BenchmarkFederationPage -count 6 | benchstat -
-var (
-	seedBench  sync.Once
-	benchStart federation.Cursor // just before the seeded orders
-)
-
-// seedBenchOrders writes 20,000 orders (40,000 items): a table size where
-// PostgreSQL plans the lookups as a running system would, with indexes. The
-// pages read start at the seeded orders, whatever else the run wrote.
-func seedBenchOrders(b *testing.B) {
-	seedBench.Do(func() {
-		d := stack.seedOrders(b, 20000)
-		err := stack.pool(b, "orders").QueryRow(context.Background(),
-			`SELECT min(created_at) FROM tb_order WHERE id = ANY($1)`, d.orders).Scan(&benchStart.CreatedAt)
-		if err != nil {
-			b.Fatal(err)
-		}
-	})
-}
-
+//	go test ./federation -run '^$' -bench BenchmarkFederationPage -count 6 | benchstat -
 func BenchmarkFederationPage(b *testing.B) {
-	seedBenchOrders(b)
+	e := newEnv(b)
+	pgtest.SeedOrders(b, e.cfg, 20000)
 	ctx := context.Background()
 	const size = 100
-	queries := func(before map[string]federation.QueryStats) int64 {
+	perPage := func(reads func() map[string]int64) {
 		var n int64
-		for db, st := range stack.stats(b) {
-			n += st.Reads - before[db].Reads
+		for _, r := range reads() {
+			n += r
 		}
-		return n
+		b.ReportMetric(float64(n)/float64(b.N), "queries/page")
 	}
-
 	b.Run("batched", func(b *testing.B) {
-		r := stack.reader(b, nil)
-		before := stack.stats(b)
+		r := e.reader(b, nil)
+		reads := e.reads(b)
 		for b.Loop() {
-			orders, _, err := r.Page(ctx, &benchStart, size)
+			orders, _, err := r.Page(ctx, nil, size)
 			if err != nil || len(orders) != size {
 				b.Fatal(len(orders), err)
 			}
 		}
-		b.ReportMetric(float64(queries(before))/float64(b.N), "queries/page")
+		perPage(reads)
 	})
 	b.Run("naive", func(b *testing.B) {
-		before := stack.stats(b)
+		reads := e.reads(b)
 		for b.Loop() {
-			orders, err := naivePage(ctx, b, size)
+			orders, err := e.naivePage(ctx, b, size)
 			if err != nil || len(orders) != size {
 				b.Fatal(len(orders), err)
 			}
 		}
-		b.ReportMetric(float64(queries(before))/float64(b.N), "queries/page")
+		perPage(reads)
 	})
 }
 
 // naivePage loads a page the per-row way: the orders, then for every order
 // its items, every item's product, its reservations and its payment, one
 // query each.
-func naivePage(ctx context.Context, tb testing.TB, size int) ([]federation.Order, error) {
-	o, inv, pay := stack.pool(tb, "orders"), stack.pool(tb, "inventory"), stack.pool(tb, "payments")
+func (e *env) naivePage(ctx context.Context, tb testing.TB, size int) ([]federation.Order, error) {
+	o, inv, pay := e.db(tb, config.OrdersDB).Pool(), e.db(tb, config.InventoryDB).Pool(), e.db(tb, config.PaymentsDB).Pool()
 	rows, err := o.Query(ctx, `SELECT id, customer_id, status, total_cents, coalesce(reason, ''), created_at, updated_at
-		FROM tb_order WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, benchStart.CreatedAt, benchStart.ID, size)
+		FROM tb_order ORDER BY created_at, id LIMIT $1`, size)
 	if err != nil {
 		return nil, err
 	}
-	orders, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (federation.Order, error) {
-		var x federation.Order
-		err := row.Scan(&x.ID, &x.CustomerID, &x.Status, &x.TotalCents, &x.Reason, &x.CreatedAt, &x.UpdatedAt)
+	orders, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (x federation.Order, err error) {
+		err = row.Scan(&x.ID, &x.CustomerID, &x.Status, &x.TotalCents, &x.Reason, &x.CreatedAt, &x.UpdatedAt)
 		return x, err
 	})
 	if err != nil {
@@ -94,9 +77,8 @@ func naivePage(ctx context.Context, tb testing.TB, size int) ([]federation.Order
 		if err != nil {
 			return nil, err
 		}
-		ord.Items, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (federation.Item, error) {
-			var it federation.Item
-			err := row.Scan(&it.ProductID, &it.SKU, &it.Quantity, &it.PriceCents)
+		ord.Items, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (it federation.Item, err error) {
+			err = row.Scan(&it.ProductID, &it.SKU, &it.Quantity, &it.PriceCents)
 			return it, err
 		})
 		if err != nil {
@@ -116,9 +98,8 @@ func naivePage(ctx context.Context, tb testing.TB, size int) ([]federation.Order
 		if err != nil {
 			return nil, err
 		}
-		ord.Reservations, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (federation.Reservation, error) {
-			var r federation.Reservation
-			err := row.Scan(&r.ProductID, &r.Quantity, &r.Status)
+		ord.Reservations, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (r federation.Reservation, err error) {
+			err = row.Scan(&r.ProductID, &r.Quantity, &r.Status)
 			return r, err
 		})
 		if err != nil {
