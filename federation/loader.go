@@ -52,10 +52,7 @@ func (l *Loader[K, V]) Load(ctx context.Context, keys []K) ([]Row[K, V], error) 
 	if len(unique) > 0 {
 		err := l.Timeouts.read(ctx, l.DB, func(ctx context.Context, c *pgxpool.Conn) error {
 			for start := 0; start < len(unique); start += size {
-				rows, err := c.Query(ctx, l.Query, unique[start:min(start+size, len(unique))])
-				if err != nil {
-					return err
-				}
+				rows, _ := c.Query(ctx, l.Query, unique[start:min(start+size, len(unique))]) // ForEachRow returns the query's error
 				var k K
 				var v V
 				if _, err := pgx.ForEachRow(rows, append([]any{&k}, l.Scan(&v)...), func() error {

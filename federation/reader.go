@@ -70,8 +70,6 @@ type Payment struct {
 // costs one query per declared relation level and database, whatever the
 // page size (up to batch_size keys per query).
 type Reader struct {
-	orders    *pg.DB
-	timeouts  Timeouts
 	relations map[relation.Relation]bool
 
 	order           *Loader[string, Order]
@@ -100,7 +98,7 @@ func NewReader(r *pg.Registry, cfg config.Federation) (*Reader, error) {
 	}
 	t := Timeouts{Default: cfg.DefaultTimeout, PerDatabase: cfg.DatabaseTimeouts}
 	orders, inventory, payments := dbs[config.OrdersDB], dbs[config.InventoryDB], dbs[config.PaymentsDB]
-	rd := &Reader{orders: orders, timeouts: t, relations: map[relation.Relation]bool{},
+	rd := &Reader{relations: map[relation.Relation]bool{},
 		order: &Loader[string, Order]{DB: orders, Timeouts: t, BatchSize: cfg.BatchSize,
 			Query: `SELECT id, ` + orderColumns + ` FROM tb_order WHERE id = ANY($1)`, Scan: orderFields},
 		items: &Loader[string, Item]{DB: orders, Timeouts: t, BatchSize: cfg.BatchSize,
@@ -168,14 +166,12 @@ func (r *Reader) Page(ctx context.Context, after *Cursor, limit int) ([]Order, *
 		args = append(args, after.CreatedAt, after.ID)
 	}
 	var orders []Order
-	err := r.timeouts.read(ctx, r.orders, func(ctx context.Context, c *pgxpool.Conn) error {
-		rows, err := c.Query(ctx, sql, args...)
-		if err == nil {
-			orders, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (o Order, err error) {
-				err = row.Scan(orderFields(&o)...)
-				return o, err
-			})
-		}
+	err := r.order.Timeouts.read(ctx, r.order.DB, func(ctx context.Context, c *pgxpool.Conn) (err error) {
+		rows, _ := c.Query(ctx, sql, args...) // CollectRows returns the query's error
+		orders, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (o Order, err error) {
+			err = row.Scan(orderFields(&o)...)
+			return o, err
+		})
 		return err
 	})
 	if err != nil {

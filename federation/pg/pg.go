@@ -81,7 +81,8 @@ func (r *Registry) open(name string, cfg config.Database, logger zerolog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("databases.%s: %w", name, err)
 	}
-	return &DB{Name: name, cfg: cfg, url: config.RedactURL(cfg.URL), pool: pool, tracer: tracer}, nil
+	return &DB{Name: name, cfg: cfg, url: config.RedactURL(cfg.URL), pool: pool, tracer: tracer,
+		readPools: map[time.Duration]*pgxpool.Pool{}}, nil
 }
 
 // DB returns the named database.
@@ -156,9 +157,6 @@ func (db *DB) Read(ctx context.Context, timeout time.Duration, fn func(*pgxpool.
 		if pool, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
 			db.readMu.Unlock()
 			return db.connErr(err)
-		}
-		if db.readPools == nil {
-			db.readPools = map[time.Duration]*pgxpool.Pool{}
 		}
 		db.readPools[timeout] = pool
 	}

@@ -1,0 +1,150 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
+	"github.com/fedsaga/fedsaga/internal/pgtest"
+)
+
+// A page of 100 federated orders: the batched reader against a naive
+// per-row reader (one query per order and relation, as an ORM's lazy
+// loading does), in the same run, on the same data.
+//
+//	go test ./test -run '^$' -bench BenchmarkFederationPage -count 6 | benchstat -
+var (
+	seedBench  sync.Once
+	benchStart federation.Cursor // just before the seeded orders
+)
+
+// seedBenchOrders writes 20,000 orders (40,000 items): a table size where
+// PostgreSQL plans the lookups as a running system would, with indexes. The
+// pages read start at the seeded orders, whatever else the run wrote.
+func seedBenchOrders(b *testing.B) {
+	seedBench.Do(func() {
+		d := pgtest.SeedOrders(b, stack.Config.Databases, 20000)
+		err := stack.pool(b, "orders").QueryRow(context.Background(),
+			`SELECT min(created_at) FROM tb_order WHERE id = ANY($1)`, d.IDs).Scan(&benchStart.CreatedAt)
+		if err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+func BenchmarkFederationPage(b *testing.B) {
+	seedBenchOrders(b)
+	ctx := context.Background()
+	const size = 100
+	stats := func() map[string]pg.QueryStats {
+		out := map[string]pg.QueryStats{}
+		for _, name := range config.RequiredDatabases {
+			db, _ := stack.DBs.DB(name)
+			out[name] = db.Stats()
+		}
+		return out
+	}
+	queries := func(before map[string]pg.QueryStats) int64 {
+		var n int64
+		for db, st := range stats() {
+			n += st.Reads - before[db].Reads
+		}
+		return n
+	}
+
+	b.Run("batched", func(b *testing.B) {
+		r, err := federation.NewReader(stack.DBs, stack.Config.Federation)
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := stats()
+		for b.Loop() {
+			orders, _, err := r.Page(ctx, &benchStart, size)
+			if err != nil || len(orders) != size {
+				b.Fatal(len(orders), err)
+			}
+		}
+		b.ReportMetric(float64(queries(before))/float64(b.N), "queries/page")
+	})
+	b.Run("naive", func(b *testing.B) {
+		before := stats()
+		for b.Loop() {
+			orders, err := naivePage(ctx, b, size)
+			if err != nil || len(orders) != size {
+				b.Fatal(len(orders), err)
+			}
+		}
+		b.ReportMetric(float64(queries(before))/float64(b.N), "queries/page")
+	})
+}
+
+// naivePage loads a page the per-row way: the orders, then for every order
+// its items, every item's product, its reservations and its payment, one
+// query each.
+func naivePage(ctx context.Context, tb testing.TB, size int) ([]federation.Order, error) {
+	o, inv, pay := stack.pool(tb, "orders"), stack.pool(tb, "inventory"), stack.pool(tb, "payments")
+	rows, err := o.Query(ctx, `SELECT id, customer_id, status, total_cents, coalesce(reason, ''), created_at, updated_at
+		FROM tb_order WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, benchStart.CreatedAt, benchStart.ID, size)
+	if err != nil {
+		return nil, err
+	}
+	orders, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (federation.Order, error) {
+		var x federation.Order
+		err := row.Scan(&x.ID, &x.CustomerID, &x.Status, &x.TotalCents, &x.Reason, &x.CreatedAt, &x.UpdatedAt)
+		return x, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range orders {
+		ord := &orders[i]
+		rows, err := o.Query(ctx, `SELECT product_id, sku, quantity, price_cents FROM tb_order_item WHERE order_id = $1 ORDER BY product_id`, ord.ID)
+		if err != nil {
+			return nil, err
+		}
+		ord.Items, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (federation.Item, error) {
+			var it federation.Item
+			err := row.Scan(&it.ProductID, &it.SKU, &it.Quantity, &it.PriceCents)
+			return it, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for j := range ord.Items {
+			var p federation.Product
+			err := inv.QueryRow(ctx, `SELECT id, sku, name, price_cents, stock FROM tb_product WHERE id = $1`, ord.Items[j].ProductID).
+				Scan(&p.ID, &p.SKU, &p.Name, &p.PriceCents, &p.Stock)
+			if err == nil {
+				ord.Items[j].Product = &p
+			} else if !errors.Is(err, pgx.ErrNoRows) {
+				return nil, err
+			}
+		}
+		rows, err = inv.Query(ctx, `SELECT product_id, quantity, status FROM tb_reservation WHERE order_id = $1 ORDER BY product_id`, ord.ID)
+		if err != nil {
+			return nil, err
+		}
+		ord.Reservations, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (federation.Reservation, error) {
+			var r federation.Reservation
+			err := row.Scan(&r.ProductID, &r.Quantity, &r.Status)
+			return r, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		var p federation.Payment
+		err = pay.QueryRow(ctx, `SELECT status, amount_cents FROM tb_transaction WHERE order_id = $1`, ord.ID).Scan(&p.Status, &p.AmountCents)
+		if err == nil {
+			ord.Payment = &p
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return nil, err
+		}
+	}
+	return orders, nil
+}
