@@ -19,14 +19,15 @@ import (
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
 // Activities are the order saga's activities with their dependencies. The
 // worker registers its methods under the names in package spec.
 type Activities struct {
-	Orders    *federation.DB
-	Inventory *federation.DB
-	Payments  *federation.DB
+	Orders    *pg.DB
+	Inventory *pg.DB
+	Payments  *pg.DB
 	// JetStream publishes the order events.
 	JetStream jetstream.JetStream
 	// Reader does the validate step's batched reads.
@@ -35,7 +36,7 @@ type Activities struct {
 
 // New takes the three databases of the order saga from the registry; the
 // validate step reads through a federation reader with the fed settings.
-func New(dbs *federation.Registry, fed config.Federation, js jetstream.JetStream) (*Activities, error) {
+func New(dbs *pg.Registry, fed config.Federation, js jetstream.JetStream) (*Activities, error) {
 	a := &Activities{JetStream: js}
 	reader, err := federation.NewReader(dbs, fed)
 	if err != nil {
@@ -43,8 +44,8 @@ func New(dbs *federation.Registry, fed config.Federation, js jetstream.JetStream
 	}
 	a.Reader = reader
 	var errs []error
-	for name, dst := range map[string]**federation.DB{
-		"orders": &a.Orders, "inventory": &a.Inventory, "payments": &a.Payments,
+	for name, dst := range map[string]**pg.DB{
+		config.OrdersDB: &a.Orders, config.InventoryDB: &a.Inventory, config.PaymentsDB: &a.Payments,
 	} {
 		db, err := dbs.DB(name)
 		errs = append(errs, err)
@@ -77,7 +78,7 @@ func claim(ctx context.Context, tx pgx.Tx, sagaID, step, op string) (bool, error
 // forward runs a step's business write behind the barrier, in one local
 // transaction. When the step's action row exists already, the step is a
 // duplicate or its compensation ran first: write nothing, report success.
-func forward(ctx context.Context, db *federation.DB, o spec.Order, step string, write func(pgx.Tx) error) error {
+func forward(ctx context.Context, db *pg.DB, o spec.Order, step string, write func(pgx.Tx) error) error {
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
 	return db.Tx(ctx, func(tx pgx.Tx) error {
 		first, err := claim(ctx, tx, sagaID, step, opAction)
@@ -97,7 +98,7 @@ func forward(ctx context.Context, db *federation.DB, o spec.Order, step string, 
 // ran (a null compensation) and the row now blocks a late action. Then it
 // inserts its own row: when that exists already, this is a duplicate and
 // nothing happens. Otherwise undo runs, told whether the action ran.
-func compensate(ctx context.Context, db *federation.DB, o spec.Order, step string, undo func(tx pgx.Tx, ran bool) error) error {
+func compensate(ctx context.Context, db *pg.DB, o spec.Order, step string, undo func(tx pgx.Tx, ran bool) error) error {
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
 	return db.Tx(ctx, func(tx pgx.Tx) error {
 		neverRan, err := claim(ctx, tx, sagaID, step, opAction)

@@ -235,5 +235,13 @@ type Worker struct {
 // OrdersStream is the name of the stream that carries the order events.
 const OrdersStream = "ORDERS"
 
-// RequiredDatabases are the database names every configuration must have.
-var RequiredDatabases = []string{"orders", "inventory", "payments"}
+// The databases every configuration must have, by name.
+const (
+	OrdersDB    = "orders"
+	InventoryDB = "inventory"
+	PaymentsDB  = "payments"
+)
+
+// RequiredDatabases are the database names every configuration must have:
+// every list of fedsaga's databases derives from it.
+var RequiredDatabases = []string{OrdersDB, InventoryDB, PaymentsDB}

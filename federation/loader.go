@@ -1,11 +1,15 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
 // Loader loads rows by key from one database with
@@ -14,14 +18,16 @@ import (
 // without a row is "not found" (Found false), apart from a failed load (an
 // error).
 type Loader[K comparable, V any] struct {
-	DB        *DB
+	DB        *pg.DB
 	Timeouts  Timeouts
 	BatchSize int
-	// Query selects the rows of the keys in $1 (an array).
+	// Query selects the rows of the keys in $1 (an array): the key first,
+	// then V's columns.
 	Query string
-	// Scan reads one row: its key and value. A key may have several rows
-	// (one-to-many); Load then returns them together, in row order.
-	Scan func(pgx.CollectableRow) (K, V, error)
+	// Scan returns where the columns after the key go in v. A key may have
+	// several rows (one-to-many); Load then returns them together, in row
+	// order.
+	Scan func(v *V) []any
 }
 
 // Row is the result of one key.
@@ -35,34 +41,24 @@ type Row[K comparable, V any] struct {
 // connection; use Parallel to load from several databases at once.
 func (l *Loader[K, V]) Load(ctx context.Context, keys []K) ([]Row[K, V], error) {
 	unique := make([]K, 0, len(keys))
-	seen := make(map[K]bool, len(keys))
+	found := make(map[K][]V, len(keys))
 	for _, k := range keys {
-		if !seen[k] {
-			seen[k] = true
+		if _, ok := found[k]; !ok {
+			found[k] = nil
 			unique = append(unique, k)
 		}
 	}
-	found := make(map[K][]V, len(unique))
+	size := cmp.Or(max(l.BatchSize, 0), 1000) // 0 or less: 1000
 	if len(unique) > 0 {
-		size := l.BatchSize
-		if size <= 0 {
-			size = 1000
-		}
-		err := l.DB.Read(ctx, l.Timeouts, func(ctx context.Context, q Querier) error {
+		err := l.Timeouts.read(ctx, l.DB, func(ctx context.Context, c *pgxpool.Conn) error {
 			for start := 0; start < len(unique); start += size {
-				chunk := unique[start:min(start+size, len(unique))]
-				rows, err := q.Query(ctx, l.Query, chunk)
-				if err != nil {
-					return err
-				}
-				_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
-					k, v, err := l.Scan(row)
-					if err == nil {
-						found[k] = append(found[k], v)
-					}
-					return struct{}{}, err
-				})
-				if err != nil {
+				rows, _ := c.Query(ctx, l.Query, unique[start:min(start+size, len(unique))]) // ForEachRow returns the query's error
+				var k K
+				var v V
+				if _, err := pgx.ForEachRow(rows, append([]any{&k}, l.Scan(&v)...), func() error {
+					found[k] = append(found[k], v)
+					return nil
+				}); err != nil {
 					return err
 				}
 			}
@@ -74,8 +70,7 @@ func (l *Loader[K, V]) Load(ctx context.Context, keys []K) ([]Row[K, V], error) 
 	}
 	out := make([]Row[K, V], len(keys))
 	for i, k := range keys {
-		vs, ok := found[k]
-		out[i] = Row[K, V]{Key: k, Values: vs, Found: ok}
+		out[i] = Row[K, V]{Key: k, Values: found[k], Found: found[k] != nil}
 	}
 	return out, nil
 }

@@ -19,14 +19,16 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/fedsaga/fedsaga/config"
 )
 
 //go:embed orders/*.sql inventory/*.sql payments/*.sql
 var files embed.FS
 
 // Databases are the database names that have a schema, in the order they
-// are migrated.
-var Databases = []string{"orders", "inventory", "payments"}
+// are migrated: every database a configuration must have.
+var Databases = config.RequiredDatabases
 
 // Result is what Up did to one database.
 type Result struct {

@@ -7,14 +7,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
-	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
 // listen runs LISTEN channel on a connection of its own and calls fn with
 // each notification's payload until ctx is done. A lost connection (the
 // database restarted) is opened again with backoff; notifications sent
 // while it was down are lost, which is why every user of listen also polls.
-func listen(ctx context.Context, db *federation.DB, channel string, logger zerolog.Logger, fn func(payload string)) {
+func listen(ctx context.Context, db *pg.DB, channel string, logger zerolog.Logger, fn func(payload string)) {
 	logger = logger.With().Str("database", db.Name).Str("channel", channel).Logger()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -37,7 +37,7 @@ func listen(ctx context.Context, db *federation.DB, channel string, logger zerol
 	}
 }
 
-func listenOnce(ctx context.Context, db *federation.DB, channel string, fn func(string), ready func()) error {
+func listenOnce(ctx context.Context, db *pg.DB, channel string, fn func(string), ready func()) error {
 	conn, err := pgx.ConnectConfig(ctx, db.Pool().Config().ConnConfig)
 	if err != nil {
 		return err

@@ -6,7 +6,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
-	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
 // Observer forwards the payload of every PostgreSQL notification on a
@@ -16,7 +16,7 @@ import (
 // in PostgreSQL: those sent while the LISTEN connection is down are lost;
 // events that must not be lost go through the outbox.
 type Observer struct {
-	DB      *federation.DB
+	DB      *pg.DB
 	Channel string
 	Subject string
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fedsaga/fedsaga/activities/spec"
-	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
 // Channel is the notification channel an insert into tb_outbox notifies.
@@ -43,7 +43,7 @@ type RelayOptions struct {
 // as Nats-Msg-Id, so a row published twice (a relay that died after the
 // acknowledgement) is stored once.
 type Relay struct {
-	db     *federation.DB
+	db     *pg.DB
 	js     jetstream.JetStream
 	opts   RelayOptions
 	logger zerolog.Logger
@@ -56,7 +56,7 @@ type Relay struct {
 // NewRelay returns a relay for the orders database; reg, when not nil,
 // gets its metrics: fedsaga_outbox_backlog, fedsaga_outbox_published_total,
 // fedsaga_outbox_publish_failures_total.
-func NewRelay(db *federation.DB, js jetstream.JetStream, opts RelayOptions, reg prometheus.Registerer, logger zerolog.Logger) *Relay {
+func NewRelay(db *pg.DB, js jetstream.JetStream, opts RelayOptions, reg prometheus.Registerer, logger zerolog.Logger) *Relay {
 	if opts.Batch <= 0 {
 		opts.Batch = 500
 	}

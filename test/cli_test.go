@@ -17,6 +17,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/workflows"
 )
 
@@ -253,7 +254,7 @@ func TestCLIMigrateIsIdempotentAndConcurrent(t *testing.T) {
 	s := stack
 	ctx := context.Background()
 	var env []string
-	for _, name := range []string{"orders", "inventory", "payments"} {
+	for _, name := range config.RequiredDatabases {
 		db := "fedsaga_mig_" + strings.ReplaceAll(uniq(t, name), "-", "_")
 		db = strings.ToLower(db)
 		if err := s.admin(ctx, "CREATE DATABASE "+db); err != nil {

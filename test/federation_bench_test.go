@@ -8,7 +8,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
+	"github.com/fedsaga/fedsaga/internal/pgtest"
 )
 
 // A page of 100 federated orders: the batched reader against a naive
@@ -26,9 +29,9 @@ var (
 // pages read start at the seeded orders, whatever else the run wrote.
 func seedBenchOrders(b *testing.B) {
 	seedBench.Do(func() {
-		d := stack.seedOrders(b, 20000)
+		d := pgtest.SeedOrders(b, stack.Config.Databases, 20000)
 		err := stack.pool(b, "orders").QueryRow(context.Background(),
-			`SELECT min(created_at) FROM tb_order WHERE id = ANY($1)`, d.orders).Scan(&benchStart.CreatedAt)
+			`SELECT min(created_at) FROM tb_order WHERE id = ANY($1)`, d.IDs).Scan(&benchStart.CreatedAt)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -39,17 +42,28 @@ func BenchmarkFederationPage(b *testing.B) {
 	seedBenchOrders(b)
 	ctx := context.Background()
 	const size = 100
-	queries := func(before map[string]federation.QueryStats) int64 {
+	stats := func() map[string]pg.QueryStats {
+		out := map[string]pg.QueryStats{}
+		for _, name := range config.RequiredDatabases {
+			db, _ := stack.DBs.DB(name)
+			out[name] = db.Stats()
+		}
+		return out
+	}
+	queries := func(before map[string]pg.QueryStats) int64 {
 		var n int64
-		for db, st := range stack.stats(b) {
+		for db, st := range stats() {
 			n += st.Reads - before[db].Reads
 		}
 		return n
 	}
 
 	b.Run("batched", func(b *testing.B) {
-		r := stack.reader(b, nil)
-		before := stack.stats(b)
+		r, err := federation.NewReader(stack.DBs, stack.Config.Federation)
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := stats()
 		for b.Loop() {
 			orders, _, err := r.Page(ctx, &benchStart, size)
 			if err != nil || len(orders) != size {
@@ -59,7 +73,7 @@ func BenchmarkFederationPage(b *testing.B) {
 		b.ReportMetric(float64(queries(before))/float64(b.N), "queries/page")
 	})
 	b.Run("naive", func(b *testing.B) {
-		before := stack.stats(b)
+		before := stats()
 		for b.Loop() {
 			orders, err := naivePage(ctx, b, size)
 			if err != nil || len(orders) != size {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/events"
-	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/migrations"
 	"github.com/fedsaga/fedsaga/outbox"
 )
@@ -108,7 +108,7 @@ func relayPayload(b *testing.B) string {
 
 // benchOrdersDB creates and migrates an orders database for the relay
 // benchmark alone; Stack.Close drops it.
-func (s *Stack) benchOrdersDB(b *testing.B) *federation.DB {
+func (s *Stack) benchOrdersDB(b *testing.B) *pg.DB {
 	b.Helper()
 	ctx := context.Background()
 	name := s.dbNames[0] + "_relay"
@@ -118,7 +118,7 @@ func (s *Stack) benchOrdersDB(b *testing.B) *federation.DB {
 	s.dbNames = append(s.dbNames, name)
 	cfg := s.Config.Databases["orders"]
 	cfg.URL = withDatabase(s.adminURL, name)
-	reg, err := federation.Open(map[string]config.Database{"orders": cfg}, zerolog.Nop())
+	reg, err := pg.Open(map[string]config.Database{"orders": cfg}, zerolog.Nop())
 	if err != nil {
 		b.Fatal(err)
 	}

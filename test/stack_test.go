@@ -29,7 +29,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/fedsaga/fedsaga/config"
-	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/logging"
 	"github.com/fedsaga/fedsaga/migrations"
 	"github.com/fedsaga/fedsaga/worker"
@@ -45,7 +45,7 @@ type Stack struct {
 	Config     *config.Config
 	Temporal   client.Client
 	JetStream  jetstream.JetStream
-	DBs        *federation.Registry
+	DBs        *pg.Registry
 
 	adminURL  string
 	dbNames   []string
@@ -204,7 +204,7 @@ http_address = "127.0.0.1:0"
 	if s.Config, err = config.Load(s.ConfigPath); err != nil {
 		return s, err
 	}
-	if s.DBs, err = federation.Open(s.Config.Databases, logger); err != nil {
+	if s.DBs, err = pg.Open(s.Config.Databases, logger); err != nil {
 		return s, err
 	}
 	for _, name := range migrations.Databases {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/fedsaga/fedsaga/config"
 )
 
 func TestWorkerProbesAndMetrics(t *testing.T) {
@@ -28,7 +30,7 @@ func TestWorkerProbesAndMetrics(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
 	}
-	for _, db := range []string{"orders", "inventory", "payments"} {
+	for _, db := range config.RequiredDatabases {
 		for _, m := range []string{"fedsaga_database_pool_active", "fedsaga_database_pool_idle", "fedsaga_database_pool_acquire_total"} {
 			if !strings.Contains(body, m+`{database="`+db+`",pool="main"}`) {
 				t.Errorf("/metrics lacks %s for %s", m, db)

@@ -23,7 +23,7 @@ import (
 	"github.com/fedsaga/fedsaga/activities"
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/config"
-	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/outbox"
 	"github.com/fedsaga/fedsaga/workflows"
 )
@@ -32,7 +32,7 @@ import (
 type Worker struct {
 	cfg      *config.Config
 	logger   zerolog.Logger
-	dbs      *federation.Registry
+	dbs      *pg.Registry
 	nc       *nats.Conn
 	temporal client.Client
 	worker   tworker.Worker
@@ -52,11 +52,11 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 			w.Close()
 		}
 	}()
-	if w.dbs, err = federation.Open(cfg.Databases, logger); err != nil {
+	if w.dbs, err = pg.Open(cfg.Databases, logger); err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(w.dbs.Collector(), federation.QueryLatency())
+	reg.MustRegister(w.dbs.Collector())
 	if cfg.Worker.HTTPAddress != "" {
 		if w.probes, err = newProbes(cfg.Worker.HTTPAddress, reg, logger); err != nil {
 			return nil, err

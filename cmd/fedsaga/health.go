@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedsaga/fedsaga/config"
-	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/worker"
 )
 
@@ -45,7 +45,7 @@ With --database NAME, check that database only.`,
 				fmt.Fprintf(out, "ok    %-10s %s\n", name, detail)
 			}
 
-			dbs, err := federation.Open(a.cfg.Databases, a.logger)
+			dbs, err := pg.Open(a.cfg.Databases, a.logger)
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedsaga/fedsaga/config"
-	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/logging"
 )
 
@@ -67,9 +67,9 @@ func noArgs(cmd *cobra.Command, args []string) error {
 }
 
 // databases loads the configuration and opens the database pools.
-func (a *app) databases() (*federation.Registry, error) {
+func (a *app) databases() (*pg.Registry, error) {
 	if err := a.load(); err != nil {
 		return nil, err
 	}
-	return federation.Open(a.cfg.Databases, a.logger)
+	return pg.Open(a.cfg.Databases, a.logger)
 }

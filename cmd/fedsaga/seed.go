@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
 // The demo catalogue and customers. GIZMO-LTD has little stock, so an order
@@ -55,7 +55,7 @@ with --reset their stock and balances go back to the demo values.`,
 	return cmd
 }
 
-func seed(ctx context.Context, dbs *federation.Registry, reset bool, out io.Writer) error {
+func seed(ctx context.Context, dbs *pg.Registry, reset bool, out io.Writer) error {
 	inventory, err := dbs.DB("inventory")
 	if err != nil {
 		return err

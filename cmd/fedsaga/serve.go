@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/api"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -32,15 +33,15 @@ and /metrics on federation.http_address until SIGINT or SIGTERM.`,
 				return err
 			}
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(dbs.Collector(), federation.QueryLatency(),
+			reg.MustRegister(dbs.Collector(),
 				collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			api := &federation.API{Reader: reader, DefaultPageSize: a.cfg.Federation.DefaultPageSize,
+			readAPI := &api.Server{Reader: reader, DefaultPageSize: a.cfg.Federation.DefaultPageSize,
 				MaxPageSize: a.cfg.Federation.MaxPageSize, Metrics: reg, Logger: a.logger}
 			ln, err := net.Listen("tcp", a.cfg.Federation.HTTPAddress)
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 5 * time.Second}
+			srv := &http.Server{Handler: readAPI.Handler(), ReadHeaderTimeout: 5 * time.Second}
 			a.logger.Info().Str("address", ln.Addr().String()).Msg("read API listening")
 			go func() {
 				<-cmd.Context().Done()

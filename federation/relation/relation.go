@@ -9,8 +9,8 @@ package relation
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -60,7 +60,7 @@ func (e *CircularReferenceError) Error() string {
 // which names the path), then any relation the reader cannot load.
 func Check(rels map[string]Relation) []Problem {
 	var problems []Problem
-	names := sortedKeys(rels)
+	names := slices.Sorted(maps.Keys(rels))
 	for _, name := range names {
 		r := rels[name]
 		for _, end := range [...]struct{ field, entity string }{{"from", r.From}, {"to", r.To}} {
@@ -91,57 +91,39 @@ func Check(rels map[string]Relation) []Problem {
 
 // FindCycle returns the first cycle among rels, in a stable order, or nil.
 func FindCycle(rels map[string]Relation) *CircularReferenceError {
-	out := map[string][]string{} // entity → relation names from it
-	for _, name := range sortedKeys(rels) {
-		out[rels[name].From] = append(out[rels[name].From], name)
-	}
-	const (
-		unseen = iota
-		onPath
-		done
-	)
-	state := map[string]int{}
-	var path, via []string
+	names := slices.Sorted(maps.Keys(rels))
+	done := map[string]bool{}
+	var path, via []string // the entities walked, and the relations between them
 	var visit func(entity string) *CircularReferenceError
 	visit = func(entity string) *CircularReferenceError {
-		state[entity] = onPath
+		if start := slices.Index(path, entity); start >= 0 {
+			return &CircularReferenceError{Path: append(slices.Clone(path[start:]), entity), Relations: slices.Clone(via[start:])}
+		}
+		if done[entity] {
+			return nil
+		}
 		path = append(path, entity)
-		for _, name := range out[entity] {
-			to := rels[name].To
-			via = append(via, name)
-			switch state[to] {
-			case onPath:
-				start := slices.Index(path, to)
-				return &CircularReferenceError{
-					Path:      append(slices.Clone(path[start:]), to),
-					Relations: slices.Clone(via[start:]),
-				}
-			case unseen:
-				if err := visit(to); err != nil {
+		for _, name := range names {
+			if rels[name].From == entity {
+				via = append(via, name)
+				if err := visit(rels[name].To); err != nil {
 					return err
 				}
+				via = via[:len(via)-1]
 			}
-			via = via[:len(via)-1]
 		}
-		path = path[:len(path)-1]
-		state[entity] = done
+		path, done[entity] = path[:len(path)-1], true
 		return nil
 	}
-	for _, from := range sortedKeys(out) {
-		if state[from] == unseen {
-			if err := visit(from); err != nil {
-				return err
-			}
+	var froms []string
+	for _, r := range rels {
+		froms = append(froms, r.From)
+	}
+	slices.Sort(froms)
+	for _, from := range froms {
+		if err := visit(from); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,8 +1,8 @@
-package federation
+package pg
 
 import (
 	"context"
-	"strings"
+	"regexp"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +11,17 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// QueryStats counts what a database's pool has run.
+type QueryStats struct {
+	Statements int64 // every statement, BEGIN, SET and COMMIT included
+	Reads      int64 // statements that succeeded and wrote nothing: SELECT, and WITH … SELECT without a data-modifying WITH query
+}
+
+// Stats returns the database's query counts so far.
+func (db *DB) Stats() QueryStats {
+	return QueryStats{Statements: db.tracer.queries.Load(), Reads: db.tracer.reads.Load()}
+}
+
 // queryTracer counts the queries of a database, measures their latency and
 // logs those slower than log_slow_queries with the SQL text but never the
 // parameter values.
@@ -18,8 +29,8 @@ type queryTracer struct {
 	database  string
 	threshold time.Duration // 0: no slow-query log
 	logger    zerolog.Logger
-	queries   atomic.Int64 // every statement, BEGIN and COMMIT included
-	reads     atomic.Int64 // SELECT and WITH statements
+	queries   atomic.Int64
+	reads     atomic.Int64
 	latency   prometheus.Observer
 }
 
@@ -30,14 +41,17 @@ type queryStart struct {
 	sql string
 }
 
+// writingCTE finds a WITH query that writes: `name AS [NOT] [MATERIALIZED] (INSERT|UPDATE|DELETE|MERGE`.
+var writingCTE = regexp.MustCompile(`(?is)\bAS\s*(?:NOT\s+)?(?:MATERIALIZED\s*)?\(\s*(?:INSERT|UPDATE|DELETE|MERGE)\b`)
+
 func (t *queryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	t.queries.Add(1)
-	if sql := strings.TrimSpace(data.SQL); len(sql) >= 6 && (strings.EqualFold(sql[:6], "select") || strings.EqualFold(sql[:4], "with")) {
-		t.reads.Add(1)
-	}
 	return context.WithValue(ctx, queryStartKey{}, queryStart{at: time.Now(), sql: data.SQL})
 }
 
+// TraceQueryEnd counts a read by the statement's command tag, SELECT, which
+// PostgreSQL also reports for a SELECT whose WITH queries write: those are
+// told apart by their text.
 func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
 	start, ok := ctx.Value(queryStartKey{}).(queryStart)
 	if !ok {
@@ -45,6 +59,9 @@ func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.T
 	}
 	d := time.Since(start.at)
 	t.latency.Observe(d.Seconds())
+	if data.Err == nil && data.CommandTag.Select() && !writingCTE.MatchString(start.sql) {
+		t.reads.Add(1)
+	}
 	if t.threshold > 0 && d >= t.threshold {
 		t.logger.Warn().
 			Str("database", t.database).
@@ -55,11 +72,3 @@ func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.T
 			Msg("slow query")
 	}
 }
-
-// queryLatency is the query latency per database, shared by every registry
-// of the process.
-var queryLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-	Name:    "fedsaga_database_query_seconds",
-	Help:    "Query latency per database.",
-	Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-}, []string{"database"})

@@ -1,21 +1,18 @@
-package federation
+package pg
 
 import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Collector exports the pools' statistics to Prometheus, per database:
-// fedsaga_database_pool_active, _idle, _total and _max connections, the
-// acquire count, and the time spent waiting for a connection when the pool
-// was empty.
-func (r *Registry) Collector() prometheus.Collector { return poolCollector{r} }
+// Collector is how the registry's metrics are registered, all at once:
+// per database, the histogram fedsaga_database_query_seconds of its query
+// latency and its pools' statistics, fedsaga_database_pool_active, _idle,
+// _total and _max connections, the acquire count, and the time spent
+// waiting for a connection when the pool was empty.
+func (r *Registry) Collector() prometheus.Collector { return collector{r} }
 
-// QueryLatency is the histogram fedsaga_database_query_seconds{database}
-// of every pool in the process; register it once per Prometheus registry.
-func QueryLatency() prometheus.Collector { return queryLatency }
-
-type poolCollector struct{ r *Registry }
+type collector struct{ r *Registry }
 
 var (
 	label       = []string{"database", "pool"}
@@ -28,7 +25,8 @@ var (
 	descWait    = prometheus.NewDesc("fedsaga_database_pool_empty_acquire_wait_seconds_total", "Time spent waiting for a connection when the pool was empty.", label, nil)
 )
 
-func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	c.r.latency.Describe(ch)
 	for _, d := range []*prometheus.Desc{descActive, descIdle, descTotal, descMax, descAcquire, descEmpty, descWait} {
 		ch <- d
 	}
@@ -36,7 +34,8 @@ func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect reports, per database, the main pool (pool="main", the saga's
 // writes) and each federated-read pool (pool="read-<timeout>").
-func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	c.r.latency.Collect(ch)
 	for _, name := range c.r.Names() {
 		db := c.r.dbs[name]
 		collectPool(ch, db.pool, name, "main")

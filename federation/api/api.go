@@ -1,4 +1,8 @@
-package federation
+// Package api is fedsaga's read API: federated orders and products over
+// HTTP/JSON, served from a federation.Reader, with the typed errors of
+// packages federation and pg mapped to HTTP statuses that name the
+// database.
+package api
 
 import (
 	"encoding/json"
@@ -10,9 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+
+	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
-// API is fedsaga's read API over HTTP/JSON:
+// Server serves the read API:
 //
 //	GET /v1/orders?limit=N&after=CURSOR   a page of federated orders, oldest first
 //	GET /v1/orders/{id}                   one federated order
@@ -23,8 +30,8 @@ import (
 // Errors are JSON: {"error": {"message": ..., "parameter" | "database": ...}}
 // with 400 for a bad parameter, 404 for an unknown id, 503 when a database
 // cannot be reached or its pool is exhausted, 504 when a database timed out.
-type API struct {
-	Reader          *Reader
+type Server struct {
+	Reader          *federation.Reader
 	DefaultPageSize int
 	MaxPageSize     int
 	Metrics         *prometheus.Registry
@@ -32,7 +39,7 @@ type API struct {
 }
 
 // Handler routes the API.
-func (a *API) Handler() http.Handler {
+func (a *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/orders", a.orders)
 	mux.HandleFunc("GET /v1/orders/{id}", a.order)
@@ -46,18 +53,18 @@ func (a *API) Handler() http.Handler {
 
 // OrderPage is the body of GET /v1/orders.
 type OrderPage struct {
-	Orders []Order `json:"orders"`
+	Orders []federation.Order `json:"orders"`
 	// Next is the after= of the next page; empty on the last page.
 	Next string `json:"next,omitempty"`
 }
 
 // ProductList is the body of GET /v1/products.
 type ProductList struct {
-	Products []Product `json:"products"`
-	Missing  []string  `json:"missing"`
+	Products []federation.Product `json:"products"`
+	Missing  []string             `json:"missing"`
 }
 
-func (a *API) orders(w http.ResponseWriter, r *http.Request) {
+func (a *Server) orders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit := a.DefaultPageSize
 	if s := q.Get("limit"); s != "" {
@@ -68,9 +75,9 @@ func (a *API) orders(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	var after *Cursor
+	var after *federation.Cursor
 	if s := q.Get("after"); s != "" {
-		c, err := ParseCursor(s)
+		c, err := federation.ParseCursor(s)
 		if err != nil {
 			a.badParam(w, "after", err.Error())
 			return
@@ -82,17 +89,14 @@ func (a *API) orders(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	page := OrderPage{Orders: orders}
-	if page.Orders == nil {
-		page.Orders = []Order{}
-	}
+	page := OrderPage{Orders: orders} // never nil: [] when there is none
 	if next != nil {
 		page.Next = next.String()
 	}
 	writeJSON(w, http.StatusOK, page)
 }
 
-func (a *API) order(w http.ResponseWriter, r *http.Request) {
+func (a *Server) order(w http.ResponseWriter, r *http.Request) {
 	o, err := a.Reader.Order(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -101,7 +105,7 @@ func (a *API) order(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, o)
 }
 
-func (a *API) products(w http.ResponseWriter, r *http.Request) {
+func (a *Server) products(w http.ResponseWriter, r *http.Request) {
 	raw := r.URL.Query().Get("ids")
 	var ids []string
 	for _, id := range strings.Split(raw, ",") {
@@ -118,7 +122,7 @@ func (a *API) products(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := ProductList{Products: []Product{}, Missing: []string{}}
+	out := ProductList{Products: []federation.Product{}, Missing: []string{}}
 	seen := map[string]bool{}
 	for _, row := range rows {
 		if seen[row.Key] {
@@ -140,19 +144,19 @@ type apiError struct {
 	Database  string `json:"database,omitempty"`
 }
 
-func (a *API) badParam(w http.ResponseWriter, param, msg string) {
+func (a *Server) badParam(w http.ResponseWriter, param, msg string) {
 	writeJSON(w, http.StatusBadRequest, map[string]apiError{"error": {Message: param + ": " + msg, Parameter: param}})
 }
 
-func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (a *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var (
-		timeout   *FederationTimeoutError
-		exhausted *PoolExhaustedError
-		conn      *DatabaseConnectionError
+		timeout   *federation.FederationTimeoutError
+		exhausted *pg.PoolExhaustedError
+		conn      *pg.DatabaseConnectionError
 	)
 	status, body := http.StatusInternalServerError, apiError{Message: "internal error"}
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, federation.ErrNotFound):
 		status, body = http.StatusNotFound, apiError{Message: err.Error()}
 	case errors.As(err, &timeout):
 		status, body = http.StatusGatewayTimeout, apiError{Message: timeout.Error(), Database: timeout.Database}

@@ -1,4 +1,4 @@
-package test
+package federation_test
 
 import (
 	"io"

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/federation/relation"
 )
 
@@ -68,36 +70,63 @@ type Payment struct {
 // costs one query per declared relation level and database, whatever the
 // page size (up to batch_size keys per query).
 type Reader struct {
-	orders, inventory, payments *DB
-	timeouts                    Timeouts
-	batch                       int
-	relations                   map[[2]string]bool
+	relations map[relation.Relation]bool
+
+	order           *Loader[string, Order]
+	items           *Loader[string, Item]
+	reservations    *Loader[string, Reservation]
+	payments        *Loader[string, Payment]
+	products, bySKU *Loader[string, Product]
+	customers       *Loader[string, string]
 }
 
 // NewReader reads from the registry's orders, inventory and payments
 // databases with the federation configuration.
-func NewReader(r *Registry, cfg config.Federation) (*Reader, error) {
-	rd := &Reader{
-		timeouts:  Timeouts{Default: cfg.DefaultTimeout, PerDatabase: cfg.DatabaseTimeouts},
-		batch:     cfg.BatchSize,
-		relations: map[[2]string]bool{},
-	}
+func NewReader(r *pg.Registry, cfg config.Federation) (*Reader, error) {
 	var errs []error
-	for name, dst := range map[string]**DB{"orders": &rd.orders, "inventory": &rd.inventory, "payments": &rd.payments} {
+	dbs := map[string]*pg.DB{}
+	for _, name := range config.RequiredDatabases {
 		db, err := r.DB(name)
 		errs = append(errs, err)
-		*dst = db
+		dbs[name] = db
 	}
 	for _, p := range relation.Check(cfg.Relations) {
 		errs = append(errs, fmt.Errorf("federation.relations.%s: %w", p.Key, p.Err))
 	}
-	for _, rel := range cfg.Relations {
-		rd.relations[[2]string{rel.From, rel.To}] = true
-	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	t := Timeouts{Default: cfg.DefaultTimeout, PerDatabase: cfg.DatabaseTimeouts}
+	orders, inventory, payments := dbs[config.OrdersDB], dbs[config.InventoryDB], dbs[config.PaymentsDB]
+	rd := &Reader{relations: map[relation.Relation]bool{},
+		order: &Loader[string, Order]{DB: orders, Timeouts: t, BatchSize: cfg.BatchSize,
+			Query: `SELECT id, ` + orderColumns + ` FROM tb_order WHERE id = ANY($1)`, Scan: orderFields},
+		items: &Loader[string, Item]{DB: orders, Timeouts: t, BatchSize: cfg.BatchSize,
+			Query: `SELECT order_id, product_id, sku, quantity, price_cents FROM tb_order_item
+			        WHERE order_id = ANY($1) ORDER BY order_id, product_id`,
+			Scan: func(it *Item) []any { return []any{&it.ProductID, &it.SKU, &it.Quantity, &it.PriceCents} }},
+		reservations: &Loader[string, Reservation]{DB: inventory, Timeouts: t, BatchSize: cfg.BatchSize,
+			Query: `SELECT order_id, product_id, quantity, status FROM tb_reservation
+			        WHERE order_id = ANY($1) ORDER BY order_id, product_id`,
+			Scan: func(r *Reservation) []any { return []any{&r.ProductID, &r.Quantity, &r.Status} }},
+		payments: &Loader[string, Payment]{DB: payments, Timeouts: t, BatchSize: cfg.BatchSize,
+			Query: `SELECT order_id, status, amount_cents FROM tb_transaction WHERE order_id = ANY($1)`,
+			Scan:  func(p *Payment) []any { return []any{&p.Status, &p.AmountCents} }},
+		customers: &Loader[string, string]{DB: payments, Timeouts: t, BatchSize: cfg.BatchSize,
+			Query: `SELECT customer_id, customer_id FROM tb_account WHERE customer_id = ANY($1)`,
+			Scan:  func(id *string) []any { return []any{id} }},
+	}
+	rd.products, rd.bySKU = productLoader(inventory, t, cfg.BatchSize, "id"), productLoader(inventory, t, cfg.BatchSize, "sku")
+	for _, rel := range cfg.Relations {
+		rd.relations[rel] = true
+	}
 	return rd, nil
+}
+
+func productLoader(db *pg.DB, t Timeouts, batch int, key string) *Loader[string, Product] {
+	return &Loader[string, Product]{DB: db, Timeouts: t, BatchSize: batch,
+		Query: `SELECT ` + key + `, id, sku, name, price_cents, stock FROM tb_product WHERE ` + key + ` = ANY($1)`,
+		Scan:  func(p *Product) []any { return []any{&p.ID, &p.SKU, &p.Name, &p.PriceCents, &p.Stock} }}
 }
 
 // Cursor is a position in the order list (created_at, id).
@@ -114,12 +143,9 @@ func (c Cursor) String() string {
 // ParseCursor decodes an after= parameter.
 func ParseCursor(s string) (Cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return Cursor{}, errors.New("not a cursor from a previous page's next")
-	}
 	at, id, ok := strings.Cut(string(b), "|")
 	t, terr := time.Parse(time.RFC3339Nano, at)
-	if !ok || terr != nil || id == "" {
+	if err != nil || !ok || terr != nil || id == "" {
 		return Cursor{}, errors.New("not a cursor from a previous page's next")
 	}
 	return Cursor{CreatedAt: t, ID: id}, nil
@@ -127,29 +153,25 @@ func ParseCursor(s string) (Cursor, error) {
 
 const orderColumns = `id, customer_id, status, total_cents, coalesce(reason, ''), created_at, updated_at`
 
-func scanOrder(row pgx.CollectableRow) (Order, error) {
-	var o Order
-	err := row.Scan(&o.ID, &o.CustomerID, &o.Status, &o.TotalCents, &o.Reason, &o.CreatedAt, &o.UpdatedAt)
-	return o, err
+func orderFields(o *Order) []any {
+	return []any{&o.ID, &o.CustomerID, &o.Status, &o.TotalCents, &o.Reason, &o.CreatedAt, &o.UpdatedAt}
 }
 
 // Page returns up to limit orders after the cursor (nil: from the start),
 // oldest first, federated, and the cursor of the next page (nil at the end).
 func (r *Reader) Page(ctx context.Context, after *Cursor, limit int) ([]Order, *Cursor, error) {
+	sql, args := `SELECT `+orderColumns+` FROM tb_order ORDER BY created_at, id LIMIT $1`, []any{limit + 1}
+	if after != nil {
+		sql = `SELECT ` + orderColumns + ` FROM tb_order WHERE (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $1`
+		args = append(args, after.CreatedAt, after.ID)
+	}
 	var orders []Order
-	err := r.orders.Read(ctx, r.timeouts, func(ctx context.Context, q Querier) error {
-		var rows pgx.Rows
-		var err error
-		if after == nil {
-			rows, err = q.Query(ctx, `SELECT `+orderColumns+` FROM tb_order ORDER BY created_at, id LIMIT $1`, limit+1)
-		} else {
-			rows, err = q.Query(ctx, `SELECT `+orderColumns+` FROM tb_order
-				WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`, after.CreatedAt, after.ID, limit+1)
-		}
-		if err != nil {
-			return err
-		}
-		orders, err = pgx.CollectRows(rows, scanOrder)
+	err := r.order.Timeouts.read(ctx, r.order.DB, func(ctx context.Context, c *pgxpool.Conn) (err error) {
+		rows, _ := c.Query(ctx, sql, args...) // CollectRows returns the query's error
+		orders, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (o Order, err error) {
+			err = row.Scan(orderFields(&o)...)
+			return o, err
+		})
 		return err
 	})
 	if err != nil {
@@ -158,8 +180,7 @@ func (r *Reader) Page(ctx context.Context, after *Cursor, limit int) ([]Order, *
 	var next *Cursor
 	if len(orders) > limit {
 		orders = orders[:limit]
-		last := orders[limit-1]
-		next = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+		next = &Cursor{CreatedAt: orders[limit-1].CreatedAt, ID: orders[limit-1].ID}
 	}
 	if err := r.expand(ctx, orders); err != nil {
 		return nil, nil, err
@@ -169,13 +190,7 @@ func (r *Reader) Page(ctx context.Context, after *Cursor, limit int) ([]Order, *
 
 // Order returns one order, federated; ErrNotFound when there is none.
 func (r *Reader) Order(ctx context.Context, id string) (*Order, error) {
-	l := &Loader[string, Order]{DB: r.orders, Timeouts: r.timeouts, BatchSize: r.batch,
-		Query: `SELECT ` + orderColumns + ` FROM tb_order WHERE id = ANY($1)`,
-		Scan: func(row pgx.CollectableRow) (string, Order, error) {
-			o, err := scanOrder(row)
-			return o.ID, o, err
-		}}
-	rows, err := l.Load(ctx, []string{id})
+	rows, err := r.order.Load(ctx, []string{id})
 	if err != nil {
 		return nil, err
 	}
@@ -200,41 +215,19 @@ func (r *Reader) expand(ctx context.Context, orders []Order) error {
 		ids[i] = o.ID
 		orders[i].Items, orders[i].Reservations = []Item{}, []Reservation{}
 	}
-	var loads []func(context.Context) error
-	if r.relations[[2]string{"order", "item"}] {
-		loads = append(loads, func(ctx context.Context) error {
-			rows, err := r.itemLoader().Load(ctx, ids)
-			for i, row := range rows {
-				orders[i].Items = append(orders[i].Items, row.Values...)
+	loads := []func(context.Context) error{
+		follow(r, "item", r.items, ids, func(i int, vs []Item) { orders[i].Items = append(orders[i].Items, vs...) }),
+		follow(r, "reservation", r.reservations, ids, func(i int, vs []Reservation) {
+			orders[i].Reservations = append(orders[i].Reservations, vs...)
+		}),
+		follow(r, "payment", r.payments, ids, func(i int, vs []Payment) {
+			if vs != nil {
+				orders[i].Payment = &vs[0]
 			}
-			return err
-		})
+		}),
 	}
-	if r.relations[[2]string{"order", "reservation"}] {
-		loads = append(loads, func(ctx context.Context) error {
-			rows, err := r.reservationLoader().Load(ctx, ids)
-			for i, row := range rows {
-				orders[i].Reservations = append(orders[i].Reservations, row.Values...)
-			}
-			return err
-		})
-	}
-	if r.relations[[2]string{"order", "payment"}] {
-		loads = append(loads, func(ctx context.Context) error {
-			rows, err := r.paymentLoader().Load(ctx, ids)
-			for i, row := range rows {
-				if row.Found {
-					orders[i].Payment = &row.Values[0]
-				}
-			}
-			return err
-		})
-	}
-	if err := Parallel(ctx, loads...); err != nil {
+	if err := Parallel(ctx, loads...); err != nil || !r.relations[relation.Relation{From: "item", To: "product"}] {
 		return err
-	}
-	if !r.relations[[2]string{"item", "product"}] {
-		return nil
 	}
 	var productIDs []string
 	for _, o := range orders {
@@ -246,84 +239,43 @@ func (r *Reader) expand(ctx context.Context, orders []Order) error {
 	if err != nil {
 		return err
 	}
-	byID := make(map[string]*Product, len(products))
-	for _, p := range products {
-		if p.Found {
-			byID[p.Key] = &p.Values[0]
-		}
-	}
-	for i := range orders {
+	for i := range orders { // products are in the order of productIDs
 		for j := range orders[i].Items {
-			orders[i].Items[j].Product = byID[orders[i].Items[j].ProductID]
+			if p := products[0]; p.Found {
+				orders[i].Items[j].Product = &p.Values[0]
+			}
+			products = products[1:]
 		}
 	}
 	return nil
 }
 
-func (r *Reader) itemLoader() *Loader[string, Item] {
-	return &Loader[string, Item]{DB: r.orders, Timeouts: r.timeouts, BatchSize: r.batch,
-		Query: `SELECT order_id, product_id, sku, quantity, price_cents FROM tb_order_item
-		        WHERE order_id = ANY($1) ORDER BY order_id, product_id`,
-		Scan: func(row pgx.CollectableRow) (string, Item, error) {
-			var k string
-			var it Item
-			err := row.Scan(&k, &it.ProductID, &it.SKU, &it.Quantity, &it.PriceCents)
-			return k, it, err
-		}}
-}
-
-func (r *Reader) reservationLoader() *Loader[string, Reservation] {
-	return &Loader[string, Reservation]{DB: r.inventory, Timeouts: r.timeouts, BatchSize: r.batch,
-		Query: `SELECT order_id, product_id, quantity, status FROM tb_reservation
-		        WHERE order_id = ANY($1) ORDER BY order_id, product_id`,
-		Scan: func(row pgx.CollectableRow) (string, Reservation, error) {
-			var k string
-			var v Reservation
-			err := row.Scan(&k, &v.ProductID, &v.Quantity, &v.Status)
-			return k, v, err
-		}}
-}
-
-func (r *Reader) paymentLoader() *Loader[string, Payment] {
-	return &Loader[string, Payment]{DB: r.payments, Timeouts: r.timeouts, BatchSize: r.batch,
-		Query: `SELECT order_id, status, amount_cents FROM tb_transaction WHERE order_id = ANY($1)`,
-		Scan: func(row pgx.CollectableRow) (string, Payment, error) {
-			var k string
-			var v Payment
-			err := row.Scan(&k, &v.Status, &v.AmountCents)
-			return k, v, err
-		}}
+// follow returns the load of the order → to relation, or a load that does
+// nothing when the relation is not declared; set gets each order's rows.
+func follow[V any](r *Reader, to string, l *Loader[string, V], ids []string, set func(i int, vs []V)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if !r.relations[relation.Relation{From: "order", To: to}] {
+			return nil
+		}
+		rows, err := l.Load(ctx, ids)
+		for i, row := range rows {
+			set(i, row.Values)
+		}
+		return err
+	}
 }
 
 // Products loads products by id, in the order of ids.
 func (r *Reader) Products(ctx context.Context, ids []string) ([]Row[string, Product], error) {
-	return r.productLoader("id").Load(ctx, ids)
+	return r.products.Load(ctx, ids)
 }
 
 // ProductsBySKU loads products by SKU, in the order of skus.
 func (r *Reader) ProductsBySKU(ctx context.Context, skus []string) ([]Row[string, Product], error) {
-	return r.productLoader("sku").Load(ctx, skus)
-}
-
-func (r *Reader) productLoader(key string) *Loader[string, Product] {
-	return &Loader[string, Product]{DB: r.inventory, Timeouts: r.timeouts, BatchSize: r.batch,
-		Query: `SELECT ` + key + `, id, sku, name, price_cents, stock FROM tb_product WHERE ` + key + ` = ANY($1)`,
-		Scan: func(row pgx.CollectableRow) (string, Product, error) {
-			var k string
-			var p Product
-			err := row.Scan(&k, &p.ID, &p.SKU, &p.Name, &p.PriceCents, &p.Stock)
-			return k, p, err
-		}}
+	return r.bySKU.Load(ctx, skus)
 }
 
 // Customers reports which customer ids have an account (payments).
 func (r *Reader) Customers(ctx context.Context, ids []string) ([]Row[string, string], error) {
-	l := &Loader[string, string]{DB: r.payments, Timeouts: r.timeouts, BatchSize: r.batch,
-		Query: `SELECT customer_id FROM tb_account WHERE customer_id = ANY($1)`,
-		Scan: func(row pgx.CollectableRow) (string, string, error) {
-			var k string
-			err := row.Scan(&k)
-			return k, k, err
-		}}
-	return l.Load(ctx, ids)
+	return r.customers.Load(ctx, ids)
 }

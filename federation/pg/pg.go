@@ -1,0 +1,231 @@
+// Package pg is fedsaga's database layer: one pgx pool per configured
+// database with its own size, acquire timeout, statement timeout and
+// slow-query threshold; transactions; the typed errors
+// DatabaseConnectionError and PoolExhaustedError; the pools' metrics; a
+// query tracer that counts, times and logs statements. It knows nothing of
+// sagas or of what the databases hold. (pg, not db: pg.DB does not stutter
+// and db stays free for variable names.)
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/fedsaga/fedsaga/config"
+)
+
+// Registry is the set of named database pools.
+type Registry struct {
+	dbs     map[string]*DB
+	latency *prometheus.HistogramVec
+}
+
+// DB is one named database and its pool.
+type DB struct {
+	Name   string
+	cfg    config.Database
+	url    string // redacted
+	pool   *pgxpool.Pool
+	tracer *queryTracer
+
+	readMu    sync.Mutex
+	readPools map[time.Duration]*pgxpool.Pool // federated reads, by statement_timeout
+}
+
+// Open builds a pool for every configured database. Pools connect lazily:
+// Open fails only on a malformed configuration; use Ping or Health to check
+// that the databases are reachable.
+func Open(dbs map[string]config.Database, logger zerolog.Logger) (*Registry, error) {
+	r := &Registry{dbs: make(map[string]*DB, len(dbs)), latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "fedsaga_database_query_seconds",
+		Help:    "Query latency per database.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"database"})}
+	for name, cfg := range dbs {
+		db, err := r.open(name, cfg, logger)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		r.dbs[name] = db
+	}
+	return r, nil
+}
+
+func (r *Registry) open(name string, cfg config.Database, logger zerolog.Logger) (*DB, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("databases.%s.url: %w", name, errors.Unwrap(err))
+	}
+	pc.MaxConns = cfg.PoolSize
+	pc.MaxConnIdleTime = cfg.IdleMaxAge
+	pc.ConnConfig.ConnectTimeout = cfg.PoolTimeout
+	if cfg.StatementTimeout > 0 {
+		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
+	}
+	pc.ConnConfig.RuntimeParams["application_name"] = "fedsaga"
+	tracer := &queryTracer{database: name, threshold: cfg.LogSlowQueries, logger: logger, latency: r.latency.WithLabelValues(name)}
+	pc.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, fmt.Errorf("databases.%s: %w", name, err)
+	}
+	return &DB{Name: name, cfg: cfg, url: config.RedactURL(cfg.URL), pool: pool, tracer: tracer,
+		readPools: map[time.Duration]*pgxpool.Pool{}}, nil
+}
+
+// DB returns the named database.
+func (r *Registry) DB(name string) (*DB, error) {
+	db, ok := r.dbs[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (configured: %v): add [databases.%s] to the configuration",
+			ErrUnknownDatabase, name, r.Names(), name)
+	}
+	return db, nil
+}
+
+// Names lists the configured database names, sorted.
+func (r *Registry) Names() []string {
+	return slices.Sorted(maps.Keys(r.dbs))
+}
+
+// Close closes every pool.
+func (r *Registry) Close() {
+	for _, db := range r.dbs {
+		db.pool.Close()
+		db.readMu.Lock()
+		for _, p := range db.readPools {
+			p.Close()
+		}
+		db.readMu.Unlock()
+	}
+}
+
+// Pool is the database's pgx pool, for code that needs it whole (migrations).
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// Query runs fn on a connection from the pool (pgxpool.Pool.AcquireFunc),
+// outside a transaction, waiting at most pool_timeout for the connection.
+// It fails with *PoolExhaustedError when every connection stayed busy, and
+// with *DatabaseConnectionError when a new connection could not be opened;
+// an error from fn is returned as is.
+func (db *DB) Query(ctx context.Context, fn func(*pgxpool.Conn) error) error {
+	return db.acquireFunc(ctx, db.pool, fn)
+}
+
+// Tx runs fn in one transaction (pgx.BeginFunc) on a connection from the
+// pool and commits when fn returns nil. An error from fn rolls the
+// transaction back and is returned as is; failing to get a connection, to
+// begin or to commit is *PoolExhaustedError or *DatabaseConnectionError.
+func (db *DB) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return db.Query(ctx, func(c *pgxpool.Conn) error {
+		var fnErr error
+		err := pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			fnErr = fn(tx)
+			return fnErr
+		})
+		if err != nil && fnErr == nil {
+			return db.connErr(err)
+		}
+		return err
+	})
+}
+
+// Read runs fn on a connection of the database's read-only pool whose
+// connections carry statement_timeout timeout, so that the server cancels
+// a slow read itself and no round trip is spent setting the timeout. The
+// pool is opened the first time; acquiring fails as Query's does.
+func (db *DB) Read(ctx context.Context, timeout time.Duration, fn func(*pgxpool.Conn) error) error {
+	db.readMu.Lock()
+	pool, ok := db.readPools[timeout]
+	if !ok {
+		cfg := db.pool.Config().Copy()
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+		var err error
+		if pool, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
+			db.readMu.Unlock()
+			return db.connErr(err)
+		}
+		db.readPools[timeout] = pool
+	}
+	db.readMu.Unlock()
+	return db.acquireFunc(ctx, pool, fn)
+}
+
+// acquireFunc runs fn on a connection of pool and translates the failures
+// to get one.
+func (db *DB) acquireFunc(ctx context.Context, pool *pgxpool.Pool, fn func(*pgxpool.Conn) error) error {
+	actx, cancel := context.WithTimeout(ctx, db.cfg.PoolTimeout)
+	defer cancel()
+	acquired := false
+	err := pool.AcquireFunc(actx, func(c *pgxpool.Conn) error {
+		acquired = true
+		return fn(c)
+	})
+	switch {
+	case err == nil || acquired:
+		return err
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded) && pool.Stat().TotalConns() >= db.cfg.PoolSize:
+		return &PoolExhaustedError{Database: db.Name, Waited: db.cfg.PoolTimeout, PoolSize: db.cfg.PoolSize}
+	}
+	return db.connErr(err)
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.Query(ctx, func(c *pgxpool.Conn) error {
+		if err := c.Ping(ctx); err != nil {
+			return db.connErr(err)
+		}
+		return nil
+	})
+}
+
+func (db *DB) connErr(err error) error {
+	return &DatabaseConnectionError{Database: db.Name, URL: db.url, Err: err}
+}
+
+// Status is the outcome of checking one database.
+type Status struct {
+	Database string
+	URL      string // redacted
+	Latency  time.Duration
+	Err      error
+}
+
+// Health pings the named databases (all when names is empty) concurrently.
+func (r *Registry) Health(ctx context.Context, names ...string) ([]Status, error) {
+	if len(names) == 0 {
+		names = r.Names()
+	}
+	out := make([]Status, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		db, err := r.DB(n)
+		if err != nil {
+			wg.Wait()
+			return nil, err
+		}
+		wg.Go(func() {
+			start := time.Now()
+			err := db.Ping(ctx)
+			out[i] = Status{Database: db.Name, URL: db.url, Latency: time.Since(start), Err: err}
+		})
+	}
+	wg.Wait()
+	return out, nil
+}
