@@ -118,9 +118,9 @@ func outputFlag(cmd *cobra.Command, def output) *output {
 
 // jsonAlias adds the deprecated --json flag, which sets o to json.
 func jsonAlias(cmd *cobra.Command, o *output) {
-	f := cmd.Flags().VarPF(jsonFlag{o}, "json", "", "same as --output json")
-	f.NoOptDefVal = "true"
-	f.Deprecated = "use --output json"
+	// Not marked deprecated in pflag: its notice would go to stdout, into
+	// the JSON.
+	cmd.Flags().VarPF(jsonFlag{o}, "json", "", "deprecated: same as --output json").NoOptDefVal = "true"
 }
 
 func (o *output) String() string { return string(*o) }
