@@ -41,6 +41,33 @@ type Outcome = workflows.Outcome
 // Request places an order. OrderID may be empty: PlaceOrder then makes one.
 type Request = workflows.PlaceOrderInput
 
+// FieldError is one invalid field of a Request: PlaceOrder's error for
+// invalid input holds one per problem.
+type FieldError = workflows.FieldError
+
+// FieldErrors returns the *FieldError values in err's tree, in order: every
+// invalid field of a Request that PlaceOrder or Request.Validate refused.
+func FieldErrors(err error) []*FieldError {
+	var out []*FieldError
+	var walk func(error)
+	walk = func(err error) {
+		if fe, ok := err.(*FieldError); ok {
+			out = append(out, fe)
+			return
+		}
+		switch e := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				walk(err)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
 // Option changes how PlaceOrder starts a saga.
 type Option func(*options)
 

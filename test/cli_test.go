@@ -362,3 +362,56 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestCLIOutputJSON: the commands that print data print JSON with --output
+// json, and --json stays a way to say it on saga status and saga list.
+func TestCLIOutputJSON(t *testing.T) {
+	p := stack.addProduct(t, 500, 5)
+	customer := stack.addCustomer(t, 10_000)
+	orderID := uniq(t, "ord")
+	r := fedsaga(t, nil, "order", "place", "--customer", customer, "--item", p.SKU+"=1", "--order-id", orderID, "--wait", "--output", "text")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "order "+orderID+": confirmed") {
+		t.Fatalf("order place --wait --output text: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	decode := func(args ...string) any {
+		t.Helper()
+		r := fedsaga(t, nil, args...)
+		var v any
+		if r.code != 0 {
+			t.Fatalf("fedsaga %v: exit %d: %s", args, r.code, r.stderr)
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+			t.Fatalf("fedsaga %v: stdout %q is not one JSON value: %v", args, r.stdout, err)
+		}
+		return v
+	}
+	for _, flag := range []string{"--output=json", "--json"} {
+		st, _ := decode("saga", "status", orderID, flag).(map[string]any)
+		if st["status"] != "completed" {
+			t.Errorf("saga status %s: %v, want status completed", flag, st)
+		}
+		list, _ := decode("saga", "list", "--status", "completed", "--limit", "1000", flag).([]any)
+		if len(list) == 0 {
+			t.Errorf("saga list %s: empty", flag)
+		}
+	}
+	started, _ := decode("order", "place", "--customer", customer, "--item", p.SKU+"=1", "--output", "json").(map[string]any)
+	if started["workflow_id"] != "order-"+started["order_id"].(string) {
+		t.Errorf("order place --output json: %v, want order_id and workflow_id", started)
+	}
+	checks, _ := decode("health", "--output", "json").([]any)
+	if len(checks) != 5 {
+		t.Errorf("health --output json: %v, want the three databases, temporal and nats", checks)
+	}
+	for _, c := range checks {
+		if c, _ := c.(map[string]any); c["ok"] != true {
+			t.Errorf("health --output json: %v is not ok", c)
+		}
+	}
+	rows, _ := decode("seed", "--output", "json").([]any)
+	migrated, _ := decode("migrate", "--output", "json").([]any)
+	cfg, _ := decode("config", "print", "--output", "json").(map[string]any)
+	if len(rows) != 5 || len(migrated) != 3 || cfg["temporal"] == nil {
+		t.Errorf("seed, migrate, config print --output json: %v\n%v\n%v", rows, migrated, cfg)
+	}
+}

@@ -1,40 +1,28 @@
 package worker
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+
+	"github.com/fedsaga/fedsaga/server"
 )
 
 // probes serves /healthz (the process answers), /readyz (the worker polls
 // its task queue) and /metrics (Prometheus).
-//
-// Metrics use github.com/prometheus/client_golang, the reference Prometheus
-// client: the exposition format, Go and process collectors and custom
-// collectors come with it, so nothing of that is hand-written.
 type probes struct {
 	ready  atomic.Bool
 	reason atomic.Value // string: why not ready
-	srv    *http.Server
-	ln     net.Listener
+	srv    *server.Server
 }
 
 func newProbes(addr string, reg *prometheus.Registry, logger zerolog.Logger) (*probes, error) {
 	p := &probes{}
 	p.reason.Store("starting")
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, errors.New("worker.http_address " + addr + ": " + err.Error())
-	}
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -48,14 +36,11 @@ func newProbes(addr string, reg *prometheus.Registry, logger zerolog.Logger) (*p
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	p.ln = ln
-	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := p.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error().Err(err).Msg("health server stopped")
-		}
-	}()
-	logger.Info().Str("address", ln.Addr().String()).Msg("serving /healthz, /readyz and /metrics")
+	srv, err := server.Start("worker probes (worker.http_address)", addr, mux, logger)
+	if err != nil {
+		return nil, err
+	}
+	p.srv = srv
 	return p, nil
 }
 
@@ -72,14 +57,12 @@ func (p *probes) Addr() string {
 	if p == nil {
 		return ""
 	}
-	return p.ln.Addr().String()
+	return p.srv.Addr()
 }
 
 func (p *probes) close() {
 	if p == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = p.srv.Shutdown(ctx)
+	_ = p.srv.Shutdown(2 * time.Second)
 }

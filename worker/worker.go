@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -25,6 +24,7 @@ import (
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/outbox"
+	"github.com/fedsaga/fedsaga/server"
 	"github.com/fedsaga/fedsaga/workflows"
 )
 
@@ -55,8 +55,7 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if w.dbs, err = pg.Open(cfg.Databases, logger); err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(w.dbs.Collector())
+	reg := server.Metrics(w.dbs)
 	if cfg.Worker.HTTPAddress != "" {
 		if w.probes, err = newProbes(cfg.Worker.HTTPAddress, reg, logger); err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -72,27 +73,45 @@ type Outcome struct {
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// Validate checks the input's shape; every problem names its field.
+// Validate checks the input's shape. It reports every problem at once,
+// each a *FieldError naming its field (errors.Join).
 func (in *PlaceOrderInput) Validate() error {
 	var errs []error
+	bad := func(field, value, problem string) {
+		errs = append(errs, &FieldError{Field: field, Value: value, Problem: problem})
+	}
 	if !idPattern.MatchString(in.OrderID) {
-		errs = append(errs, fmt.Errorf("order_id %q: want 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'", in.OrderID))
+		bad("order_id", strconv.Quote(in.OrderID), "want 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'")
 	}
 	if in.CustomerID == "" {
-		errs = append(errs, errors.New("customer_id: required"))
+		bad("customer_id", "", "required")
 	}
 	if len(in.Items) == 0 {
-		errs = append(errs, errors.New("items: at least one item is required"))
+		bad("items", "", "at least one item is required")
 	}
 	for i, it := range in.Items {
 		if it.SKU == "" {
-			errs = append(errs, fmt.Errorf("items[%d].sku: required", i))
+			bad(fmt.Sprintf("items[%d].sku", i), "", "required")
 		}
 		if it.Quantity <= 0 {
-			errs = append(errs, fmt.Errorf("items[%d].quantity %d: want a positive integer", i, it.Quantity))
+			bad(fmt.Sprintf("items[%d].quantity", i), strconv.Itoa(it.Quantity), "want a positive integer")
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// FieldError is one invalid field of an input.
+type FieldError struct {
+	Field   string // JSON name and path, e.g. "customer_id" or "items[1].quantity"
+	Value   string // the value given, as printed; "" for a missing one
+	Problem string // what is wrong, and what is allowed
+}
+
+func (e *FieldError) Error() string {
+	if e.Value == "" {
+		return e.Field + ": " + e.Problem
+	}
+	return e.Field + " " + e.Value + ": " + e.Problem
 }
 
 // Settings are the worker's saga settings. The order saga records them in

@@ -1,24 +1,23 @@
 package main
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 )
 
 func (a *app) configCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Inspect the configuration",
-	}
-	cmd.AddCommand(&cobra.Command{
+	print := &cobra.Command{
 		Use:   "print",
-		Short: "Print the effective configuration as TOML, secrets shown as [REDACTED]",
+		Short: "Print the effective configuration as TOML (or JSON), secrets shown as [REDACTED]",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
-			return a.cfg.Print(cmd.OutOrStdout())
-		},
-	})
-	return cmd
+	}
+	out := outputFlag(print, "text")
+	print.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := a.load(); err != nil {
+			return err
+		}
+		return out.print(cmd.OutOrStdout(), a.cfg.Redacted(), func(w io.Writer) error { return a.cfg.Print(w) })
+	}
+	return group("config", "Inspect the configuration", print)
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
+	"io"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -14,12 +16,7 @@ import (
 )
 
 func (a *app) eventsCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "events",
-		Short: "Read the order events in NATS JetStream",
-	}
-	cmd.AddCommand(a.eventsTailCmd())
-	return cmd
+	return group("events", "Read the order events in NATS JetStream", a.eventsTailCmd())
 }
 
 func (a *app) eventsTailCmd() *cobra.Command {
@@ -31,42 +28,48 @@ func (a *app) eventsTailCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tail [--type order.confirmed|order.cancelled]",
 		Short: "Print order events as JSON lines, through a durable consumer with explicit acks, until interrupted",
-		Long: `Print order events as JSON lines (CloudEvents envelopes) until SIGINT or SIGTERM.
+		Long: `Print order events as JSON lines (CloudEvents envelopes) until SIGINT or SIGTERM;
+--output text prints one line per event instead.
 The events are read through the durable consumer --durable with explicit acks: a
 second tail with the same name continues where the first stopped. Event ids
 already printed are skipped; a message that cannot be handled --max-deliver times
 moves to the dead-letter stream ORDERS_DLQ.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, t := range types {
-				if t != "order.confirmed" && t != "order.cancelled" {
-					return usagef("--type %q: want order.confirmed or order.cancelled", t)
-				}
+	}
+	out := outputFlag(cmd, "json")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		for _, t := range types {
+			if t != "order.confirmed" && t != "order.cancelled" {
+				return usagef("--type %q: want order.confirmed or order.cancelled", t)
 			}
-			if err := a.load(); err != nil {
+		}
+		if err := a.load(); err != nil {
+			return err
+		}
+		nc, err := worker.ConnectNATS(a.cfg.NATS, a.logger)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		c, err := consumer.New(ctx, js, consumer.Options{
+			Stream: config.OrdersStream, Durable: durable, Types: types, MaxDeliver: maxDeliver,
+		})
+		if err != nil {
+			return err
+		}
+		return c.Run(ctx, func(_ context.Context, ev events.Envelope) error {
+			return out.print(cmd.OutOrStdout(), ev, func(w io.Writer) error {
+				d := ev.Data
+				_, err := fmt.Fprintf(w, "%s  %-15s  order %s  customer %s  %d cents  %s\n",
+					ev.Time.UTC().Format(time.RFC3339), ev.Type, d.OrderID, d.CustomerID, d.TotalCents, d.Reason)
 				return err
-			}
-			nc, err := worker.ConnectNATS(a.cfg.NATS, a.logger)
-			if err != nil {
-				return err
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			c, err := consumer.New(ctx, js, consumer.Options{
-				Stream: config.OrdersStream, Durable: durable, Types: types, MaxDeliver: maxDeliver,
 			})
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			return c.Run(ctx, func(_ context.Context, ev events.Envelope) error {
-				return enc.Encode(ev)
-			})
-		},
+		})
 	}
 	cmd.Flags().StringArrayVar(&types, "type", nil, "only this event type (repeatable)")
 	cmd.Flags().StringVar(&durable, "durable", "fedsaga-events-tail", "durable consumer name")

@@ -2,7 +2,8 @@
 // demo data, health checks, configuration and placing orders.
 //
 // Exit codes: 0 success, 1 failure (a dependency down, a saga error),
-// 2 bad command-line input (nothing was started or written).
+// 2 bad command-line input: an unknown command or flag, a bad flag value
+// (nothing was started or written).
 //
 // The CLI is built with cobra (github.com/spf13/cobra): the most widely used
 // Go CLI library, kept up by a large community, with nested subcommands,
@@ -13,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,8 +23,27 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := newRoot().ExecuteContext(ctx)
-	os.Exit(exitCode(err))
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line args and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "fedsaga:", err)
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
 }
 
 // usageError is bad command-line input: exit code 2.
@@ -33,16 +54,4 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintln(os.Stderr, "fedsaga:", err)
-	var u usageError
-	if errors.As(err, &u) {
-		return 2
-	}
-	return 1
 }

@@ -5,22 +5,33 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/migrations"
 )
 
+// migrated is what migrate did to one database.
+type migrated struct {
+	Database string  `json:"database"`
+	Version  int64   `json:"version"`
+	Applied  []int64 `json:"applied"`
+}
+
+func (m migrated) String() string {
+	return fmt.Sprintf("%-9s schema version %d (%d applied now)", m.Database, m.Version, len(m.Applied))
+}
+
 func (a *app) migrateCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the schema migrations to the orders, inventory and payments databases",
 		Long: `Apply every pending migration. Idempotent, and safe to run from several
 processes at once: each database's migration holds a PostgreSQL advisory lock.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			dbs, err := a.databases()
-			if err != nil {
-				return err
-			}
-			defer dbs.Close()
+	}
+	out := outputFlag(cmd, "text")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return a.withDatabases(func(dbs *pg.Registry) error {
+			var done []migrated
 			for _, name := range migrations.Databases {
 				db, err := dbs.DB(name)
 				if err != nil {
@@ -33,9 +44,10 @@ processes at once: each database's migration holds a PostgreSQL advisory lock.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%-9s schema version %d (%d applied now)\n", name, res.Version, len(res.Applied))
+				done = append(done, migrated{Database: name, Version: res.Version, Applied: res.Applied})
 			}
-			return nil
-		},
+			return out.print(cmd.OutOrStdout(), done, lines(done))
+		})
 	}
+	return cmd
 }

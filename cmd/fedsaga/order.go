@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,12 +13,7 @@ import (
 )
 
 func (a *app) orderCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "order",
-		Short: "Place orders",
-	}
-	cmd.AddCommand(a.orderPlaceCmd())
-	return cmd
+	return group("order", "Place orders", a.orderPlaceCmd())
 }
 
 func (a *app) orderPlaceCmd() *cobra.Command {
@@ -33,53 +28,68 @@ func (a *app) orderPlaceCmd() *cobra.Command {
 		Long: `Start the order saga for a customer and items, and print the order id.
 With --wait, wait for the outcome and print it as one JSON object:
 {"order_id": ..., "status": "confirmed"|"cancelled", "reason": ..., ...}.
+--output json prints the started saga as JSON without --wait, and
+--output text prints the outcome as a line with --wait.
 Placing the same --order-id twice runs one saga.
 Bad input exits with code 2 and starts nothing.`,
 		Example: `  fedsaga order place --customer alice --item WIDGET=2 --item GADGET=1 --wait`,
 		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			req, err := placeRequest(customer, orderID, items)
+	}
+	out := outputFlag(cmd, "")
+	cmd.Flags().Lookup("output").Usage = "output format: text or json (default: text, json with --wait)"
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		req, err := placeRequest(customer, orderID, items)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		return a.withTemporal(ctx, func(c client.Client) error {
+			h, err := starter.PlaceOrder(ctx, c, req, starter.TaskQueue(a.cfg.Temporal.TaskQueue))
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			return a.withTemporal(ctx, func(c client.Client) error {
-				h, err := starter.PlaceOrder(ctx, c, req, starter.TaskQueue(a.cfg.Temporal.TaskQueue))
-				if err != nil {
+			if !wait {
+				started := struct {
+					OrderID    string `json:"order_id"`
+					WorkflowID string `json:"workflow_id"`
+					RunID      string `json:"run_id"`
+				}{h.OrderID, h.WorkflowID, h.RunID}
+				return out.or("text").print(cmd.OutOrStdout(), started, func(w io.Writer) error {
+					_, err := fmt.Fprintln(w, h.OrderID)
 					return err
+				})
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "order %s placed (workflow %s); waiting for the outcome\n", h.OrderID, h.WorkflowID)
+			res, err := h.Result(ctx)
+			if err != nil {
+				return err
+			}
+			return out.or("json").print(cmd.OutOrStdout(), res, func(w io.Writer) error {
+				line := fmt.Sprintf("order %s: %s, %d cents", res.OrderID, res.Status, res.TotalCents)
+				if res.Reason != "" {
+					line += ": " + res.Reason
 				}
-				if !wait {
-					fmt.Fprintln(cmd.OutOrStdout(), h.OrderID)
-					return nil
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "order %s placed (workflow %s); waiting for the outcome\n", h.OrderID, h.WorkflowID)
-				out, err := h.Result(ctx)
-				if err != nil {
-					return err
-				}
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+				_, err := fmt.Fprintln(w, line)
+				return err
 			})
-		},
+		})
 	}
 	f := cmd.Flags()
 	f.StringVar(&customer, "customer", "", "customer id (required)")
 	f.StringArrayVar(&items, "item", nil, "an item as SKU=QTY, QTY a positive integer (repeatable, at least one)")
 	f.StringVar(&orderID, "order-id", "", "order id (default: a new one); the saga's workflow id is order-<id>")
-	f.BoolVar(&wait, "wait", false, "wait for the outcome and print it as JSON")
+	f.BoolVar(&wait, "wait", false, "wait for the outcome and print it (as JSON unless --output text)")
 	return cmd
 }
+
+// orderFlags are the command line's names of the order's fields.
+var orderFlags = map[string]string{"order_id": "--order-id", "customer_id": "--customer", "items": "--item"}
 
 // placeRequest checks the command line before anything is contacted; every
 // problem names its flag and exits with code 2.
 func placeRequest(customer, orderID string, items []string) (starter.Request, error) {
-	var errs []string
-	if strings.TrimSpace(customer) == "" {
-		errs = append(errs, "--customer: required")
-	}
-	if len(items) == 0 {
-		errs = append(errs, "--item: at least one SKU=QTY is required")
-	}
 	req := starter.Request{OrderID: orderID, CustomerID: customer}
+	var errs []string
 	for _, s := range items {
 		it, err := starter.ParseItem(s)
 		if err != nil {
@@ -88,28 +98,26 @@ func placeRequest(customer, orderID string, items []string) (starter.Request, er
 		}
 		req.Items = append(req.Items, it)
 	}
-	if len(errs) == 0 {
-		probe := req
-		if probe.OrderID == "" {
-			probe.OrderID = "x"
+	probe := req
+	if probe.OrderID == "" {
+		probe.OrderID = "x" // PlaceOrder makes one
+	}
+	probe.CustomerID = strings.TrimSpace(customer)
+	badItems := len(errs) > 0
+	for _, fe := range starter.FieldErrors(probe.Validate()) {
+		if fe.Field == "items" && badItems {
+			continue // the bad --item values are named already
 		}
-		var err error
-		if err = probe.Validate(); err != nil {
-			errs = append(errs, flagNames(err))
+		field, path, _ := strings.Cut(fe.Field, "[")
+		if path != "" {
+			path = "[" + path
 		}
+		named := *fe
+		named.Field = orderFlags[field] + path
+		errs = append(errs, named.Error())
 	}
 	if len(errs) > 0 {
 		return req, usageError{errors.New(strings.Join(errs, "; "))}
 	}
 	return req, nil
-}
-
-// flagNames renames the workflow input's fields to the CLI's flags.
-func flagNames(err error) string {
-	return strings.NewReplacer(
-		"order_id", "--order-id",
-		"customer_id", "--customer",
-		"items", "--item",
-		"\n", "; ",
-	).Replace(err.Error())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -21,16 +22,7 @@ type app struct {
 
 func newRoot() *cobra.Command {
 	a := &app{}
-	root := &cobra.Command{
-		Use:           "fedsaga",
-		Short:         "Durable saga orchestration on Temporal across PostgreSQL databases",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.PersistentFlags().StringVar(&a.configPath, "config", "",
-		"configuration file (default: $FEDSAGA_CONFIG, then ./fedsaga.toml)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(
+	root := group("fedsaga", "Durable saga orchestration on Temporal across PostgreSQL databases",
 		a.workerCmd(),
 		a.migrateCmd(),
 		a.seedCmd(),
@@ -41,7 +33,36 @@ func newRoot() *cobra.Command {
 		a.eventsCmd(),
 		a.serveCmd(),
 	)
+	root.SilenceUsage = true
+	root.SilenceErrors = true
+	root.PersistentFlags().StringVar(&a.configPath, "config", "",
+		"configuration file (default: $FEDSAGA_CONFIG, then ./fedsaga.toml)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return root
+}
+
+// group is a command that only holds subcommands. Alone it prints its
+// help; followed by a word that is not one of its subcommands it is a usage
+// error (exit code 2), with cobra's suggestions.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:                        use,
+		Short:                      short,
+		SuggestionsMinimumDistance: 2,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			hint := "; see " + cmd.CommandPath() + " --help"
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return usagef("unknown command %q for %q%s", args[0], cmd.CommandPath(), hint)
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(subs...)
+	return cmd
 }
 
 // load reads and validates the configuration and builds the logger.
@@ -66,10 +87,16 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// databases loads the configuration and opens the database pools.
-func (a *app) databases() (*pg.Registry, error) {
+// withDatabases loads the configuration, opens the database pools and
+// runs fn.
+func (a *app) withDatabases(fn func(*pg.Registry) error) error {
 	if err := a.load(); err != nil {
-		return nil, err
+		return err
 	}
-	return pg.Open(a.cfg.Databases, a.logger)
+	dbs, err := pg.Open(a.cfg.Databases, a.logger)
+	if err != nil {
+		return err
+	}
+	defer dbs.Close()
+	return fn(dbs)
 }

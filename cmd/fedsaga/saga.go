@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -17,12 +16,8 @@ import (
 )
 
 func (a *app) sagaCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "saga",
-		Short: "Inspect and operate sagas: status, list, compensate, retry-compensation, resolve",
-	}
-	cmd.AddCommand(a.sagaStatusCmd(), a.sagaListCmd(), a.sagaCompensateCmd(), a.sagaRetryCmd(), a.sagaResolveCmd())
-	return cmd
+	return group("saga", "Inspect and operate sagas: status, list, compensate, retry-compensation, resolve",
+		a.sagaStatusCmd(), a.sagaListCmd(), a.sagaCompensateCmd(), a.sagaRetryCmd(), a.sagaResolveCmd())
 }
 
 // withTemporal loads the configuration, dials Temporal and runs fn.
@@ -46,30 +41,26 @@ func orderID(cmd *cobra.Command, args []string) error {
 }
 
 func (a *app) sagaStatusCmd() *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status ORDER_ID",
 		Short: "Show a saga's state: its status, and per step status, attempts, errors and times",
 		Args:  orderID,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withTemporal(cmd.Context(), func(c client.Client) error {
-				st, err := starter.SagaState(cmd.Context(), c, args[0])
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return json.NewEncoder(cmd.OutOrStdout()).Encode(st)
-				}
-				printState(cmd.OutOrStdout(), args[0], st)
-				return nil
-			})
-		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the state as JSON")
+	out := outputFlag(cmd, "text")
+	jsonAlias(cmd, out)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return a.withTemporal(cmd.Context(), func(c client.Client) error {
+			st, err := starter.SagaState(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			return out.print(cmd.OutOrStdout(), st, func(w io.Writer) error { return printState(w, args[0], st) })
+		})
+	}
 	return cmd
 }
 
-func printState(w io.Writer, orderID string, st *starter.State) {
+func printState(w io.Writer, orderID string, st *starter.State) error {
 	fmt.Fprintf(w, "order %s: %s\n", orderID, st.Status)
 	if st.Step != "" {
 		fmt.Fprintf(w, "step in progress: %s\n", st.Step)
@@ -96,7 +87,7 @@ func printState(w io.Writer, orderID string, st *starter.State) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Status, attempts, clock(s.StartedAt), clock(s.EndedAt), errText)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 func clock(t time.Time) string {
@@ -107,29 +98,27 @@ func clock(t time.Time) string {
 }
 
 func (a *app) sagaListCmd() *cobra.Command {
-	var (
-		f      starter.Filter
-		asJSON bool
-	)
+	var f starter.Filter
 	cmd := &cobra.Command{
 		Use:   "list [--status S] [--stuck --older-than DURATION]",
 		Short: "List order sagas from Temporal's visibility store",
 		Long: `List order sagas. --status keeps one SagaStatus (` + strings.Join(starter.Statuses, ", ") + `).
 --stuck keeps unfinished sagas started more than --older-than ago (default 5m).`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := f.Query(time.Now()); err != nil {
-				return usagef("--%s", err)
+	}
+	out := outputFlag(cmd, "text")
+	jsonAlias(cmd, out)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if _, err := f.Query(time.Now()); err != nil {
+			return usagef("--%s", err)
+		}
+		return a.withTemporal(cmd.Context(), func(c client.Client) error {
+			sagas, err := starter.List(cmd.Context(), c, f)
+			if err != nil {
+				return err
 			}
-			return a.withTemporal(cmd.Context(), func(c client.Client) error {
-				sagas, err := starter.List(cmd.Context(), c, f)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return json.NewEncoder(cmd.OutOrStdout()).Encode(sagas)
-				}
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			return out.print(cmd.OutOrStdout(), sagas, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ORDER\tCUSTOMER\tSTATUS\tSTEP\tSTARTED\tEXECUTION")
 				for _, s := range sagas {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.OrderID, s.CustomerID, s.Status, s.Step,
@@ -137,13 +126,12 @@ func (a *app) sagaListCmd() *cobra.Command {
 				}
 				return tw.Flush()
 			})
-		},
+		})
 	}
 	cmd.Flags().StringVar(&f.Status, "status", "", "keep sagas with this status")
 	cmd.Flags().BoolVar(&f.Stuck, "stuck", false, "keep unfinished sagas older than --older-than")
 	cmd.Flags().DurationVar(&f.OlderThan, "older-than", 5*time.Minute, "with --stuck: started longer ago than this")
 	cmd.Flags().IntVar(&f.Limit, "limit", 100, "most sagas to list")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
