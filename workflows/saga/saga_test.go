@@ -1261,19 +1261,13 @@ func TestErrors(t *testing.T) {
 		t.Errorf("AbortedError %q does not name the step or unwrap to the cause", aborted)
 	}
 	undoErr := appErr("UndoError", "undo b failed")
-	for _, tc := range []struct {
-		attempts int32
-		want     string
-	}{
-		{3, "SagaCompensationError: compensation of step b failed after 3 attempts: UndoError: undo b failed; the saga waits: " +
-			"fix the cause, then `fedsaga saga retry-compensation`, or `fedsaga saga resolve --reason` when fixed by hand"},
-	} {
-		ce := &CompensationError{Step: "b", Attempts: tc.attempts, Err: undoErr}
-		if got := ce.Error(); got != tc.want {
-			t.Errorf("CompensationError =\n %q\nwant\n %q", got, tc.want)
-		}
-		if !errors.Is(ce, undoErr) {
-			t.Error("CompensationError does not unwrap to the compensation's error")
-		}
+	ce := &CompensationError{Step: "b", Attempts: 3, Err: undoErr}
+	want := "SagaCompensationError: compensation of step b failed after 3 attempts: UndoError: undo b failed; the saga waits: " +
+		"fix the cause, then send the Update retry-compensation, or resolve with a reason when fixed by hand"
+	if got := ce.Error(); got != want {
+		t.Errorf("CompensationError =\n %q\nwant\n %q", got, want)
+	}
+	if !errors.Is(ce, undoErr) {
+		t.Error("CompensationError does not unwrap to the compensation's error")
 	}
 }

@@ -6,8 +6,35 @@ import (
 	"reflect"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 )
+
+// The interceptor is worker code: it runs around activities, never in a
+// workflow. Attempts, which workflow code calls, is in errors.go.
+
+// NewInterceptor returns the worker interceptor a saga's worker registers
+// (worker.Options.Interceptors): it puts the attempt number into every
+// activity failure, regular or local, so that the saga's state and
+// CompensationError report attempts (see Attempts).
+func NewInterceptor() interceptor.WorkerInterceptor { return &attempts{} }
+
+type attempts struct {
+	interceptor.WorkerInterceptorBase
+}
+
+func (*attempts) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	return &attemptsInbound{interceptor.ActivityInboundInterceptorBase{Next: next}}
+}
+
+type attemptsInbound struct {
+	interceptor.ActivityInboundInterceptorBase
+}
+
+func (a *attemptsInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	res, err := a.Next.ExecuteActivity(ctx, in)
+	return res, withAttempt(err, activity.GetInfo(ctx).Attempt)
+}
 
 // attemptDetail is carried in the details of a failed activity's error, so
 // the workflow knows how many attempts the activity took.
@@ -15,12 +42,10 @@ type attemptDetail struct {
 	Attempt int32 `json:"attempt"`
 }
 
-// WithAttempt returns err as an ApplicationError (same message, type and
-// retryability) whose details carry the activity's attempt number. The
-// worker applies it to every activity failure (an activity interceptor), so
-// that the saga's state and SagaCompensationError can report attempts.
+// withAttempt returns err as an ApplicationError (same message, type and
+// retryability) whose details carry the activity's attempt number.
 // Cancellations pass through unchanged.
-func WithAttempt(err error, attempt int32) error {
+func withAttempt(err error, attempt int32) error {
 	if err == nil || errors.Is(err, context.Canceled) || temporal.IsCanceledError(err) ||
 		errors.Is(err, activity.ErrResultPending) {
 		return err
@@ -43,27 +68,6 @@ func WithAttempt(err error, attempt int32) error {
 		Cause:   errors.Unwrap(err),
 		Details: []any{detail},
 	})
-}
-
-// Attempts reads the attempt number WithAttempt put in an activity's
-// error; 0 when it is not there (a timeout, for example).
-func Attempts(err error) (n int32) {
-	var app *temporal.ApplicationError
-	if err == nil || !errors.As(err, &app) || !app.HasDetails() {
-		return 0
-	}
-	// Details made in workflow code hold Go values that may not fit
-	// attemptDetail; decoding them panics instead of failing.
-	defer func() {
-		if recover() != nil {
-			n = 0
-		}
-	}()
-	var d attemptDetail
-	if app.Details(&d) != nil {
-		return 0
-	}
-	return d.Attempt
 }
 
 // typeName names the error's type as the SDK does: its Go type name, and
