@@ -2,34 +2,27 @@ package saga
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
-// compensate runs the registered compensations in reverse order (or at
-// once) until each has succeeded or an operator resolved it.
+// compensate runs the registered compensations, latest first (or at once),
+// until each has succeeded or an operator resolved it.
 func (s *Saga) compensate(ctx workflow.Context, registered []string, f Failure) error {
 	s.state.Reason, s.state.FailedStep = Reason(f.Cause), f.Step
 	s.setStatus(ctx, StatusCompensating, fmt.Sprintf("compensating: step %s failed: %s", f.Step, s.state.Reason))
 	s.logger.Warn("saga compensating", "step", f.Step, "reason", s.state.Reason)
 
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	dctx = workflow.WithValue(dctx, localKey{}, false)
 	dctx = workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: s.opts.CompensationTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    200 * time.Millisecond,
-			BackoffCoefficient: 2,
-			MaximumInterval:    30 * time.Second,
-		},
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 	})
 
-	pending := slices.Clone(registered)
-	slices.Reverse(pending)
+	pending := registered
 	aborted := &AbortedError{Failure: f}
 	for len(pending) > 0 {
 		failed, notRun, cerr := s.runCompensations(dctx, pending, f)
@@ -43,16 +36,16 @@ func (s *Saga) compensate(ctx workflow.Context, registered []string, f Failure) 
 		if err := workflow.Await(dctx, func() bool { return s.op != nil }); err != nil {
 			return err
 		}
-		op := *s.op
+		resolution := *s.op
 		s.op, s.state.Error = nil, ""
-		if op.retry {
+		if resolution == "" {
 			s.logger.Info("operator retries the compensation", "steps", failed)
 			pending = append(failed, notRun...)
 		} else {
-			s.logger.Info("operator resolved the compensation", "steps", failed, "reason", op.reason)
+			s.logger.Info("operator resolved the compensation", "steps", failed, "reason", resolution)
 			for _, name := range failed {
 				st := &s.state.Steps[s.index[name]]
-				st.Status, st.Resolution = StepResolved, op.reason
+				st.Status, st.Resolution = StepResolved, resolution
 				aborted.Resolved = append(aborted.Resolved, name)
 			}
 			pending = notRun
@@ -106,14 +99,12 @@ func (s *Saga) runCompensations(ctx workflow.Context, names []string, f Failure)
 		}
 	}
 	for k, err := range errs {
-		if err == nil {
-			continue
+		if err != nil && first == nil {
+			first = &CompensationError{Step: names[k], Attempts: s.state.Steps[s.index[names[k]]].CompensationAttempts, Err: err}
 		}
-		if first == nil {
-			ss := s.state.Steps[s.index[names[k]]]
-			first = &CompensationError{Step: ss.Name, Attempts: ss.CompensationAttempts, Err: err}
+		if err != nil {
+			failed = append(failed, names[k])
 		}
-		failed = append(failed, names[k])
 	}
 	return failed, notRun, first
 }

@@ -17,8 +17,7 @@ var (
 	ErrCancelled = errors.New("workflow cancelled")
 )
 
-// invalid is the error of a misused saga: non-retryable, of type
-// "InvalidSaga".
+// invalid is the error of a misused saga.
 func invalid(msg string) error {
 	return temporal.NewNonRetryableApplicationError("saga: "+msg, "InvalidSaga", nil)
 }
@@ -26,8 +25,7 @@ func invalid(msg string) error {
 // AbortedError is returned by Run when the saga compensated.
 type AbortedError struct {
 	Failure
-	// Resolved lists the steps whose compensation an operator resolved by
-	// hand instead of the engine running it to success.
+	// Resolved lists the steps whose compensation an operator resolved.
 	Resolved []string
 }
 
@@ -38,8 +36,7 @@ func (e *AbortedError) Error() string {
 func (e *AbortedError) Unwrap() error { return e.Cause }
 
 // CompensationError (SagaCompensationError) is a compensation that failed
-// after its retries: the saga waits in compensation_failed for an operator.
-// It names the step and the attempts, and wraps the compensation's error.
+// after its retries, which leaves the saga waiting for an operator.
 type CompensationError struct {
 	Step     string // the step whose compensation failed
 	Attempts int32  // attempts of the failed compensation, across operator retries
@@ -78,16 +75,12 @@ func Reason(err error) string {
 // error; 0 when it is not there (a timeout, or no interceptor).
 func Attempts(err error) (n int32) {
 	var app *temporal.ApplicationError
-	if err == nil || !errors.As(err, &app) || !app.HasDetails() {
+	if !errors.As(err, &app) || !app.HasDetails() {
 		return 0
 	}
 	// Details made in workflow code hold Go values that may not fit
-	// attemptDetail; decoding them panics instead of failing.
-	defer func() {
-		if recover() != nil {
-			n = 0
-		}
-	}()
+	// attemptDetail; decoding them panics instead of failing: n stays 0.
+	defer func() { _ = recover() }()
 	var d attemptDetail
 	if app.Details(&d) != nil {
 		return 0

@@ -3,15 +3,11 @@ package saga
 import (
 	"context"
 	"errors"
-	"reflect"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 )
-
-// The interceptor is worker code: it runs around activities, never in a
-// workflow. Attempts, which workflow code calls, is in errors.go.
 
 // NewInterceptor returns the worker interceptor a saga's worker registers
 // (worker.Options.Interceptors): it puts the attempt number into every
@@ -19,19 +15,17 @@ import (
 // CompensationError report attempts (see Attempts).
 func NewInterceptor() interceptor.WorkerInterceptor { return &attempts{} }
 
+// attempts is the worker interceptor and, below it, each activity's.
 type attempts struct {
 	interceptor.WorkerInterceptorBase
-}
-
-func (*attempts) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
-	return &attemptsInbound{interceptor.ActivityInboundInterceptorBase{Next: next}}
-}
-
-type attemptsInbound struct {
 	interceptor.ActivityInboundInterceptorBase
 }
 
-func (a *attemptsInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+func (*attempts) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	return &attempts{ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}}
+}
+
+func (a *attempts) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	res, err := a.Next.ExecuteActivity(ctx, in)
 	return res, withAttempt(err, activity.GetInfo(ctx).Attempt)
 }
@@ -44,41 +38,21 @@ type attemptDetail struct {
 
 // withAttempt returns err as an ApplicationError (same message, type and
 // retryability) whose details carry the activity's attempt number.
-// Cancellations pass through unchanged.
+// Cancellations, and errors with details of their own, pass unchanged.
 func withAttempt(err error, attempt int32) error {
 	if err == nil || errors.Is(err, context.Canceled) || temporal.IsCanceledError(err) ||
 		errors.Is(err, activity.ErrResultPending) {
 		return err
 	}
-	detail := attemptDetail{Attempt: attempt}
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app == err {
-		if app.HasDetails() {
-			return err // its own details stay; the attempt is unknown then
-		}
-		return temporal.NewApplicationErrorWithOptions(app.Message(), app.Type(), temporal.ApplicationErrorOptions{
-			NonRetryable:   app.NonRetryable(),
-			Cause:          app.Unwrap(),
-			Details:        []any{detail},
-			NextRetryDelay: app.NextRetryDelay(),
-			Category:       app.Category(),
-		})
+	opts := temporal.ApplicationErrorOptions{Cause: errors.Unwrap(err), Details: []any{attemptDetail{Attempt: attempt}}}
+	app, ok := err.(*temporal.ApplicationError)
+	if !ok { // named as the SDK names it, by its failure converter
+		errType := temporal.GetDefaultFailureConverter().ErrorToFailure(err).GetApplicationFailureInfo().GetType()
+		return temporal.NewApplicationErrorWithOptions(err.Error(), errType, opts)
 	}
-	return temporal.NewApplicationErrorWithOptions(err.Error(), typeName(err), temporal.ApplicationErrorOptions{
-		Cause:   errors.Unwrap(err),
-		Details: []any{detail},
-	})
-}
-
-// typeName names the error's type as the SDK does: its Go type name, and
-// "" for errors.New's errorString.
-func typeName(err error) string {
-	t := reflect.TypeOf(err)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	if app.HasDetails() {
+		return err
 	}
-	if t.Name() == "errorString" {
-		return ""
-	}
-	return t.Name()
+	opts.NonRetryable, opts.NextRetryDelay, opts.Category = app.NonRetryable(), app.NextRetryDelay(), app.Category()
+	return temporal.NewApplicationErrorWithOptions(app.Message(), app.Type(), opts)
 }

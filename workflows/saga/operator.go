@@ -12,16 +12,10 @@ import (
 
 // Query and Update names.
 const (
-	// QueryState returns the saga's State.
-	QueryState = "state"
-	// UpdateCompensate, with a reason, aborts a running saga: it compensates.
-	UpdateCompensate = "compensate"
-	// UpdateRetryCompensation runs the failed compensations of a saga in
-	// compensation_failed again, then those not run yet.
-	UpdateRetryCompensation = "retry-compensation"
-	// UpdateResolve, with a reason, marks the failed compensations of a saga
-	// in compensation_failed resolved by hand; the saga goes on with the rest.
-	UpdateResolve = "resolve"
+	QueryState              = "state"              // the saga's State
+	UpdateCompensate        = "compensate"         // with a reason: abort a running saga
+	UpdateRetryCompensation = "retry-compensation" // run the failed compensations again, then the rest
+	UpdateResolve           = "resolve"            // with a reason: the failed compensations were fixed by hand
 )
 
 // Statuses of a saga, as QueryState and the SagaStatus search attribute
@@ -79,33 +73,24 @@ func (s *Saga) State() State {
 	return st
 }
 
-// operatorAction is an operator's answer to compensation_failed.
-type operatorAction struct {
-	retry  bool
-	reason string // resolve's reason
-}
-
 // register sets the query and Update handlers on the workflow.
 func (s *Saga) register(ctx workflow.Context) error {
-	err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return s.State(), nil })
-	for _, u := range []struct {
-		name              string
-		handler, validate any
-	}{
-		{UpdateCompensate, s.onAbort, s.validateAbort},
-		{UpdateRetryCompensation, s.onRetry, s.validateRetry},
-		{UpdateResolve, s.onResolve, s.validateResolve},
-	} {
-		err = errors.Join(err, workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{Validator: u.validate}))
+	update := func(name string, handler, validator any) error {
+		return workflow.SetUpdateHandlerWithOptions(ctx, name, handler, workflow.UpdateHandlerOptions{Validator: validator})
 	}
-	return err
+	return errors.Join(
+		workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return s.State(), nil }),
+		update(UpdateCompensate, s.onAbort, s.validateAbort),
+		update(UpdateRetryCompensation, s.onRetry, s.validateRetry),
+		update(UpdateResolve, s.onResolve, s.validateResolve),
+	)
 }
 
 func (s *Saga) validateAbort(reason string) error {
 	if strings.TrimSpace(reason) == "" {
 		return errors.New("a reason is required to abort a saga")
 	}
-	if !s.forward || s.abort != "" {
+	if s.cancelRun == nil || s.abort != "" {
 		return fmt.Errorf("saga is %s: only a running saga can be aborted", s.state.Status)
 	}
 	return nil
@@ -118,8 +103,7 @@ func (s *Saga) onAbort(_ workflow.Context, reason string) error {
 	return nil
 }
 
-// waiting refuses an Update that needs a saga in compensation_failed with
-// no operator action pending.
+// waiting refuses an Update unless the saga waits for an operator.
 func (s *Saga) waiting(update string) error {
 	if s.state.Status != StatusCompensationFailed || s.op != nil {
 		return fmt.Errorf("saga is %s: %s applies to a saga in %s", s.state.Status, update, StatusCompensationFailed)
@@ -130,7 +114,7 @@ func (s *Saga) waiting(update string) error {
 func (s *Saga) validateRetry() error { return s.waiting(UpdateRetryCompensation) }
 
 func (s *Saga) onRetry(workflow.Context) error {
-	s.op = &operatorAction{retry: true}
+	s.op = new(string)
 	return nil
 }
 
@@ -142,6 +126,6 @@ func (s *Saga) validateResolve(reason string) error {
 }
 
 func (s *Saga) onResolve(_ workflow.Context, reason string) error {
-	s.op = &operatorAction{reason: reason}
+	s.op = &reason
 	return nil
 }

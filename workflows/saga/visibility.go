@@ -29,11 +29,9 @@ func (s *Saga) setStatus(ctx workflow.Context, status, details string) {
 	}
 }
 
-// publish keeps the search attribute SagaStatus current, with SagaStep the
-// step at that moment. It upserts only when the status changes: every upsert
-// costs the Temporal server a visibility write, and a happy saga then needs
-// two (running, completed). The step in progress is in the current details
-// and the state query.
+// publish upserts SagaStatus, with SagaStep the step at that moment, when
+// the status changed: each upsert costs a visibility write, and a happy
+// saga needs two. The step in progress is in the details and the state.
 func (s *Saga) publish(ctx workflow.Context) {
 	if s.state.Status == s.published[0] {
 		return
