@@ -1061,11 +1061,12 @@ func TestSagaStepOptions(t *testing.T) {
 func TestSagaSearchAttributes(t *testing.T) {
 	slowB := func(c *stepCfg) { c.Slow, c.ActStartToClose = true, 10*time.Minute }
 	cases := []struct {
-		name string
-		in   sagaInput
-		slow time.Duration
-		ops  []op
-		want []map[string]string
+		name    string
+		in      sagaInput
+		slow    time.Duration
+		ops     []op
+		started bool // the workflow starts with SagaStatus running
+		want    []map[string]string
 	}{
 		{
 			name: "completed",
@@ -1081,6 +1082,18 @@ func TestSagaSearchAttributes(t *testing.T) {
 			name: "the business keys when the first step fails",
 			in:   sagaInput{Steps: steps("a b", map[string]func(*stepCfg){"a": fails}), Keys: map[string]string{"OrderId": "o-1"}},
 			want: []map[string]string{upsert(StatusRunning, "a", "OrderId", "o-1"), upsert(StatusCompensating, ""), upsert(StatusCompensated, "")},
+		},
+		{
+			name:    "started running: no first upsert, nor the business keys",
+			in:      sagaInput{Steps: steps("a b c", nil), Keys: map[string]string{"OrderId": "o-1"}},
+			started: true,
+			want:    []map[string]string{upsert(StatusCompleted, "c")},
+		},
+		{
+			name:    "started running, compensated",
+			in:      sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"b": fails})},
+			started: true,
+			want:    []map[string]string{upsert(StatusCompensating, "b"), upsert(StatusCompensated, "")},
 		},
 		{
 			name: "one step: its name once",
@@ -1159,6 +1172,11 @@ func TestSagaSearchAttributes(t *testing.T) {
 				slowActions(env, rec, tc.slow)
 			}
 			sa := sagatest.WatchSearchAttributes(env)
+			if tc.started {
+				if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(SagaStatus.ValueSet(StatusRunning))); err != nil {
+					t.Fatal(err)
+				}
+			}
 			schedule(t, env, rec, tc.ops)
 			tc.in.Finally = "fin"
 			res := runSaga(t, env, rec, tc.in)
