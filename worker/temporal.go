@@ -8,7 +8,6 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	tworker "go.temporal.io/sdk/worker"
@@ -70,7 +69,7 @@ func Settings(cfg config.Saga, events config.Events) workflows.Settings {
 func Options(cfg config.Worker) tworker.Options {
 	opts := tworker.Options{
 		WorkerStopTimeout: cfg.StopTimeout,
-		Interceptors:      []interceptor.WorkerInterceptor{&attempts{}},
+		Interceptors:      []interceptor.WorkerInterceptor{saga.NewInterceptor()},
 	}
 	if cfg.DeploymentName != "" {
 		opts.DeploymentOptions = tworker.DeploymentOptions{
@@ -86,26 +85,4 @@ func Options(cfg config.Worker) tworker.Options {
 		}
 	}
 	return opts
-}
-
-// attempts puts the attempt number into every activity failure, so the
-// saga's state and SagaCompensationError can report attempts.
-type attempts struct {
-	interceptor.WorkerInterceptorBase
-}
-
-func (*attempts) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
-	return &attemptsInbound{ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}}
-}
-
-type attemptsInbound struct {
-	interceptor.ActivityInboundInterceptorBase
-}
-
-func (a *attemptsInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
-	res, err := a.Next.ExecuteActivity(ctx, in)
-	if err != nil {
-		err = saga.WithAttempt(err, activity.GetInfo(ctx).Attempt)
-	}
-	return res, err
 }

@@ -168,15 +168,6 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
 	}
 	r.logger = log.With(workflow.GetLogger(ctx), "order_id", r.in.OrderID)
-	// The starter sets the business keys and SagaStatus at start when the
-	// namespace has them; otherwise the first upsert carries them.
-	keys := []temporal.SearchAttributeUpdate{
-		OrderIDKey.ValueSet(r.in.OrderID), CustomerIDKey.ValueSet(r.in.CustomerID),
-	}
-	_, started := workflow.GetTypedSearchAttributes(ctx).GetKeyword(OrderIDKey)
-	if started {
-		keys = nil
-	}
 	var err error
 	r.saga, err = saga.New(ctx, saga.Options{
 		Timeout:             r.settings.Timeout,
@@ -185,8 +176,11 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 		Parallel:            r.settings.ParallelCompensation,
 		ContinueWithError:   r.settings.ContinueWithError,
 		Logger:              r.logger,
-		SearchAttributes:    keys,
-		StartedRunning:      started,
+		// The starter sets the business keys and SagaStatus at start (see
+		// StartSearchAttributes); otherwise the first upsert carries them.
+		SearchAttributes: []temporal.SearchAttributeUpdate{
+			OrderIDKey.ValueSet(r.in.OrderID), CustomerIDKey.ValueSet(r.in.CustomerID),
+		},
 	})
 	return err
 }

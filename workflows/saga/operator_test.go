@@ -576,7 +576,7 @@ func TestValidatorsPendingAction(t *testing.T) {
 		t.Error("validateResolve accepted a resolve while one is pending")
 	}
 
-	r := &Saga{state: State{Status: StatusRunning}, forward: true, cancelRun: func() {}, logger: nopLogger{}}
+	r := &Saga{state: State{Status: StatusRunning}, cancelRun: func() {}, logger: nopLogger{}}
 	if err := r.validateAbort("first"); err != nil {
 		t.Fatalf("validateAbort while running: %v", err)
 	}

@@ -1061,11 +1061,12 @@ func TestSagaStepOptions(t *testing.T) {
 func TestSagaSearchAttributes(t *testing.T) {
 	slowB := func(c *stepCfg) { c.Slow, c.ActStartToClose = true, 10*time.Minute }
 	cases := []struct {
-		name string
-		in   sagaInput
-		slow time.Duration
-		ops  []op
-		want []map[string]string
+		name    string
+		in      sagaInput
+		slow    time.Duration
+		ops     []op
+		started bool // the workflow starts with SagaStatus running
+		want    []map[string]string
 	}{
 		{
 			name: "completed",
@@ -1081,6 +1082,18 @@ func TestSagaSearchAttributes(t *testing.T) {
 			name: "the business keys when the first step fails",
 			in:   sagaInput{Steps: steps("a b", map[string]func(*stepCfg){"a": fails}), Keys: map[string]string{"OrderId": "o-1"}},
 			want: []map[string]string{upsert(StatusRunning, "a", "OrderId", "o-1"), upsert(StatusCompensating, ""), upsert(StatusCompensated, "")},
+		},
+		{
+			name:    "started running: no first upsert, nor the business keys",
+			in:      sagaInput{Steps: steps("a b c", nil), Keys: map[string]string{"OrderId": "o-1"}},
+			started: true,
+			want:    []map[string]string{upsert(StatusCompleted, "c")},
+		},
+		{
+			name:    "started running, compensated",
+			in:      sagaInput{Steps: steps("a b c", map[string]func(*stepCfg){"b": fails})},
+			started: true,
+			want:    []map[string]string{upsert(StatusCompensating, "b"), upsert(StatusCompensated, "")},
 		},
 		{
 			name: "one step: its name once",
@@ -1159,6 +1172,11 @@ func TestSagaSearchAttributes(t *testing.T) {
 				slowActions(env, rec, tc.slow)
 			}
 			sa := sagatest.WatchSearchAttributes(env)
+			if tc.started {
+				if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(SagaStatus.ValueSet(StatusRunning))); err != nil {
+					t.Fatal(err)
+				}
+			}
 			schedule(t, env, rec, tc.ops)
 			tc.in.Finally = "fin"
 			res := runSaga(t, env, rec, tc.in)
@@ -1261,19 +1279,13 @@ func TestErrors(t *testing.T) {
 		t.Errorf("AbortedError %q does not name the step or unwrap to the cause", aborted)
 	}
 	undoErr := appErr("UndoError", "undo b failed")
-	for _, tc := range []struct {
-		attempts int32
-		want     string
-	}{
-		{3, "SagaCompensationError: compensation of step b failed after 3 attempts: UndoError: undo b failed; the saga waits: " +
-			"fix the cause, then `fedsaga saga retry-compensation`, or `fedsaga saga resolve --reason` when fixed by hand"},
-	} {
-		ce := &CompensationError{Step: "b", Attempts: tc.attempts, Err: undoErr}
-		if got := ce.Error(); got != tc.want {
-			t.Errorf("CompensationError =\n %q\nwant\n %q", got, tc.want)
-		}
-		if !errors.Is(ce, undoErr) {
-			t.Error("CompensationError does not unwrap to the compensation's error")
-		}
+	ce := &CompensationError{Step: "b", Attempts: 3, Err: undoErr}
+	want := "SagaCompensationError: compensation of step b failed after 3 attempts: UndoError: undo b failed; the saga waits: " +
+		"fix the cause, then send the Update retry-compensation, or resolve with a reason when fixed by hand"
+	if got := ce.Error(); got != want {
+		t.Errorf("CompensationError =\n %q\nwant\n %q", got, want)
+	}
+	if !errors.Is(ce, undoErr) {
+		t.Error("CompensationError does not unwrap to the compensation's error")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -45,17 +44,17 @@ func TestWithAttempt(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, attempt := range []int32{1, 7} {
-				got := WithAttempt(tc.err, attempt)
+				got := withAttempt(tc.err, attempt)
 				var app *temporal.ApplicationError
 				if !errors.As(got, &app) {
-					t.Fatalf("WithAttempt(%v) = %T, want an ApplicationError", tc.err, got)
+					t.Fatalf("withAttempt(%v) = %T, want an ApplicationError", tc.err, got)
 				}
 				if app.Message() != tc.msg || app.Type() != tc.errType || app.NonRetryable() != tc.nonRetryable {
 					t.Errorf("WithAttempt: message %q type %q non-retryable %v; want %q %q %v",
 						app.Message(), app.Type(), app.NonRetryable(), tc.msg, tc.errType, tc.nonRetryable)
 				}
 				if n := Attempts(got); n != attempt {
-					t.Errorf("Attempts(WithAttempt(err, %d)) = %d", attempt, n)
+					t.Errorf("Attempts(withAttempt(err, %d)) = %d", attempt, n)
 				}
 				// As the workflow sees it: decoded, inside an ActivityError.
 				wire := fmt.Errorf("activity error (type: Act): %w", overTheWire(got))
@@ -77,7 +76,7 @@ func TestWithAttempt(t *testing.T) {
 			NextRetryDelay: 3 * time.Second, Category: temporal.ApplicationErrorCategoryBenign,
 		})
 		var app *temporal.ApplicationError
-		if !errors.As(WithAttempt(err, 2), &app) || app.NextRetryDelay() != 3*time.Second || app.Category() != temporal.ApplicationErrorCategoryBenign {
+		if !errors.As(withAttempt(err, 2), &app) || app.NextRetryDelay() != 3*time.Second || app.Category() != temporal.ApplicationErrorCategoryBenign {
 			t.Errorf("WithAttempt lost the next retry delay or the category: %+v", app)
 		}
 	})
@@ -85,8 +84,8 @@ func TestWithAttempt(t *testing.T) {
 	t.Run("unchanged", func(t *testing.T) {
 		canceled := temporal.NewCanceledError("stop")
 		for _, err := range []error{nil, context.Canceled, fmt.Errorf("query: %w", context.Canceled), canceled} {
-			if got := WithAttempt(err, 3); got != err {
-				t.Errorf("WithAttempt(%v) = %v, want it unchanged", err, got)
+			if got := withAttempt(err, 3); got != err {
+				t.Errorf("withAttempt(%v) = %v, want it unchanged", err, got)
 			}
 		}
 	})
@@ -97,7 +96,7 @@ func TestWithAttempt(t *testing.T) {
 // an "errorString: " prefix once the worker's interceptor runs.
 func TestWithAttemptPlainError(t *testing.T) {
 	err := errors.New("boom")
-	if got, want := Reason(overTheWire(WithAttempt(err, 1))), Reason(overTheWire(err)); got != want {
+	if got, want := Reason(overTheWire(withAttempt(err, 1))), Reason(overTheWire(err)); got != want {
 		t.Errorf("Reason %q with WithAttempt, %q without", got, want)
 	}
 }
@@ -107,7 +106,7 @@ func TestWithAttemptPlainError(t *testing.T) {
 func TestWithAttemptKeepsDetails(t *testing.T) {
 	err := temporal.NewNonRetryableApplicationError("only 1 left", "OutOfStockError", nil, "sku-a", 1)
 	var app *temporal.ApplicationError
-	if !errors.As(overTheWire(WithAttempt(err, 2)), &app) {
+	if !errors.As(overTheWire(withAttempt(err, 2)), &app) {
 		t.Fatal("not an ApplicationError")
 	}
 	var sku string
@@ -147,26 +146,7 @@ func TestAttemptsOtherDetails(t *testing.T) {
 	}
 }
 
-// attemptsInterceptor is the worker's interceptor (package worker, which
-// imports this package): it puts the attempt into every activity failure.
-type attemptsInterceptor struct {
-	interceptor.WorkerInterceptorBase
-}
-
-func (*attemptsInterceptor) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
-	return &attemptsInbound{interceptor.ActivityInboundInterceptorBase{Next: next}}
-}
-
-type attemptsInbound struct {
-	interceptor.ActivityInboundInterceptorBase
-}
-
-func (a *attemptsInbound) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
-	res, err := a.Next.ExecuteActivity(ctx, in)
-	return res, WithAttempt(err, activity.GetInfo(ctx).Attempt)
-}
-
-// TestSagaAttemptsReported: with the worker's interceptor, the state reports
+// TestSagaAttemptsReported: with the package's interceptor, the state reports
 // how many attempts a failed action and a failed compensation took, and
 // SagaCompensationError says it; compensation attempts add up over
 // operator retries.
@@ -175,7 +155,7 @@ func TestSagaAttemptsReported(t *testing.T) {
 		t.Run(fmt.Sprintf("local actions %v", local), func(t *testing.T) {
 			rec := &recorder{}
 			env := newSagaEnv(rec)
-			env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&attemptsInterceptor{}}})
+			env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{NewInterceptor()}})
 			compensationFailed := func(attempts int32, calls int) func(*testing.T, State, []string) {
 				return func(t *testing.T, st State, got []string) {
 					a := stepState(t, st, "a")
