@@ -129,6 +129,10 @@ type Summary struct {
 	ClosedAt   time.Time `json:"closed_at,omitzero"`
 }
 
+// StatusCompensationFailed is the status of a saga whose compensation failed:
+// it waits for an operator (RetryCompensation or Resolve).
+const StatusCompensationFailed = saga.StatusCompensationFailed
+
 // Statuses a Filter may name.
 var Statuses = []string{saga.StatusRunning, saga.StatusCompensating, saga.StatusCompensationFailed, saga.StatusCompleted, saga.StatusCompensated}
 

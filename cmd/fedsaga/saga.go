@@ -71,6 +71,9 @@ func printState(w io.Writer, orderID string, st *starter.State) error {
 	if st.Error != "" {
 		fmt.Fprintf(w, "%s\n", st.Error)
 	}
+	if st.Status == starter.StatusCompensationFailed {
+		fmt.Fprintf(w, "fix the cause, then run `fedsaga saga retry-compensation %[1]s`, or `fedsaga saga resolve %[1]s --reason R` when fixed by hand\n", orderID)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATUS\tATTEMPTS\tSTARTED\tENDED\tERROR")
 	for _, s := range st.Steps {
