@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/federation"
 )
 
@@ -253,13 +253,13 @@ func AlreadyStored(err error) bool {
 // Publish sends one event to JetStream with Nats-Msg-Id = id and waits for
 // the acknowledgement. A stream that already holds the event's subject
 // refuses the copy: that counts as published (Duplicate).
-func Publish(ctx context.Context, js jetstream.JetStream, id, subject string, payload []byte) (spec.PublishResult, error) {
+func Publish(ctx context.Context, js jetstream.JetStream, id, subject string, payload []byte) (events.PublishResult, error) {
 	ack, err := js.PublishMsg(ctx, eventMsg(subject, payload), jetstream.WithMsgID(id))
 	if err != nil {
 		if AlreadyStored(err) {
-			return spec.PublishResult{EventID: id, Duplicate: true}, nil
+			return events.PublishResult{EventID: id, Duplicate: true}, nil
 		}
-		return spec.PublishResult{}, fmt.Errorf("publish event %s on %s: %w", id, subject, err)
+		return events.PublishResult{}, fmt.Errorf("publish event %s on %s: %w", id, subject, err)
 	}
-	return spec.PublishResult{EventID: id, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	return events.PublishResult{EventID: id, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }

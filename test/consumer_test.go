@@ -51,10 +51,10 @@ func TestConsumerSkipsProcessedAndDeadLetters(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	seen := &seenSet{ids: map[string]bool{events.ID(skipped, "order.confirmed"): true}}
+	seen := &seenSet{ids: map[string]bool{events.ID(skipped, events.TypeConfirmed): true}}
 	durable := strings.ReplaceAll(uniq(t, "c"), ".", "_")
 	c, err := consumer.New(ctx, s.JetStream, consumer.Options{
-		Durable: durable, Types: []string{"order.confirmed"}, MaxDeliver: 3, AckWait: 2 * time.Second, Seen: seen,
+		Durable: durable, Types: []string{events.TypeConfirmed}, MaxDeliver: 3, AckWait: 2 * time.Second, Seen: seen,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestConsumerSkipsProcessedAndDeadLetters(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		dlq, err = stream.GetLastMsgForSubject(ctx, consumer.DeadLetterPrefix+events.Subject(poison, "order.confirmed"))
+		dlq, err = stream.GetLastMsgForSubject(ctx, consumer.DeadLetterPrefix+events.Subject(poison, events.TypeConfirmed))
 		if err != nil {
 			return false, err.Error()
 		}
@@ -103,7 +103,7 @@ func TestConsumerSkipsProcessedAndDeadLetters(t *testing.T) {
 	if handled[skipped] != 0 {
 		t.Errorf("event already processed was handled %d times, want 0", handled[skipped])
 	}
-	if dlq.Header.Get("Fedsaga-Deliveries") != "3" || dlq.Header.Get("Fedsaga-Original-Subject") != events.Subject(poison, "order.confirmed") {
+	if dlq.Header.Get("Fedsaga-Deliveries") != "3" || dlq.Header.Get("Fedsaga-Original-Subject") != events.Subject(poison, events.TypeConfirmed) {
 		t.Errorf("dead-letter headers %v", dlq.Header)
 	}
 	var ev events.Envelope
@@ -122,7 +122,7 @@ func TestEventsTailCLI(t *testing.T) {
 
 	durable := strings.ReplaceAll(uniq(t, "tail"), ".", "_")
 	t.Cleanup(func() { s.JetStream.DeleteConsumer(context.Background(), config.OrdersStream, durable) })
-	cmd := exec.Command(fedsagaBin(t), "--config", s.ConfigPath, "events", "tail", "--type", "order.cancelled", "--durable", durable)
+	cmd := exec.Command(fedsagaBin(t), "--config", s.ConfigPath, "events", "tail", "--type", events.TypeCancelled, "--durable", durable)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestEventsTailCLI(t *testing.T) {
 			if err := json.Unmarshal([]byte(line), &ev); err != nil {
 				t.Fatalf("tail printed %q: %v", line, err)
 			}
-			if ev.Type != "order.cancelled" {
+			if ev.Type != events.TypeCancelled {
 				t.Fatalf("tail --type order.cancelled printed a %s", ev.Type)
 			}
 			if ev.Data.OrderID == confirmed {

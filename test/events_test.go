@@ -53,7 +53,7 @@ func TestNATSDownWhilePublishing(t *testing.T) {
 	})
 	// NATS is back: the relay publishes the event, exactly once.
 	s.waitPublished(t, orderID, 45*time.Second)
-	s.oneEvent(t, orderID, "order.confirmed")
+	s.oneEvent(t, orderID, events.TypeConfirmed)
 }
 
 func TestWorkerDiesBetweenAckAndOutboxUpdate(t *testing.T) {
@@ -98,7 +98,7 @@ func TestWorkerDiesBetweenAckAndOutboxUpdate(t *testing.T) {
 		t.Fatalf("outcome %+v, %v", out, err)
 	}
 	s.waitPublished(t, orderID, 30*time.Second)
-	s.oneEvent(t, orderID, "order.confirmed")
+	s.oneEvent(t, orderID, events.TypeConfirmed)
 }
 
 func TestRepublishAfterDuplicateWindow(t *testing.T) {
@@ -129,7 +129,7 @@ func TestRepublishAfterDuplicateWindow(t *testing.T) {
 	if err := s.pool(t, "orders").QueryRow(ctx, `SELECT subject, payload::text FROM tb_outbox WHERE order_id = $1`, orderID).Scan(&subject, &payload); err != nil {
 		t.Fatal(err)
 	}
-	res, err := outbox.Publish(ctx, s.JetStream, events.ID(orderID, "order.confirmed"), subject, []byte(payload))
+	res, err := outbox.Publish(ctx, s.JetStream, events.ID(orderID, events.TypeConfirmed), subject, []byte(payload))
 	if err != nil || !res.Duplicate {
 		t.Errorf("republish after the window: %+v, %v; want refused as a duplicate", res, err)
 	}
@@ -137,7 +137,7 @@ func TestRepublishAfterDuplicateWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitPublished(t, orderID, 30*time.Second)
-	s.oneEvent(t, orderID, "order.confirmed")
+	s.oneEvent(t, orderID, events.TypeConfirmed)
 }
 
 func TestManySagasWithNATSRestarts(t *testing.T) {
@@ -156,11 +156,11 @@ func TestManySagasWithNATSRestarts(t *testing.T) {
 	orders := make([]order, sagas)
 	reqs := make([]starter.Request, sagas)
 	for i := range orders {
-		o := order{id: uniq(t, "ord"), want: "order.confirmed"}
+		o := order{id: uniq(t, "ord"), want: events.TypeConfirmed}
 		req := starter.Request{OrderID: o.id, CustomerID: rich, Items: []starter.Item{{SKU: plenty.SKU, Quantity: 1}}}
 		switch rng.IntN(5) {
 		case 0: // insufficient funds
-			req.CustomerID, o.want = poor, "order.cancelled"
+			req.CustomerID, o.want = poor, events.TypeCancelled
 		case 1: // perhaps out of stock: decided by the run
 			req.Items = []starter.Item{{SKU: scarce.SKU, Quantity: 3}}
 			o.want = "?"
@@ -222,9 +222,9 @@ func TestManySagasWithNATSRestarts(t *testing.T) {
 		want := o.want
 		switch {
 		case want == "?" && out.Status == workflows.Confirmed:
-			want = "order.confirmed"
+			want = events.TypeConfirmed
 		case want == "?":
-			want = "order.cancelled"
+			want = events.TypeCancelled
 		}
 		if want == "" {
 			if out.Status != workflows.Cancelled || !strings.Contains(out.Reason, "ForeignKeyError") {
@@ -236,7 +236,7 @@ func TestManySagasWithNATSRestarts(t *testing.T) {
 			counts["refused"]++
 			continue
 		}
-		if (want == "order.confirmed") != (out.Status == workflows.Confirmed) {
+		if (want == events.TypeConfirmed) != (out.Status == workflows.Confirmed) {
 			t.Errorf("order %s: outcome %+v, expected %s", o.id, out, want)
 			continue
 		}
@@ -244,7 +244,7 @@ func TestManySagasWithNATSRestarts(t *testing.T) {
 		counts[want]++
 	}
 	t.Logf("sagas: %v", counts)
-	if counts["order.confirmed"] == 0 || counts["order.cancelled"] == 0 || counts["refused"] == 0 {
+	if counts[events.TypeConfirmed] == 0 || counts[events.TypeCancelled] == 0 || counts["refused"] == 0 {
 		t.Errorf("the mix did not cover every outcome: %v", counts)
 	}
 	// Per order, the stream holds the events in outbox order.

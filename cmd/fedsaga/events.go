@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
@@ -29,7 +30,7 @@ func (a *app) eventsTailCmd() *cobra.Command {
 		maxDeliver int
 	)
 	cmd := &cobra.Command{
-		Use:   "tail [--type order.confirmed|order.cancelled]",
+		Use:   "tail [--type " + strings.Join(events.Types, "|") + "]",
 		Short: "Print order events as JSON lines, through a durable consumer with explicit acks, until interrupted",
 		Long: `Print order events as JSON lines (CloudEvents envelopes) until SIGINT or SIGTERM.
 The events are read through the durable consumer --durable with explicit acks: a
@@ -39,8 +40,8 @@ moves to the dead-letter stream ORDERS_DLQ.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, t := range types {
-				if t != "order.confirmed" && t != "order.cancelled" {
-					return usagef("--type %q: want order.confirmed or order.cancelled", t)
+				if err := events.CheckType(t); err != nil {
+					return usagef("--type: %w", err)
 				}
 			}
 			if err := a.load(); err != nil {
