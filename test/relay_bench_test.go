@@ -7,13 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/internal/natstest"
 	"github.com/fedsaga/fedsaga/migrations"
 	"github.com/fedsaga/fedsaga/outbox"
 )
@@ -31,16 +30,7 @@ func BenchmarkRelay(b *testing.B) {
 	s := stack
 	ctx := context.Background()
 	db := s.benchOrdersDB(b)
-	nc, err := nats.Connect(s.nats.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	// As the worker connects (worker.New).
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second))
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, js := natstest.Connect(b, s.nats) // as the worker connects (worker.New)
 	payload := relayPayload(b)
 
 	for _, batch := range []int{config.Default().Events.RelayBatch, 2000} {
