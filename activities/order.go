@@ -54,7 +54,7 @@ func (a *Activities) CancelOrder(ctx context.Context, o spec.Order) error {
 		}
 		// The event is written also when the order never got stored: the
 		// saga's outcome is still a cancelled order.
-		return writeEvent(ctx, tx, spec.EventCancelled, o)
+		return writeEvent(ctx, tx, events.TypeCancelled, o)
 	})
 }
 
@@ -94,7 +94,7 @@ func (a *Activities) ConfirmOrder(ctx context.Context, o spec.Order) error {
 		if err != nil {
 			return fmt.Errorf("confirm order: %w", err)
 		}
-		return writeEvent(ctx, tx, spec.EventConfirmed, o)
+		return writeEvent(ctx, tx, events.TypeConfirmed, o)
 	})
 }
 
@@ -125,7 +125,7 @@ func (a *Activities) VoidConfirm(ctx context.Context, o spec.Order) (spec.VoidCo
 // writeEvent adds the order's event to the outbox, once per (order, type).
 func writeEvent(ctx context.Context, tx pgx.Tx, eventType string, o spec.Order) error {
 	status := spec.StatusConfirmed
-	if eventType == spec.EventCancelled {
+	if eventType == events.TypeCancelled {
 		status = spec.StatusCancelled
 	}
 	items := make([]events.Item, len(o.Lines))

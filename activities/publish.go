@@ -27,17 +27,17 @@ const (
 // and marks the outbox row published. Every retry sends the same bytes with
 // the same id, and the stream keeps at most one message per event subject,
 // so a retry never makes a second copy.
-func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (spec.PublishResult, error) {
+func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (events.PublishResult, error) {
 	id := events.ID(in.OrderID, in.EventType)
 	var subject, payload string
 	err := a.Orders.Query(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, `SELECT subject, payload::text FROM tb_outbox WHERE id = $1`, id).Scan(&subject, &payload)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return spec.PublishResult{}, business(spec.ErrOrderState, "no outbox event %s (%s) for order %s", id, in.EventType, in.OrderID)
+		return events.PublishResult{}, business(spec.ErrOrderState, "no outbox event %s (%s) for order %s", id, in.EventType, in.OrderID)
 	}
 	if err != nil {
-		return spec.PublishResult{}, fmt.Errorf("read outbox event %s: %w", id, err)
+		return events.PublishResult{}, fmt.Errorf("read outbox event %s: %w", id, err)
 	}
 	res, err := outbox.Publish(ctx, a.JetStream, id, subject, []byte(payload))
 	if err != nil {

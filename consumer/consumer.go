@@ -4,7 +4,7 @@
 // moved to a dead-letter stream after MaxDeliver attempts (driven by the
 // server's max-deliveries advisories).
 //
-//	c, err := consumer.New(ctx, js, consumer.Options{Durable: "billing", Types: []string{"order.confirmed"}})
+//	c, err := consumer.New(ctx, js, consumer.Options{Durable: "billing", Types: []string{events.TypeConfirmed}})
 //	err = c.Run(ctx, func(ctx context.Context, ev events.Envelope) error {
 //		return bill(ctx, ev.Data) // an error: redelivered, up to MaxDeliver times
 //	})
@@ -31,8 +31,7 @@ type Options struct {
 	// Durable names the consumer; consumers with one name share the work
 	// and the position. Required.
 	Durable string
-	// Types keeps only these event types (order.confirmed,
-	// order.cancelled); empty keeps all.
+	// Types keeps only these event types (events.Types); empty keeps all.
 	Types []string
 	// MaxDeliver is how many times a message is delivered before it goes to
 	// the dead-letter stream. Default 5.
@@ -90,8 +89,8 @@ func New(ctx context.Context, js jetstream.JetStream, opts Options) (*Consumer, 
 	}
 	var filters []string
 	for _, t := range opts.Types {
-		if t != "order.confirmed" && t != "order.cancelled" {
-			return nil, fmt.Errorf("consumer: type %q: want order.confirmed or order.cancelled", t)
+		if err := events.CheckType(t); err != nil {
+			return nil, fmt.Errorf("consumer: %w", err)
 		}
 		filters = append(filters, events.Subject("*", t))
 	}

@@ -4,11 +4,42 @@
 package events
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 )
+
+// Event types: the CloudEvents type of each order event.
+const (
+	// TypeConfirmed is published when an order saga confirmed the order.
+	TypeConfirmed = "order.confirmed"
+	// TypeCancelled is published when an order saga cancelled the order
+	// (after compensating the steps that had run).
+	TypeCancelled = "order.cancelled"
+)
+
+// Types lists every event type, in the order they are documented.
+var Types = []string{TypeConfirmed, TypeCancelled}
+
+// TypeError reports an event type that is not one of Types.
+type TypeError struct {
+	Type string
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("event type %q: want %s", e.Type, strings.Join(Types, " or "))
+}
+
+// CheckType returns a *TypeError when t is not one of Types.
+func CheckType(t string) error {
+	if !slices.Contains(Types, t) {
+		return &TypeError{Type: t}
+	}
+	return nil
+}
 
 // Source is the CloudEvents source of every order event.
 const Source = "/fedsaga/order-saga"
@@ -76,4 +107,15 @@ func New(eventType string, at time.Time, data Order) Envelope {
 		DataContentType: "application/json",
 		Data:            data,
 	}
+}
+
+// PublishResult reports the stream's acknowledgement of an event publish.
+// Duplicate is true when the stream already held the event (same
+// Nats-Msg-Id inside the duplicate window, or the event's subject already
+// stored): the event is published once either way.
+type PublishResult struct {
+	EventID   string `json:"event_id"`
+	Stream    string `json:"stream"`
+	Sequence  uint64 `json:"sequence"`
+	Duplicate bool   `json:"duplicate"`
 }

@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
-	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
@@ -78,30 +78,53 @@ func NewRelay(db *pg.DB, js jetstream.JetStream, opts RelayOptions, reg promethe
 
 // Run relays until ctx is done. It wakes on every outbox notification (once
 // the row is older than Delay), on every Poll, and right away while a full
-// batch was relayed; while NATS is down it backs off up to 30 seconds.
+// batch was relayed; while NATS is down it backs off up to 30 seconds. Run
+// returns once the listener it starts has stopped; it leaves no timer
+// behind.
 func (r *Relay) Run(ctx context.Context) {
-	wake := make(chan struct{}, 1)
-	signal := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
-	// Notifications are coalesced: one wake-up per Delay at most, however
-	// many sagas write events meanwhile (most of which their own publish
-	// step has published by then).
-	var scheduled atomic.Bool
-	go listen(ctx, r.db, Channel, r.logger, func(string) {
-		if scheduled.CompareAndSwap(false, true) {
-			time.AfterFunc(r.opts.Delay, func() {
-				scheduled.Store(false)
-				signal()
-			})
-		}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	notified := make(chan struct{}, 1)
+	wg.Go(func() {
+		listen(ctx, r.db, Channel, r.logger, func(string) {
+			select {
+			case notified <- struct{}{}:
+			default:
+			}
+		})
 	})
+
+	// next runs the next round: right away at first, then after Poll, a
+	// backoff, or nothing when the last round relayed a full batch.
+	next := time.NewTimer(0)
+	defer next.Stop()
+	// delay runs a round Delay after a notification. Notifications are
+	// coalesced: one round per Delay at most, however many sagas write
+	// events meanwhile (most of which their own publish step has published
+	// by then).
+	delay := time.NewTimer(r.opts.Delay)
+	delay.Stop()
+	defer delay.Stop()
+	var delayed <-chan time.Time // delay.C while a delay runs
+
 	lastBacklog := time.Time{}
 	backoff := time.Duration(0)
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-notified:
+			if delayed == nil {
+				delay.Reset(r.opts.Delay)
+				delayed = delay.C
+			}
+			continue
+		case <-delayed:
+			delayed = nil
+		case <-next.C:
+		}
 		n, err := r.RelayOnce(ctx)
 		if ctx.Err() != nil {
 			return
@@ -122,18 +145,7 @@ func (r *Relay) Run(ctx context.Context) {
 		default:
 			backoff = 0
 		}
-		if wait == 0 {
-			continue
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		case <-wake:
-			timer.Stop()
-		}
+		next.Reset(wait)
 	}
 }
 
@@ -253,13 +265,13 @@ func AlreadyStored(err error) bool {
 // Publish sends one event to JetStream with Nats-Msg-Id = id and waits for
 // the acknowledgement. A stream that already holds the event's subject
 // refuses the copy: that counts as published (Duplicate).
-func Publish(ctx context.Context, js jetstream.JetStream, id, subject string, payload []byte) (spec.PublishResult, error) {
+func Publish(ctx context.Context, js jetstream.JetStream, id, subject string, payload []byte) (events.PublishResult, error) {
 	ack, err := js.PublishMsg(ctx, eventMsg(subject, payload), jetstream.WithMsgID(id))
 	if err != nil {
 		if AlreadyStored(err) {
-			return spec.PublishResult{EventID: id, Duplicate: true}, nil
+			return events.PublishResult{EventID: id, Duplicate: true}, nil
 		}
-		return spec.PublishResult{}, fmt.Errorf("publish event %s on %s: %w", id, subject, err)
+		return events.PublishResult{}, fmt.Errorf("publish event %s on %s: %w", id, subject, err)
 	}
-	return spec.PublishResult{EventID: id, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	return events.PublishResult{EventID: id, Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 }

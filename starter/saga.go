@@ -10,10 +10,12 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fedsaga/fedsaga/workflows"
 	"github.com/fedsaga/fedsaga/workflows/saga"
@@ -127,6 +129,9 @@ type Summary struct {
 	Execution  string    `json:"execution"`
 	StartedAt  time.Time `json:"started_at"`
 	ClosedAt   time.Time `json:"closed_at,omitzero"`
+	// Error says why the state query of a running saga failed; Step is then
+	// the step the search attribute SagaStep names, which may be behind.
+	Error string `json:"error,omitempty"`
 }
 
 // StatusCompensationFailed is the status of a saga whose compensation failed:
@@ -156,8 +161,15 @@ func (f Filter) Query(now time.Time) (string, error) {
 	return strings.Join(q, " AND "), nil
 }
 
+// stateQueries bounds the state queries one List runs at once.
+const stateQueries = 8
+
 // List finds order sagas through Temporal's visibility store. For sagas
-// still running, Step is the step in progress, read with the state query.
+// still running, Step is the step in progress, read with the state query
+// (at most stateQueries at once); a saga whose query fails keeps the step
+// of its search attribute and says why in Error. A saga in
+// compensation_failed is not queried: it waits for an operator, and
+// SagaStep names its failed step.
 func List(ctx context.Context, c client.Client, f Filter) ([]Summary, error) {
 	query, err := f.Query(time.Now())
 	if err != nil {
@@ -177,39 +189,58 @@ func List(ctx context.Context, c client.Client, f Filter) ([]Summary, error) {
 			return nil, fmt.Errorf("list sagas (%s): %w", query, err)
 		}
 		for _, e := range resp.GetExecutions() {
-			s := Summary{
-				WorkflowID: e.GetExecution().GetWorkflowId(),
-				RunID:      e.GetExecution().GetRunId(),
-				Execution:  executionStatus(e.GetStatus()),
-				StartedAt:  e.GetStartTime().AsTime(),
-			}
-			if e.GetCloseTime() != nil {
-				s.ClosedAt = e.GetCloseTime().AsTime()
-			}
-			fields := e.GetSearchAttributes().GetIndexedFields()
-			for key, dst := range map[string]*string{
-				saga.SagaStatus.GetName(): &s.Status, saga.SagaStep.GetName(): &s.Step,
-				workflows.OrderIDKey.GetName(): &s.OrderID, workflows.CustomerIDKey.GetName(): &s.CustomerID,
-			} {
-				if p, ok := fields[key]; ok {
-					_ = converter.GetDefaultDataConverter().FromPayload(p, dst)
-				}
-			}
-			if e.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING && s.OrderID != "" {
-				// SagaStep is upserted only when the status changes; the
-				// step in progress comes from the saga itself.
-				if st, err := SagaState(ctx, c, s.OrderID); err == nil && st.Step != "" {
-					s.Step = st.Step
-				}
-			}
-			out = append(out, s)
+			out = append(out, summarize(e))
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
 			break
 		}
 	}
+	var g errgroup.Group
+	g.SetLimit(stateQueries)
+	for i := range out {
+		s := &out[i]
+		if s.Execution != executionStatus(enums.WORKFLOW_EXECUTION_STATUS_RUNNING) || s.OrderID == "" || s.Status == saga.StatusCompensationFailed {
+			continue
+		}
+		g.Go(func() error {
+			// SagaStep is upserted only when the status changes; the step
+			// in progress comes from the saga itself.
+			st, err := SagaState(ctx, c, s.OrderID)
+			switch {
+			case err != nil:
+				s.Error = fmt.Sprintf("state query: %v", err)
+			case st.Step != "":
+				s.Step = st.Step
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // every error is in its saga's Summary
 	return out, nil
+}
+
+// summarize reads a saga's Summary from its visibility record.
+func summarize(e *workflowpb.WorkflowExecutionInfo) Summary {
+	s := Summary{
+		WorkflowID: e.GetExecution().GetWorkflowId(),
+		RunID:      e.GetExecution().GetRunId(),
+		Execution:  executionStatus(e.GetStatus()),
+		StartedAt:  e.GetStartTime().AsTime(),
+	}
+	if e.GetCloseTime() != nil {
+		s.ClosedAt = e.GetCloseTime().AsTime()
+	}
+	fields := e.GetSearchAttributes().GetIndexedFields()
+	for key, dst := range map[string]*string{
+		saga.SagaStatus.GetName(): &s.Status, saga.SagaStep.GetName(): &s.Step,
+		workflows.OrderIDKey.GetName(): &s.OrderID, workflows.CustomerIDKey.GetName(): &s.CustomerID,
+	} {
+		if p, ok := fields[key]; ok {
+			_ = converter.GetDefaultDataConverter().FromPayload(p, dst)
+		}
+	}
+	return s
 }
 
 func executionStatus(s enums.WorkflowExecutionStatus) string {

@@ -123,24 +123,29 @@ func PlaceOrder(ctx context.Context, c client.Client, req Request, opts ...Optio
 	return &Handle{OrderID: req.OrderID, WorkflowID: id, RunID: run.GetRunID(), run: run}, nil
 }
 
-// Order returns the handle of an order's saga, started earlier.
+// Order returns the handle of an order's saga, started earlier. It calls
+// no service: Result finds the saga with the caller's context.
 func Order(c client.Client, orderID string) *Handle {
-	id := workflows.OrderWorkflowID(orderID)
-	return &Handle{OrderID: orderID, WorkflowID: id, run: c.GetWorkflow(context.Background(), id, "")}
+	return &Handle{OrderID: orderID, WorkflowID: workflows.OrderWorkflowID(orderID), client: c}
 }
 
 // Handle is a started order saga.
 type Handle struct {
 	OrderID    string
 	WorkflowID string
-	RunID      string
+	RunID      string // "" for a Handle from Order: the latest run
 	run        client.WorkflowRun
+	client     client.Client
 }
 
 // Result waits for the saga to finish and returns its outcome.
 func (h *Handle) Result(ctx context.Context) (*Outcome, error) {
+	run := h.run
+	if run == nil {
+		run = h.client.GetWorkflow(ctx, h.WorkflowID, h.RunID)
+	}
 	var out Outcome
-	if err := h.run.Get(ctx, &out); err != nil {
+	if err := run.Get(ctx, &out); err != nil {
 		return nil, fmt.Errorf("order saga %s: %w", h.WorkflowID, err)
 	}
 	return &out, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fedsaga/fedsaga/activities"
 	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/events"
 )
 
 // The barrier, on the real databases: activities called directly, as a
@@ -107,7 +108,7 @@ func TestBarrierCompensationBeforeActionBlocksIt(t *testing.T) {
 	if got := s.count(t, "orders", `SELECT count(*) FROM tb_order WHERE id = $1`, o.OrderID); got != 0 {
 		t.Errorf("a late create stored the order")
 	}
-	if got := s.scalar(t, "orders", `SELECT event_type FROM tb_outbox WHERE order_id = $1`, o.OrderID); got != "order.cancelled" {
+	if got := s.scalar(t, "orders", `SELECT event_type FROM tb_outbox WHERE order_id = $1`, o.OrderID); got != events.TypeCancelled {
 		t.Errorf("outbox event = %v, want order.cancelled only", got)
 	}
 }
@@ -136,7 +137,7 @@ func TestBarrierCancelBlocksLateConfirm(t *testing.T) {
 	if got := s.scalar(t, "orders", `SELECT status FROM tb_order WHERE id = $1`, o.OrderID); got != "cancelled" {
 		t.Errorf("order status = %v after a late confirm, want cancelled", got)
 	}
-	if got := s.count(t, "orders", `SELECT count(*) FROM tb_outbox WHERE order_id = $1 AND event_type = 'order.confirmed'`, o.OrderID); got != 0 {
+	if got := s.count(t, "orders", `SELECT count(*) FROM tb_outbox WHERE order_id = $1 AND event_type = $2`, o.OrderID, events.TypeConfirmed); got != 0 {
 		t.Errorf("a late confirm wrote an order.confirmed event")
 	}
 

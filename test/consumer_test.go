@@ -4,113 +4,18 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fedsaga/fedsaga/config"
-	"github.com/fedsaga/fedsaga/consumer"
 	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/starter"
 )
-
-// seenSet is a consumer.Seen the test can prefill.
-type seenSet struct {
-	mu  sync.Mutex
-	ids map[string]bool
-}
-
-func (s *seenSet) Seen(_ context.Context, id string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ids[id], nil
-}
-
-func (s *seenSet) Mark(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ids[id] = true
-	return nil
-}
-
-func TestConsumerSkipsProcessedAndDeadLetters(t *testing.T) {
-	s := stack
-	p := s.addProduct(t, 100, 10)
-	customer := s.addCustomer(t, 10_000)
-	poison, skipped, good := uniq(t, "ord"), uniq(t, "ord"), uniq(t, "ord")
-	for _, id := range []string{poison, skipped, good} {
-		s.place(t, starter.Request{OrderID: id, CustomerID: customer, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}})
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	seen := &seenSet{ids: map[string]bool{events.ID(skipped, "order.confirmed"): true}}
-	durable := strings.ReplaceAll(uniq(t, "c"), ".", "_")
-	c, err := consumer.New(ctx, s.JetStream, consumer.Options{
-		Durable: durable, Types: []string{"order.confirmed"}, MaxDeliver: 3, AckWait: 2 * time.Second, Seen: seen,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.JetStream.DeleteConsumer(context.Background(), config.OrdersStream, durable) })
-
-	var mu sync.Mutex
-	handled := map[string]int{}
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Run(ctx, func(_ context.Context, ev events.Envelope) error {
-			mu.Lock()
-			defer mu.Unlock()
-			handled[ev.Data.OrderID]++
-			if ev.Data.OrderID == poison {
-				return errors.New("cannot handle this one")
-			}
-			return nil
-		})
-	}()
-
-	// The poison message reaches the dead-letter stream after 3 deliveries.
-	var dlq *jetstream.RawStreamMsg
-	waitFor(t, "poison event in ORDERS_DLQ", 60*time.Second, func() (bool, string) {
-		stream, err := s.JetStream.Stream(ctx, "ORDERS_DLQ")
-		if err != nil {
-			return false, err.Error()
-		}
-		dlq, err = stream.GetLastMsgForSubject(ctx, consumer.DeadLetterPrefix+events.Subject(poison, "order.confirmed"))
-		if err != nil {
-			return false, err.Error()
-		}
-		return true, ""
-	})
-	cancel()
-	<-done
-
-	mu.Lock()
-	defer mu.Unlock()
-	if handled[poison] != 3 {
-		t.Errorf("poison event handled %d times, want max_deliver = 3", handled[poison])
-	}
-	if handled[good] != 1 {
-		t.Errorf("good event handled %d times, want 1", handled[good])
-	}
-	if handled[skipped] != 0 {
-		t.Errorf("event already processed was handled %d times, want 0", handled[skipped])
-	}
-	if dlq.Header.Get("Fedsaga-Deliveries") != "3" || dlq.Header.Get("Fedsaga-Original-Subject") != events.Subject(poison, "order.confirmed") {
-		t.Errorf("dead-letter headers %v", dlq.Header)
-	}
-	var ev events.Envelope
-	if json.Unmarshal(dlq.Data, &ev) != nil || ev.Data.OrderID != poison {
-		t.Errorf("dead-letter body is not the event")
-	}
-}
 
 func TestEventsTailCLI(t *testing.T) {
 	s := stack
@@ -122,7 +27,7 @@ func TestEventsTailCLI(t *testing.T) {
 
 	durable := strings.ReplaceAll(uniq(t, "tail"), ".", "_")
 	t.Cleanup(func() { s.JetStream.DeleteConsumer(context.Background(), config.OrdersStream, durable) })
-	cmd := exec.Command(fedsagaBin(t), "--config", s.ConfigPath, "events", "tail", "--type", "order.cancelled", "--durable", durable)
+	cmd := exec.Command(fedsagaBin(t), "--config", s.ConfigPath, "events", "tail", "--type", events.TypeCancelled, "--durable", durable)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -148,7 +53,7 @@ func TestEventsTailCLI(t *testing.T) {
 			if err := json.Unmarshal([]byte(line), &ev); err != nil {
 				t.Fatalf("tail printed %q: %v", line, err)
 			}
-			if ev.Type != "order.cancelled" {
+			if ev.Type != events.TypeCancelled {
 				t.Fatalf("tail --type order.cancelled printed a %s", ev.Type)
 			}
 			if ev.Data.OrderID == confirmed {

@@ -14,6 +14,7 @@ import (
 	"github.com/fedsaga/fedsaga/activities"
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/starter"
 	"github.com/fedsaga/fedsaga/worker"
 	"github.com/fedsaga/fedsaga/workflows"
@@ -184,8 +185,8 @@ func TestLocalActivityMode(t *testing.T) {
 	if got := s.stock(t, p); got != 3 {
 		t.Errorf("stock = %d, want 5-2 = 3", got)
 	}
-	s.oneEvent(t, ok, "order.confirmed")
-	s.oneEvent(t, refused, "order.cancelled")
+	s.oneEvent(t, ok, events.TypeConfirmed)
+	s.oneEvent(t, refused, events.TypeCancelled)
 
 	// Forward steps ran as local activities (marker events), the
 	// compensations and the publish as regular activities.

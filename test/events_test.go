@@ -11,13 +11,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/fedsaga/fedsaga/activities"
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/events"
-	"github.com/fedsaga/fedsaga/outbox"
+	"github.com/fedsaga/fedsaga/internal/natstest"
 	"github.com/fedsaga/fedsaga/starter"
 	"github.com/fedsaga/fedsaga/worker"
 	"github.com/fedsaga/fedsaga/workflows"
@@ -53,7 +52,7 @@ func TestNATSDownWhilePublishing(t *testing.T) {
 	})
 	// NATS is back: the relay publishes the event, exactly once.
 	s.waitPublished(t, orderID, 45*time.Second)
-	s.oneEvent(t, orderID, "order.confirmed")
+	s.oneEvent(t, orderID, events.TypeConfirmed)
 }
 
 func TestWorkerDiesBetweenAckAndOutboxUpdate(t *testing.T) {
@@ -98,46 +97,7 @@ func TestWorkerDiesBetweenAckAndOutboxUpdate(t *testing.T) {
 		t.Fatalf("outcome %+v, %v", out, err)
 	}
 	s.waitPublished(t, orderID, 30*time.Second)
-	s.oneEvent(t, orderID, "order.confirmed")
-}
-
-func TestRepublishAfterDuplicateWindow(t *testing.T) {
-	s := stack
-	ctx := context.Background()
-	// Shrink the stack's duplicate window to one second for this test.
-	stream, err := s.JetStream.Stream(ctx, config.OrdersStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	orig := stream.CachedInfo().Config
-	short := orig
-	short.Duplicates = time.Second
-	if _, err := s.JetStream.UpdateStream(ctx, short); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.JetStream.UpdateStream(context.Background(), orig) })
-
-	p := s.addProduct(t, 100, 10)
-	customer := s.addCustomer(t, 10_000)
-	orderID := uniq(t, "ord")
-	s.place(t, starter.Request{OrderID: orderID, CustomerID: customer, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}})
-	time.Sleep(1500 * time.Millisecond) // the message id is forgotten now
-
-	// A late retry of the publish step, and a relay that finds the row
-	// unmarked: neither stores a second copy.
-	var subject, payload string
-	if err := s.pool(t, "orders").QueryRow(ctx, `SELECT subject, payload::text FROM tb_outbox WHERE order_id = $1`, orderID).Scan(&subject, &payload); err != nil {
-		t.Fatal(err)
-	}
-	res, err := outbox.Publish(ctx, s.JetStream, events.ID(orderID, "order.confirmed"), subject, []byte(payload))
-	if err != nil || !res.Duplicate {
-		t.Errorf("republish after the window: %+v, %v; want refused as a duplicate", res, err)
-	}
-	if _, err := s.pool(t, "orders").Exec(ctx, `UPDATE tb_outbox SET published_at = NULL, created_at = now() - interval '1 minute' WHERE order_id = $1`, orderID); err != nil {
-		t.Fatal(err)
-	}
-	s.waitPublished(t, orderID, 30*time.Second)
-	s.oneEvent(t, orderID, "order.confirmed")
+	s.oneEvent(t, orderID, events.TypeConfirmed)
 }
 
 func TestManySagasWithNATSRestarts(t *testing.T) {
@@ -156,11 +116,11 @@ func TestManySagasWithNATSRestarts(t *testing.T) {
 	orders := make([]order, sagas)
 	reqs := make([]starter.Request, sagas)
 	for i := range orders {
-		o := order{id: uniq(t, "ord"), want: "order.confirmed"}
+		o := order{id: uniq(t, "ord"), want: events.TypeConfirmed}
 		req := starter.Request{OrderID: o.id, CustomerID: rich, Items: []starter.Item{{SKU: plenty.SKU, Quantity: 1}}}
 		switch rng.IntN(5) {
 		case 0: // insufficient funds
-			req.CustomerID, o.want = poor, "order.cancelled"
+			req.CustomerID, o.want = poor, events.TypeCancelled
 		case 1: // perhaps out of stock: decided by the run
 			req.Items = []starter.Item{{SKU: scarce.SKU, Quantity: 3}}
 			o.want = "?"
@@ -222,9 +182,9 @@ func TestManySagasWithNATSRestarts(t *testing.T) {
 		want := o.want
 		switch {
 		case want == "?" && out.Status == workflows.Confirmed:
-			want = "order.confirmed"
+			want = events.TypeConfirmed
 		case want == "?":
-			want = "order.cancelled"
+			want = events.TypeCancelled
 		}
 		if want == "" {
 			if out.Status != workflows.Cancelled || !strings.Contains(out.Reason, "ForeignKeyError") {
@@ -236,7 +196,7 @@ func TestManySagasWithNATSRestarts(t *testing.T) {
 			counts["refused"]++
 			continue
 		}
-		if (want == "order.confirmed") != (out.Status == workflows.Confirmed) {
+		if (want == events.TypeConfirmed) != (out.Status == workflows.Confirmed) {
 			t.Errorf("order %s: outcome %+v, expected %s", o.id, out, want)
 			continue
 		}
@@ -244,7 +204,7 @@ func TestManySagasWithNATSRestarts(t *testing.T) {
 		counts[want]++
 	}
 	t.Logf("sagas: %v", counts)
-	if counts["order.confirmed"] == 0 || counts["order.cancelled"] == 0 || counts["refused"] == 0 {
+	if counts[events.TypeConfirmed] == 0 || counts[events.TypeCancelled] == 0 || counts["refused"] == 0 {
 		t.Errorf("the mix did not cover every outcome: %v", counts)
 	}
 	// Per order, the stream holds the events in outbox order.
@@ -283,24 +243,9 @@ func (s *Stack) checkStreamOrder(t *testing.T) {
 	}
 }
 
-func startNATSWithAuth(t *testing.T, opts *server.Options) *server.Server {
-	t.Helper()
-	opts.Host, opts.Port, opts.JetStream, opts.StoreDir, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, t.TempDir(), true, true
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	return ns
-}
-
 func TestWrongNATSCredentials(t *testing.T) {
-	userServer := startNATSWithAuth(t, &server.Options{Username: "fedsaga", Password: "right-pass"})
-	tokenServer := startNATSWithAuth(t, &server.Options{Authorization: "right-token"})
+	userServer := natstest.StartOptions(t, &server.Options{Username: "fedsaga", Password: "right-pass"})
+	tokenServer := natstest.StartOptions(t, &server.Options{Authorization: "right-token"})
 
 	for _, tc := range []struct {
 		name, secret string
@@ -370,83 +315,4 @@ func TestStreamsFromConfig(t *testing.T) {
 	if !errorsAs(err, &nf) || !strings.Contains(err.Error(), "max_msgs is 200, configured 300") {
 		t.Errorf("different stream, unmanaged: %v", err)
 	}
-}
-
-func TestRelaysShareTheOutbox(t *testing.T) {
-	// Three relays drain 1500 rows at once: each event stored once, every
-	// row marked once, each order's events in outbox order.
-	s := stack
-	ctx := context.Background()
-	orders := s.pool(t, "orders")
-	prefix := uniq(t, "relay")
-	const n = 1500
-	_, err := orders.Exec(ctx, `
-		INSERT INTO tb_outbox (id, order_id, event_type, subject, payload, created_at)
-		SELECT $1 || '-' || g, $1 || '-o' || (g % 500), 'order.test',
-		       'fedsaga.order.' || $1 || '-o' || (g % 500) || '.test' || (g / 500),
-		       json_build_object('n', g), now() - interval '1 minute'
-		FROM generate_series(1, $2) g`, prefix, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, _ := s.DBs.DB("orders")
-	// A round can claim nothing while rows remain: the next event of an
-	// order waits until another relay commits the one before it. A relay
-	// therefore stops only when none of the rows is left unpublished.
-	unpublished := func() (int, error) {
-		var left int
-		err := orders.QueryRow(ctx, `SELECT count(*) FROM tb_outbox WHERE id LIKE $1 || '-%' AND published_at IS NULL`, prefix).Scan(&left)
-		return left, err
-	}
-	deadline := time.Now().Add(time.Minute)
-	var wg sync.WaitGroup
-	for range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := outbox.NewRelay(db, s.JetStream, outbox.RelayOptions{Delay: time.Second, Batch: 100}, nil, zerolog.Nop())
-			for time.Now().Before(deadline) {
-				k, err := r.RelayOnce(ctx)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if k > 0 {
-					continue
-				}
-				left, err := unpublished()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if left == 0 {
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-		}()
-	}
-	wg.Wait()
-	if left, err := unpublished(); err != nil || left != 0 {
-		t.Errorf("%d rows left unpublished (%v)", left, err)
-	}
-	stream, _ := s.JetStream.Stream(ctx, config.OrdersStream)
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter("fedsaga.order.>"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0
-	for subj, c := range info.State.Subjects {
-		if !strings.HasPrefix(subj, "fedsaga.order."+prefix+"-o") {
-			continue
-		}
-		total += int(c)
-		if c != 1 {
-			t.Errorf("%s holds %d messages", subj, c)
-		}
-	}
-	if total != n {
-		t.Errorf("stream holds %d of the %d events", total, n)
-	}
-	s.checkStreamOrder(t)
 }

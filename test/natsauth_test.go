@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/internal/natstest"
 	"github.com/fedsaga/fedsaga/worker"
 )
 
@@ -31,7 +32,7 @@ func TestNATSNKeyAuth(t *testing.T) {
 	}
 	pub, _ := user.PublicKey()
 	seed, _ := user.Seed()
-	ns := startNATSWithAuth(t, &server.Options{Nkeys: []*server.NkeyUser{{Nkey: pub}}})
+	ns := natstest.StartOptions(t, &server.Options{Nkeys: []*server.NkeyUser{{Nkey: pub}}})
 	seedFile := filepath.Join(t.TempDir(), "fedsaga.nk")
 	if err := os.WriteFile(seedFile, seed, 0o600); err != nil {
 		t.Fatal(err)
@@ -101,7 +102,7 @@ func TestNATSTLSWithClientCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	serverTLS.ClientAuth = tls.RequireAndVerifyClientCert
-	ns := startNATSWithAuth(t, &server.Options{TLSConfig: serverTLS, TLSVerify: true, TLSTimeout: 2})
+	ns := natstest.StartOptions(t, &server.Options{TLSConfig: serverTLS, TLSVerify: true, TLSTimeout: 2})
 	url := strings.Replace(ns.ClientURL(), "nats://", "tls://", 1)
 
 	cfg := config.NATS{URL: url, Auth: config.NATSAuth{Type: config.AuthNone}, TLS: config.NATSTLS{

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/starter"
 	"github.com/fedsaga/fedsaga/workflows"
 	"github.com/fedsaga/fedsaga/workflows/saga"
@@ -166,7 +167,7 @@ func TestOperatorAbortsAStuckSagaThroughTheCLI(t *testing.T) {
 	if got := s.scalar(t, "orders", `SELECT status FROM tb_order WHERE id = $1`, orderID); got != "cancelled" {
 		t.Errorf("order = %v, want cancelled", got)
 	}
-	s.oneEvent(t, orderID, "order.cancelled")
+	s.oneEvent(t, orderID, events.TypeCancelled)
 
 	st := s.waitState(t, orderID, saga.StatusCompensated, "")
 	if st.FailedStep != "reserve_inventory" || !strings.Contains(st.Reason, "customer called to cancel") {
@@ -268,7 +269,7 @@ func TestCompensationFailsUntilTheDatabaseIsFixed(t *testing.T) {
 		t.Errorf("order = %v, want cancelled", got)
 	}
 	st = s.waitState(t, orderID, saga.StatusCompensated, "")
-	s.oneEvent(t, orderID, "order.cancelled")
+	s.oneEvent(t, orderID, events.TypeCancelled)
 	s.replay(t, "compensation_failed_retried", orderID)
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/starter"
 	"github.com/fedsaga/fedsaga/workflows"
 )
@@ -53,7 +54,7 @@ func TestOrderConfirmed(t *testing.T) {
 		t.Errorf("published outbox rows = %d, want 1", got)
 	}
 
-	ev := s.oneEvent(t, orderID, "order.confirmed")
+	ev := s.oneEvent(t, orderID, events.TypeConfirmed)
 	d := ev.Data
 	if d.Status != "confirmed" || d.CustomerID != customer || d.TotalCents != total || len(d.Items) != 2 || d.Reason != "" {
 		t.Errorf("event data = %+v", d)
@@ -88,7 +89,7 @@ func TestOrderCancelledForLackOfFunds(t *testing.T) {
 	if got := s.scalar(t, "orders", `SELECT status FROM tb_order WHERE id = $1`, orderID); got != "cancelled" {
 		t.Errorf("order status = %v, want cancelled", got)
 	}
-	ev := s.oneEvent(t, orderID, "order.cancelled")
+	ev := s.oneEvent(t, orderID, events.TypeCancelled)
 	if ev.Data.Status != "cancelled" || !strings.Contains(ev.Data.Reason, "InsufficientFundsError") || len(ev.Data.Items) != 1 {
 		t.Errorf("event data = %+v, want cancelled with the reason and the item", ev.Data)
 	}
@@ -118,7 +119,7 @@ func TestOrderCancelledForLackOfStock(t *testing.T) {
 	if got := s.balance(t, customer); got != 100_000 {
 		t.Errorf("balance = %d, want unchanged", got)
 	}
-	s.oneEvent(t, orderID, "order.cancelled")
+	s.oneEvent(t, orderID, events.TypeCancelled)
 }
 
 func TestUnknownProductAndCustomerWriteNothing(t *testing.T) {
@@ -193,5 +194,5 @@ func TestSameOrderTwiceRunsOneSaga(t *testing.T) {
 	if got := s.balance(t, customer); got != 100_000-1400 {
 		t.Errorf("balance = %d, want charged once", got)
 	}
-	s.oneEvent(t, req.OrderID, "order.confirmed")
+	s.oneEvent(t, req.OrderID, events.TypeConfirmed)
 }

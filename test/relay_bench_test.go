@@ -7,13 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/federation/pg"
+	"github.com/fedsaga/fedsaga/internal/natstest"
 	"github.com/fedsaga/fedsaga/migrations"
 	"github.com/fedsaga/fedsaga/outbox"
 )
@@ -31,16 +30,7 @@ func BenchmarkRelay(b *testing.B) {
 	s := stack
 	ctx := context.Background()
 	db := s.benchOrdersDB(b)
-	nc, err := nats.Connect(s.nats.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	// As the worker connects (worker.New).
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(10*time.Second))
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, js := natstest.Connect(b, s.nats) // as the worker connects (worker.New)
 	payload := relayPayload(b)
 
 	for _, batch := range []int{config.Default().Events.RelayBatch, 2000} {
@@ -52,9 +42,9 @@ func BenchmarkRelay(b *testing.B) {
 				prefix := benchID("relay")
 				_, err := db.Pool().Exec(ctx, `
 					INSERT INTO tb_outbox (id, order_id, event_type, subject, payload)
-					SELECT $1 || '-' || g, $1 || '-' || g, 'order.confirmed',
-					       'fedsaga.order.' || $1 || '-' || g || '.confirmed', $3::json
-					FROM generate_series(1, $2) g`, prefix, relayBacklog, payload)
+					SELECT $1 || '-' || g, $1 || '-' || g, $4, replace($5, '*', $1 || '-' || g), $3::json
+					FROM generate_series(1, $2) g`, prefix, relayBacklog, payload,
+					events.TypeConfirmed, events.Subject("*", events.TypeConfirmed))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -92,7 +82,7 @@ func BenchmarkRelay(b *testing.B) {
 // relayPayload is the envelope of an order.confirmed event with two lines,
 // the size of the events the order saga writes.
 func relayPayload(b *testing.B) string {
-	ev := events.New("order.confirmed", time.Now(), events.Order{
+	ev := events.New(events.TypeConfirmed, time.Now(), events.Order{
 		OrderID: "ord-7b0e1f9c-3d64-4a55-9f0e-2c1d7a8b9e01", CustomerID: "alice", Status: "confirmed", TotalCents: 8997,
 		Items: []events.Item{
 			{ProductID: "prod-gadget", SKU: "GADGET", Name: "Gadget", Quantity: 1, PriceCents: 4999},

@@ -3,6 +3,8 @@
 // package, so they pull in no database or NATS code.
 package spec
 
+import "github.com/fedsaga/fedsaga/events"
+
 // Activity names, as registered by the worker.
 const (
 	Validate         = "Validate"
@@ -45,10 +47,13 @@ const (
 	StatusCancelled = "cancelled"
 )
 
-// Event types published to JetStream.
+// Event types published to JetStream, as the PublishEvent activity takes
+// them; defined in package events.
+//
+// Deprecated: use events.TypeConfirmed and events.TypeCancelled.
 const (
-	EventConfirmed = "order.confirmed"
-	EventCancelled = "order.cancelled"
+	EventConfirmed = events.TypeConfirmed
+	EventCancelled = events.TypeCancelled
 )
 
 // Item is one line of an order as a service places it: a SKU and a quantity.
@@ -102,10 +107,6 @@ type PublishInput struct {
 	EventType string `json:"event_type"`
 }
 
-// PublishResult reports the stream's acknowledgement.
-type PublishResult struct {
-	EventID   string `json:"event_id"`
-	Stream    string `json:"stream"`
-	Sequence  uint64 `json:"sequence"`
-	Duplicate bool   `json:"duplicate"`
-}
+// PublishResult is the PublishEvent activity's result: the stream's
+// acknowledgement, as package events defines it.
+type PublishResult = events.PublishResult

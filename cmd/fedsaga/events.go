@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,7 +27,7 @@ func (a *app) eventsTailCmd() *cobra.Command {
 		maxDeliver int
 	)
 	cmd := &cobra.Command{
-		Use:   "tail [--type order.confirmed|order.cancelled]",
+		Use:   "tail [--type " + strings.Join(events.Types, "|") + "]",
 		Short: "Print order events as JSON lines, through a durable consumer with explicit acks, until interrupted",
 		Long: `Print order events as JSON lines (CloudEvents envelopes) until SIGINT or SIGTERM;
 --output text prints one line per event instead.
@@ -39,8 +40,8 @@ moves to the dead-letter stream ORDERS_DLQ.`,
 	out := outputFlag(cmd, "json")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		for _, t := range types {
-			if t != "order.confirmed" && t != "order.cancelled" {
-				return usagef("--type %q: want order.confirmed or order.cancelled", t)
+			if err := events.CheckType(t); err != nil {
+				return usagef("--type: %w", err)
 			}
 		}
 		if err := a.load(); err != nil {

@@ -127,7 +127,15 @@ func (a *app) sagaListCmd() *cobra.Command {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.OrderID, s.CustomerID, s.Status, s.Step,
 						s.StartedAt.UTC().Format(time.RFC3339), s.Execution)
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				for _, s := range sagas {
+					if s.Error != "" {
+						fmt.Fprintf(cmd.ErrOrStderr(), "saga %s: STEP is SagaStep, the step in progress is unknown: %s\n", s.OrderID, s.Error)
+					}
+				}
+				return nil
 			})
 		})
 	}
