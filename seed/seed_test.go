@@ -2,61 +2,23 @@ package seed_test
 
 import (
 	"context"
-	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation/pg"
-	"github.com/fedsaga/fedsaga/migrations"
+	"github.com/fedsaga/fedsaga/internal/pgtest"
 	"github.com/fedsaga/fedsaga/seed"
 )
 
 // freshDatabases creates migrated inventory and payments databases on the
-// PostgreSQL server of FEDSAGA_TEST_PG (default: postgres on 127.0.0.1) and
-// opens them.
+// machine's PostgreSQL (internal/pgtest) and opens them.
 func freshDatabases(t *testing.T) *pg.Registry {
 	t.Helper()
-	ctx := context.Background()
-	admin := os.Getenv("FEDSAGA_TEST_PG")
-	if admin == "" {
-		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("PostgreSQL at FEDSAGA_TEST_PG: %v", err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	cfgs := map[string]config.Database{}
-	for _, name := range []string{"inventory", "payments"} {
-		db := fmt.Sprintf("fedsaga_seed_%s_%d", name, time.Now().UnixNano())
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") })
-		u, _ := url.Parse(admin)
-		u.Path = "/" + db
-		pool, err := pgxpool.New(ctx, u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = migrations.Up(ctx, name, pool)
-		pool.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := config.DefaultDatabase()
-		c.URL = u.String()
-		cfgs[name] = c
-	}
-	dbs, err := pg.Open(cfgs, zerolog.Nop())
+	dbs, err := pg.Open(pgtest.Databases(t, config.InventoryDB, config.PaymentsDB), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +29,7 @@ func freshDatabases(t *testing.T) *pg.Registry {
 func TestLoadKeepsOrResets(t *testing.T) {
 	ctx := context.Background()
 	dbs := freshDatabases(t)
-	inventory, _ := dbs.DB("inventory")
+	inventory, _ := dbs.DB(config.InventoryDB)
 	stock := func() (n int) {
 		t.Helper()
 		err := inventory.Query(ctx, func(c *pgxpool.Conn) error {

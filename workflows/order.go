@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/workflows/saga"
 )
 
@@ -250,13 +251,13 @@ func (r *orderRun) run(ctx workflow.Context) (*Outcome, error) {
 		},
 	)
 	out := &Outcome{OrderID: r.in.OrderID, Status: Confirmed, TotalCents: r.order.TotalCents}
-	event := spec.EventConfirmed
+	event := events.TypeConfirmed
 	var aborted *saga.AbortedError
 	switch {
 	case err == nil:
 	case errors.As(err, &aborted):
 		out.Status, out.Reason, out.Resolved = Cancelled, saga.Reason(aborted.Cause), aborted.Resolved
-		event = spec.EventCancelled
+		event = events.TypeCancelled
 		if aborted.Step == spec.StepValidate {
 			// Refused before anything was written: no event in the outbox.
 			r.logger.Info("order refused", "step", spec.StepValidate, "reason", out.Reason)

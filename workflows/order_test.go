@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/workflows/internal/sagatest"
 	"github.com/fedsaga/fedsaga/workflows/saga"
 )
@@ -494,9 +495,9 @@ func TestPlaceOrderHappyPath(t *testing.T) {
 				kind = "@local"
 			}
 			assertCalls(t, f.Kinds(), []string{spec.Validate + kind, spec.CreateOrder + kind, spec.ReserveInventory + kind,
-				spec.ChargePayment + kind, spec.ConfirmOrder + kind, publish(spec.EventConfirmed) + "@regular"})
+				spec.ChargePayment + kind, spec.ConfirmOrder + kind, publish(events.TypeConfirmed) + "@regular"})
 			want := Outcome{OrderID: testOrderID, Status: Confirmed, TotalCents: wantTotal,
-				EventID: "evt-" + spec.EventConfirmed, EventPublished: true}
+				EventID: "evt-" + events.TypeConfirmed, EventPublished: true}
 			if !reflect.DeepEqual(*out, want) {
 				t.Fatalf("outcome %+v, want %+v", *out, want)
 			}
@@ -506,7 +507,7 @@ func TestPlaceOrderHappyPath(t *testing.T) {
 					t.Errorf("%s got timeouts %+v, want %+v", a, got, tc.forward)
 				}
 			}
-			if got := f.Timeouts(publish(spec.EventConfirmed)); !reflect.DeepEqual(got, []sagatest.Timeouts{publishTimeouts}) {
+			if got := f.Timeouts(publish(events.TypeConfirmed)); !reflect.DeepEqual(got, []sagatest.Timeouts{publishTimeouts}) {
 				t.Errorf("PublishEvent got timeouts %+v, want %+v", got, publishTimeouts)
 			}
 
@@ -798,7 +799,7 @@ func TestPlaceOrderSagaTimeoutBeforeStep(t *testing.T) {
 				t.Errorf("%s got timeouts %+v, want %+v", st.activity, got, want)
 			}
 			if i == len(forwardSteps)-1 {
-				assertCalls(t, f.Calls(), seq(forwardActivities, publish(spec.EventConfirmed)))
+				assertCalls(t, f.Calls(), seq(forwardActivities, publish(events.TypeConfirmed)))
 				if out.Status != Confirmed || out.Reason != "" || !out.EventPublished {
 					t.Errorf("outcome %+v, want confirmed", out)
 				}
@@ -806,9 +807,9 @@ func TestPlaceOrderSagaTimeoutBeforeStep(t *testing.T) {
 				return
 			}
 			next := forwardSteps[i+1]
-			assertCalls(t, f.Calls(), seq(forwardActivities[:i+1], next.comps, publish(spec.EventCancelled)))
+			assertCalls(t, f.Calls(), seq(forwardActivities[:i+1], next.comps, publish(events.TypeCancelled)))
 			want := Outcome{OrderID: testOrderID, Status: Cancelled, Reason: reason, TotalCents: wantTotal,
-				EventID: "evt-" + spec.EventCancelled, EventPublished: true}
+				EventID: "evt-" + events.TypeCancelled, EventPublished: true}
 			if !reflect.DeepEqual(*out, want) {
 				t.Errorf("outcome %+v, want %+v", *out, want)
 			}
@@ -895,7 +896,7 @@ func checkStepFails(t *testing.T, k failureKind, settings Settings, step, act, e
 	want = append(want, comps...)
 	validateFailed := step == spec.StepValidate
 	if !validateFailed {
-		want = append(want, publish(spec.EventCancelled))
+		want = append(want, publish(events.TypeCancelled))
 	}
 	got := f.Calls()
 	if settings.ParallelCompensation {
@@ -922,7 +923,7 @@ func checkStepFails(t *testing.T, k failureKind, settings Settings, step, act, e
 		}
 	}
 	wantOut := Outcome{OrderID: testOrderID, Status: Cancelled, Reason: reason, TotalCents: wantTotal,
-		EventID: "evt-" + spec.EventCancelled, EventPublished: true}
+		EventID: "evt-" + events.TypeCancelled, EventPublished: true}
 	if validateFailed {
 		wantOut.TotalCents, wantOut.EventID, wantOut.EventPublished = 0, "", false
 	}
@@ -1005,8 +1006,8 @@ func TestPlaceOrderConfirmCommittedDespiteError(t *testing.T) {
 			}
 			out := mustRunOrder(t, env)
 			assertCalls(t, f.Calls(), seq(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment,
-				repeat(spec.ConfirmOrder, k.attempts), spec.VoidConfirm, publish(spec.EventConfirmed)))
-			want := Outcome{OrderID: testOrderID, Status: Confirmed, TotalCents: wantTotal, EventID: "evt-" + spec.EventConfirmed, EventPublished: true}
+				repeat(spec.ConfirmOrder, k.attempts), spec.VoidConfirm, publish(events.TypeConfirmed)))
+			want := Outcome{OrderID: testOrderID, Status: Confirmed, TotalCents: wantTotal, EventID: "evt-" + events.TypeConfirmed, EventPublished: true}
 			if !reflect.DeepEqual(*out, want) {
 				t.Fatalf("outcome %+v, want %+v", *out, want)
 			}
@@ -1031,7 +1032,7 @@ func TestPlaceOrderPublishFails(t *testing.T) {
 	env := newOrderEnv(t, Settings{}, f)
 	out := mustRunOrder(t, env)
 	assertCalls(t, f.Calls(), seq(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder,
-		publish(spec.EventConfirmed)))
+		publish(events.TypeConfirmed)))
 	want := Outcome{OrderID: testOrderID, Status: Confirmed, TotalCents: wantTotal}
 	if !reflect.DeepEqual(*out, want) {
 		t.Errorf("outcome %+v, want %+v", *out, want)
@@ -1061,7 +1062,7 @@ func TestPlaceOrderPublishTimeout(t *testing.T) {
 			f.hooks[spec.PublishEvent] = failAlways(temporal.NewApplicationError("no responders", "NATSUnavailable"))
 			env := newOrderEnv(t, Settings{PublishTimeout: tc.timeout}, f)
 			out := mustRunOrder(t, env)
-			if n := f.count(publish(spec.EventConfirmed)); n != tc.attempts {
+			if n := f.count(publish(events.TypeConfirmed)); n != tc.attempts {
 				t.Errorf("PublishEvent ran %d times, want %d", n, tc.attempts)
 			}
 			if out.Status != Confirmed || out.EventPublished || out.EventID != "" {
@@ -1098,7 +1099,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 			failStep: spec.StepCharge,
 			waiting:  seq(prefix, spec.RefundPayment),
 			update:   saga.UpdateRetryCompensation,
-			calls:    seq(prefix, spec.RefundPayment, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)),
+			calls:    seq(prefix, spec.RefundPayment, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)),
 			statuses: []string{saga.StepDone, saga.StepCompensated, saga.StepCompensated, saga.StepCompensated, saga.StepPending, saga.StepDone},
 		},
 		{
@@ -1108,7 +1109,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 			waiting:  seq(prefix, spec.RefundPayment),
 			update:   saga.UpdateResolve,
 			args:     []any{resolution},
-			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)),
+			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)),
 			statuses: []string{saga.StepDone, saga.StepCompensated, saga.StepCompensated, saga.StepResolved, saga.StepPending, saga.StepDone},
 			resolved: []string{spec.StepCharge},
 		},
@@ -1123,7 +1124,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 			waiting:  seq(prefix, repeat(spec.RefundPayment, 9)),
 			update:   saga.UpdateResolve,
 			args:     []any{resolution},
-			calls:    seq(prefix, repeat(spec.RefundPayment, 9), spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)),
+			calls:    seq(prefix, repeat(spec.RefundPayment, 9), spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)),
 			statuses: []string{saga.StepDone, saga.StepCompensated, saga.StepCompensated, saga.StepResolved, saga.StepPending, saga.StepDone},
 			resolved: []string{spec.StepCharge},
 		},
@@ -1135,7 +1136,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 			waiting:  seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder),
 			update:   saga.UpdateResolve,
 			args:     []any{resolution},
-			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)),
+			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)),
 			statuses: []string{saga.StepDone, saga.StepCompensated, saga.StepCompensated, saga.StepResolved, saga.StepPending, saga.StepDone},
 			resolved: []string{spec.StepCharge},
 		},
@@ -1147,7 +1148,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 			failStep: spec.StepCharge,
 			waiting:  seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder),
 			update:   saga.UpdateRetryCompensation,
-			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, spec.RefundPayment, publish(spec.EventCancelled)),
+			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, spec.RefundPayment, publish(events.TypeCancelled)),
 			statuses: []string{saga.StepDone, saga.StepCompensated, saga.StepCompensated, saga.StepCompensated, saga.StepPending, saga.StepDone},
 		},
 		{
@@ -1160,7 +1161,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 			failStep: spec.StepReserve,
 			waiting:  seq(prefix, spec.RefundPayment, spec.ReleaseInventory),
 			update:   saga.UpdateRetryCompensation,
-			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)),
+			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)),
 			statuses: []string{saga.StepDone, saga.StepCompensated, saga.StepCompensated, saga.StepCompensated, saga.StepPending, saga.StepDone},
 		},
 		{
@@ -1170,7 +1171,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 			waiting:  seq(prefix, spec.RefundPayment, spec.ReleaseInventory),
 			update:   saga.UpdateResolve,
 			args:     []any{resolution},
-			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)),
+			calls:    seq(prefix, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)),
 			statuses: []string{saga.StepDone, saga.StepCompensated, saga.StepResolved, saga.StepCompensated, saga.StepPending, saga.StepDone},
 			resolved: []string{spec.StepReserve},
 		},
@@ -1182,7 +1183,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 			failStep: spec.StepCharge,
 			waiting:  seq(prefix, spec.CancelOrder, spec.RefundPayment, spec.ReleaseInventory), // sorted
 			update:   saga.UpdateRetryCompensation,
-			calls:    seq(prefix, spec.CancelOrder, spec.RefundPayment, spec.ReleaseInventory, spec.RefundPayment, publish(spec.EventCancelled)),
+			calls:    seq(prefix, spec.CancelOrder, spec.RefundPayment, spec.ReleaseInventory, spec.RefundPayment, publish(events.TypeCancelled)),
 			statuses: []string{saga.StepDone, saga.StepCompensated, saga.StepCompensated, saga.StepCompensated, saga.StepPending, saga.StepDone},
 		},
 	}
@@ -1229,7 +1230,7 @@ func TestPlaceOrderCompensationFails(t *testing.T) {
 			assertCalls(t, got, tc.calls)
 			reason := "InsufficientFundsError: balance 100 < 3697"
 			want := Outcome{OrderID: testOrderID, Status: Cancelled, Reason: reason, TotalCents: wantTotal,
-				EventID: "evt-" + spec.EventCancelled, EventPublished: true, Resolved: tc.resolved}
+				EventID: "evt-" + events.TypeCancelled, EventPublished: true, Resolved: tc.resolved}
 			if !reflect.DeepEqual(*out, want) {
 				t.Errorf("outcome %+v, want %+v", *out, want)
 			}
@@ -1282,7 +1283,7 @@ func TestPlaceOrderConfirmedBeforeAbort(t *testing.T) {
 	abort.mustBeAccepted(t, saga.UpdateCompensate)
 	resolve.mustBeAccepted(t, saga.UpdateResolve)
 	assertCalls(t, f.Calls(), seq(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder,
-		spec.VoidConfirm, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))
+		spec.VoidConfirm, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)))
 	if out.Status != Cancelled || !reflect.DeepEqual(out.Resolved, []string{spec.StepConfirm}) || out.Reason != "aborted by operator: "+abortReason {
 		t.Errorf("outcome %+v", out)
 	}
@@ -1374,20 +1375,20 @@ func TestPlaceOrderLocalActivities(t *testing.T) {
 	}{
 		{"happy path", nil, "", Confirmed,
 			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder),
-				regular(publish(spec.EventConfirmed)))},
+				regular(publish(events.TypeConfirmed)))},
 		{"validate refused", map[string]hook{spec.Validate: failAlways(business(spec.ErrForeignKey, "no customer"))}, "", Cancelled,
 			local(spec.Validate)},
 		{"reserve fails", map[string]hook{spec.ReserveInventory: failAlways(business(spec.ErrOutOfStock, "0 left"))}, "", Cancelled,
 			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory),
-				regular(spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))},
+				regular(spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)))},
 		{"confirm fails", map[string]hook{spec.ConfirmOrder: failAlways(business(spec.ErrOrderState, "not pending"))}, "", Cancelled,
 			// VoidConfirm runs with its own options, as a regular activity,
 			// so that even past the saga's deadline it learns what happened.
 			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder),
-				regular(spec.VoidConfirm, spec.VoidConfirm, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))},
+				regular(spec.VoidConfirm, spec.VoidConfirm, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)))},
 		{"charge aborted", nil, spec.ChargePayment, Cancelled,
 			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment),
-				regular(spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(spec.EventCancelled)))},
+				regular(spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1408,7 +1409,7 @@ func TestPlaceOrderLocalActivities(t *testing.T) {
 				t.Errorf("outcome %+v, want %s", out, tc.status)
 			}
 			if tc.status == Confirmed && !reflect.DeepEqual(*out, Outcome{OrderID: testOrderID, Status: Confirmed, TotalCents: wantTotal,
-				EventID: "evt-" + spec.EventConfirmed, EventPublished: true}) {
+				EventID: "evt-" + events.TypeConfirmed, EventPublished: true}) {
 				t.Errorf("outcome %+v", out)
 			}
 			assertOrderInputs(t, f, out.Reason)

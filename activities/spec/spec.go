@@ -47,15 +47,6 @@ const (
 	StatusCancelled = "cancelled"
 )
 
-// Event types published to JetStream, as the PublishEvent activity takes
-// them; defined in package events.
-//
-// Deprecated: use events.TypeConfirmed and events.TypeCancelled.
-const (
-	EventConfirmed = events.TypeConfirmed
-	EventCancelled = events.TypeCancelled
-)
-
 // Item is one line of an order as a service places it: a SKU and a quantity.
 type Item struct {
 	SKU      string `json:"sku"`
