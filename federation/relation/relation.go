@@ -92,12 +92,12 @@ func Check(rels map[string]Relation) []Problem {
 // FindCycle returns the first cycle among rels, in a stable order, or nil.
 func FindCycle(rels map[string]Relation) *CircularReferenceError {
 	names := slices.Sorted(maps.Keys(rels))
-	done := map[string]bool{}
-	var path, via []string // the entities walked, and the relations between them
+	done := map[string]bool{} // entities whose paths hold no cycle
+	var path, via []string
 	var visit func(entity string) *CircularReferenceError
 	visit = func(entity string) *CircularReferenceError {
-		if start := slices.Index(path, entity); start >= 0 {
-			return &CircularReferenceError{Path: append(slices.Clone(path[start:]), entity), Relations: slices.Clone(via[start:])}
+		if i := slices.Index(path, entity); i >= 0 {
+			return &CircularReferenceError{Path: append(slices.Clone(path[i:]), entity), Relations: slices.Clone(via[i:])}
 		}
 		if done[entity] {
 			return nil
@@ -115,13 +115,12 @@ func FindCycle(rels map[string]Relation) *CircularReferenceError {
 		path, done[entity] = path[:len(path)-1], true
 		return nil
 	}
-	var froms []string
+	froms := map[string]bool{}
 	for _, r := range rels {
-		froms = append(froms, r.From)
+		froms[r.From] = true
 	}
-	slices.Sort(froms)
-	for _, from := range froms {
-		if err := visit(from); err != nil {
+	for _, entity := range slices.Sorted(maps.Keys(froms)) {
+		if err := visit(entity); err != nil {
 			return err
 		}
 	}
