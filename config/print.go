@@ -50,8 +50,6 @@ func (c *Config) Print(w io.Writer) error {
 	return nil
 }
 
-var secretType = reflect.TypeFor[Secret]()
-
 // toMap turns v, a struct with koanf tags or a pointer to one, into the
 // nested map of its keys.
 // With redact set, values of keys named url go through RedactURL and
@@ -129,4 +127,13 @@ func escapeRefs(m map[string]any) {
 			}
 		}
 	}
+}
+
+// koanfTag returns the key of a struct field, "" for none.
+func koanfTag(f reflect.StructField) string {
+	tag, _, _ := strings.Cut(f.Tag.Get("koanf"), ",")
+	if tag == "-" || !f.IsExported() {
+		return ""
+	}
+	return tag
 }

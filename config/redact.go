@@ -2,7 +2,6 @@ package config
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -56,17 +55,12 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 //     and the query parameters password and sslpassword;
 //   - comma-separated lists of URLs, such as a NATS server list;
 //   - libpq keyword/value strings (host=db password=pw): the values of
-//     password and sslpassword.
+//     password and sslpassword, quoted or not.
 //
 // Where raw is malformed it hides more rather than less.
 func RedactURL(raw string) string {
-	if !hasScheme(raw) {
-		pairs, errAt, err := parseKeywordValue(raw)
-		if err == nil || len(pairs) > 0 {
-			return redactKeywordValue(raw, pairs, errAt, err)
-		}
-		// Not keyword/value either: maybe a URL without a scheme,
-		// such as user:password@host:4222.
+	if !hasScheme(raw) && keywordValue.MatchString(raw) {
+		return kvSecret.ReplaceAllString(raw, "${1}"+redactedText)
 	}
 	parts := splitURLs(raw)
 	for i, p := range parts {
@@ -74,6 +68,16 @@ func RedactURL(raw string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+var (
+	// keywordValue matches the start of a libpq keyword/value string.
+	keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
+	// kvSecret matches a password or sslpassword and its value, as libpq
+	// reads it: quoted with ' (\' and \\ inside), to the end of the string
+	// if the quote is not closed, or else up to the next space, where a
+	// backslash escapes the next character.
+	kvSecret = regexp.MustCompile(`(?i)(\b(?:ssl)?password\s*=\s*)('(?:\\.|[^'\\])*'|'.*|(?:\\.|[^\s\\])+)`)
+)
 
 // schemePrefix matches the start of a URL.
 var schemePrefix = regexp.MustCompile(`^\s*[A-Za-z][A-Za-z0-9+.-]*://`)
@@ -170,92 +174,4 @@ func redactQuery(s string) string {
 func isSecretParam(name string) bool {
 	name = strings.ToLower(name)
 	return name == "password" || name == "sslpassword"
-}
-
-// redactKeywordValue redacts the secret values of a libpq keyword/value
-// string s, given what parseKeywordValue made of it. Past a syntax error
-// (err at errAt), it hides the rest if it mentions a password.
-func redactKeywordValue(s string, pairs []kvPair, errAt int, err error) string {
-	var b strings.Builder
-	last := 0
-	for _, p := range pairs {
-		if isSecretParam(p.key) && p.end > p.start {
-			b.WriteString(s[last:p.start])
-			b.WriteString(redactedText)
-			last = p.end
-		}
-	}
-	if err != nil && strings.Contains(strings.ToLower(s[errAt:]), "password") {
-		b.WriteString(s[last:errAt])
-		b.WriteString(redactedText)
-		return b.String()
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// kvPair is one keyword=value of a libpq connection string; s[start:end]
-// is its value as written, quotes included.
-type kvPair struct {
-	key        string
-	start, end int
-}
-
-// parseKeywordValue splits a libpq keyword/value connection string such as
-// "host=db user=app password='a b'". On a syntax error it returns the pairs
-// before the error and the offset where the bad pair starts.
-func parseKeywordValue(s string) ([]kvPair, int, error) {
-	var pairs []kvPair
-	i := 0
-	skipSpace := func() {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-	}
-	for {
-		skipSpace()
-		if i == len(s) {
-			return pairs, i, nil
-		}
-		start := i
-		for i < len(s) && s[i] != '=' && !isSpace(s[i]) {
-			i++
-		}
-		key := s[start:i]
-		skipSpace()
-		if key == "" || i == len(s) || s[i] != '=' {
-			return pairs, start, errors.New("expected keyword=value")
-		}
-		i++
-		skipSpace()
-		vstart := i
-		if i < len(s) && s[i] == '\'' {
-			for i++; ; i++ {
-				if i >= len(s) {
-					return pairs, start, errors.New("unterminated quoted value")
-				}
-				if s[i] == '\\' {
-					i++
-					continue
-				}
-				if s[i] == '\'' {
-					i++
-					break
-				}
-			}
-		} else {
-			for i < len(s) && !isSpace(s[i]) {
-				if s[i] == '\\' {
-					i++
-				}
-				i++
-			}
-			i = min(i, len(s))
-		}
-		pairs = append(pairs, kvPair{key: key, start: vstart, end: i})
-	}
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fedsaga/fedsaga/federation/relation"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 var (
@@ -167,8 +168,15 @@ func checkPostgresURL(s string) error {
 			return errors.New(`is not a valid URL; percent-encode characters such as "@", ":", "/", "?" and "#" in the user name and password`)
 		}
 	default:
-		if _, _, err := parseKeywordValue(s); err != nil {
-			return fmt.Errorf("is neither a postgres:// URL nor a keyword=value connection string: %v", err)
+		// pgx reads the string as the pools will. Its error would quote
+		// the string, which holds a password.
+		if _, err := pgconn.ParseConfig(s); err != nil {
+			var pe *pgconn.ParseConfigError
+			if errors.As(err, &pe) {
+				pe.ConnString = ""
+			}
+			return fmt.Errorf("is neither a postgres:// URL nor a keyword=value connection string: %s",
+				strings.TrimPrefix(err.Error(), "cannot parse ``: "))
 		}
 	}
 	return nil
