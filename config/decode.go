@@ -146,23 +146,27 @@ func kind(t reflect.Type) reflect.Kind {
 }
 
 // decodeErrors translates what mapstructure reports into fedsaga's
-// errors, each naming its key.
+// errors, each naming its key, in the order of their keys.
 func decodeErrors(err error) []*Error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var errs []*Error
-		for _, e := range j.Unwrap() {
+	var errs []*Error
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range e.Unwrap() {
 			errs = append(errs, decodeErrors(e)...)
 		}
 		slices.SortStableFunc(errs, func(a, b *Error) int { return strings.Compare(a.Key, b.Key) })
 		return errs
+	case *mapstructure.DecodeError:
+		return keyErrors(e)
 	}
-	de, ok := err.(*mapstructure.DecodeError)
-	if !ok {
-		if inner := errors.Unwrap(err); inner != nil {
-			return decodeErrors(inner) // "decoding failed due to..."
-		}
-		return []*Error{{Err: err}}
+	if inner := errors.Unwrap(err); inner != nil {
+		return decodeErrors(inner) // "decoding failed due to the following error(s)"
 	}
+	return []*Error{{Err: err}}
+}
+
+// keyErrors translates the problem with one key.
+func keyErrors(de *mapstructure.DecodeError) []*Error {
 	key, t := locate(de.Name())
 	cause := de.Unwrap()
 	var (
@@ -170,11 +174,9 @@ func decodeErrors(err error) []*Error {
 		pe *mapstructure.ParseError
 	)
 	switch unused, isUnused := strings.CutPrefix(cause.Error(), "has invalid keys: "); {
-	case errors.As(cause, &ue) && ue.Expected.Type() == secretType:
-		// Never quote what may be a secret.
-		return []*Error{keyErr(key, "expected a string, got a value of type %s", kindOf(ue.Value))}
 	case errors.As(cause, &ue):
-		return []*Error{keyErr(key, "expected %s, got %s", describeType(ue.Expected.Type()), describeValue(ue.Value))}
+		return []*Error{keyErr(key, "expected %s, got %s", describeType(ue.Expected.Type()),
+			describeValue(ue.Value, ue.Expected.Type() != secretType))} // never quote a secret
 	case errors.As(cause, &pe) && pe.Expected.Kind() == reflect.Bool:
 		return []*Error{keyErr(key, "invalid boolean %q; use true or false", pe.Value)}
 	case errors.As(cause, &pe) && errors.Is(pe.Err, strconv.ErrRange):
@@ -188,20 +190,20 @@ func decodeErrors(err error) []*Error {
 		}
 		return errs
 	}
+	causes := []error{cause}
+	if j, ok := cause.(interface{ Unwrap() []error }); ok {
+		causes = j.Unwrap() // several bad ${NAME} in one value
+	}
 	var errs []*Error
-	for _, e := range unjoin(cause) {
-		errs = append(errs, &Error{Key: key, Err: e})
+	for _, c := range causes {
+		errs = append(errs, &Error{Key: key, Err: c})
 	}
 	return errs
 }
 
-// unjoin returns the errors err joins, or err alone.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
+// nameSegment matches one level of a field's name as mapstructure gives
+// it: [key] for a map entry or list index, else a struct field.
+var nameSegment = regexp.MustCompile(`\[([^\]]*)\]|\.?([^.\[]+)`)
 
 // locate follows name, a field's name as mapstructure gives it
 // (databases[orders].url, observers[0].channel), down from Config. It
@@ -209,30 +211,20 @@ func unjoin(err error) []error {
 // observers[0].channel) and the Go type there, nil if name leaves Config.
 func locate(name string) (string, reflect.Type) {
 	key, t := "", reflect.TypeFor[Config]()
-	for name != "" && t != nil {
-		var seg string
-		if end := strings.IndexByte(name, ']'); name[0] == '[' && end > 0 {
-			seg, name = name[1:end], name[end+1:]
-		} else {
-			name = strings.TrimPrefix(name, ".")
-			end := strings.IndexAny(name, ".[")
-			if end <= 0 {
-				end = len(name)
-			}
-			seg, name = name[:end], name[end:]
-		}
-		switch t.Kind() {
-		case reflect.Slice:
+	for _, m := range nameSegment.FindAllStringSubmatch(name, -1) {
+		seg := m[1] + m[2]
+		switch {
+		case t != nil && t.Kind() == reflect.Slice:
 			key, t = fmt.Sprintf("%s[%s]", key, seg), t.Elem()
-		case reflect.Map:
+		case t != nil && t.Kind() == reflect.Map:
 			key, t = joinKey(key, seg), t.Elem()
-		case reflect.Struct:
+		case t != nil && t.Kind() == reflect.Struct:
 			key, t = joinKey(key, seg), fieldType(t, seg)
 		default:
 			key, t = joinKey(key, seg), nil
 		}
 	}
-	return key + name, t
+	return key, t
 }
 
 // joinKey returns the key k inside the table key.
@@ -258,17 +250,14 @@ func fieldType(t reflect.Type, k string) reflect.Type {
 // key, closest to the unknown key k, if it is close enough to be a likely
 // typo.
 func suggest(k string, t reflect.Type, key string) string {
-	if t.Kind() != reflect.Struct {
-		return ""
-	}
-	best, bestDist := "", 3
+	best, bestDist := "", min(3, len(k)/2+1)
 	for f := range t.Fields() {
 		name := koanfTag(f)
 		if d := editDistance(k, name); name != "" && (d < bestDist || d == bestDist && name < best) {
 			best, bestDist = name, d
 		}
 	}
-	if best == "" || bestDist > len(k)/2 {
+	if best == "" {
 		return ""
 	}
 	return joinKey(key, best)
@@ -276,8 +265,7 @@ func suggest(k string, t reflect.Type, key string) string {
 
 // editDistance is the Levenshtein distance between a and b.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
 	for j := range prev {
 		prev[j] = j
 	}
@@ -300,46 +288,26 @@ func describeType(t reflect.Type) string {
 	switch {
 	case t == durationType:
 		return `a duration string such as "5s"`
-	case kind(t) == reflect.Int:
-		return "an integer"
-	case t.Kind() == reflect.String:
-		return "a string"
-	case t.Kind() == reflect.Bool:
-		return "true or false"
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		return "an array of tables ([[...]])"
-	case t.Kind() == reflect.Slice:
-		return "a list of strings"
 	}
-	return "a table"
+	return map[reflect.Kind]string{reflect.Int: "an integer", reflect.String: "a string", reflect.Bool: "true or false",
+		reflect.Slice: "a list of strings", reflect.Map: "a table"}[kind(t)]
 }
 
-// describeValue names the TOML type of v, with v itself when it is short.
-func describeValue(v any) string {
-	switch v := v.(type) {
-	case bool, int64, float64:
-		return fmt.Sprintf("%s %v", kindOf(v), v)
-	case string:
-		return "a string"
-	case []any, []string, []map[string]any:
-		return "a list"
-	case map[string]any:
-		return "a table"
+// describeValue names the TOML type of v, with v itself when show is set
+// and v is a short scalar.
+func describeValue(v any, show bool) string {
+	scalar := map[reflect.Kind]string{reflect.Bool: "boolean", reflect.Int64: "integer", reflect.Float64: "float"}
+	other := map[reflect.Kind]string{reflect.String: "a string", reflect.Slice: "a list", reflect.Map: "a table"}
+	k := reflect.TypeOf(v).Kind()
+	switch {
+	case scalar[k] != "" && show:
+		return fmt.Sprintf("%s %v", scalar[k], v)
+	case scalar[k] != "":
+		return "a value of type " + scalar[k]
+	case other[k] != "":
+		return other[k]
 	}
-	return "a " + kindOf(v)
-}
-
-// kindOf names the TOML type of v without its content.
-func kindOf(v any) string {
-	switch v.(type) {
-	case bool:
-		return "boolean"
-	case int64:
-		return "integer"
-	case float64:
-		return "float"
-	case string:
-		return "string"
-	}
-	return "date or time"
+	return "a date or time"
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,7 +26,6 @@ func (c *Config) Redacted() map[string]any {
 // Load, the redacted secrets aside; a literal "${" is written as "$${".
 func (c *Config) Print(w io.Writer) error {
 	m := c.Redacted()
-	escapeRefs(m)
 	var buf bytes.Buffer
 	for f := range reflect.TypeFor[Config]().Fields() {
 		key := koanfTag(f)
@@ -44,7 +44,8 @@ func (c *Config) Print(w io.Writer) error {
 			return fmt.Errorf("config: print %s: %w", key, err)
 		}
 	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	// Only strings hold "${": escaped, Load reads them back literally.
+	if _, err := io.WriteString(w, strings.ReplaceAll(buf.String(), "${", "$${")); err != nil {
 		return fmt.Errorf("config: print: %w", err)
 	}
 	return nil
@@ -99,34 +100,9 @@ func valueToAny(key string, v reflect.Value, redact bool) any {
 		}
 		return out
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
-		out := make([]string, v.Len())
-		for i := range out {
-			out[i] = v.Index(i).String()
-		}
-		return out
+		return slices.Clone(v.Interface().([]string))
 	}
 	return v.Interface()
-}
-
-// escapeRefs doubles the "$" of every "${" in the strings of m, so that Load
-// reads them back literally instead of expanding them.
-func escapeRefs(m map[string]any) {
-	for k, v := range m {
-		switch v := v.(type) {
-		case string:
-			m[k] = strings.ReplaceAll(v, "${", "$${")
-		case []string:
-			for i := range v {
-				v[i] = strings.ReplaceAll(v[i], "${", "$${")
-			}
-		case map[string]any:
-			escapeRefs(v)
-		case []map[string]any:
-			for _, e := range v {
-				escapeRefs(e)
-			}
-		}
-	}
 }
 
 // koanfTag returns the key of a struct field, "" for none.
