@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // ErrUnknownKey is matched (with errors.Is) by every Error about a key that
@@ -30,28 +29,20 @@ type Error struct {
 
 // Error implements error.
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("config: ")
+	from := ""
+	if e.Source != "" {
+		from = " (from " + e.Source + ")"
+	}
 	var u unknownKeyError
 	switch {
+	case errors.As(e.Err, &u) && u.suggestion != "":
+		return fmt.Sprintf("config: unknown key %q%s; did you mean %q?", e.Key, from, u.suggestion)
 	case errors.As(e.Err, &u):
-		fmt.Fprintf(&b, "unknown key %q", e.Key)
-		if e.Source != "" {
-			fmt.Fprintf(&b, " (from %s)", e.Source)
-		}
-		if u.suggestion != "" {
-			fmt.Fprintf(&b, "; did you mean %q?", u.suggestion)
-		}
-		return b.String()
+		return fmt.Sprintf("config: unknown key %q%s", e.Key, from)
 	case e.Key != "":
-		b.WriteString(e.Key)
-		b.WriteString(": ")
+		return fmt.Sprintf("config: %s: %v%s", e.Key, e.Err, from)
 	}
-	b.WriteString(e.Err.Error())
-	if e.Source != "" {
-		fmt.Fprintf(&b, " (from %s)", e.Source)
-	}
-	return b.String()
+	return fmt.Sprintf("config: %v%s", e.Err, from)
 }
 
 // Unwrap returns the underlying problem.

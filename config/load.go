@@ -116,7 +116,8 @@ func Load(path string) (*Config, error) {
 	}
 	for _, e := range errs {
 		if e.Source == "" {
-			e.Source = origin[baseKey(e.Key)]
+			key, _, _ := strings.Cut(e.Key, "[") // a list from one variable
+			e.Source = origin[key]
 		}
 	}
 	return nil, joinErrors(errs)
@@ -126,22 +127,17 @@ func Load(path string) (*Config, error) {
 // FEDSAGA_CONFIG named the file.
 func loadFile(ko *koanf.Koanf, path string, fromEnv bool) error {
 	err := ko.Load(file.Provider(path), toml.Parser())
-	var (
-		de *gotoml.DecodeError
-		pe *fs.PathError
-	)
+	var de *gotoml.DecodeError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &de):
 		row, col := de.Position()
 		return &Error{Err: fmt.Errorf("%s:%d:%d: %w", path, row, col, err)}
-	case errors.As(err, &pe) && fromEnv:
+	case fromEnv:
 		return &Error{Err: fmt.Errorf("read config file named by %s: %w", EnvConfig, err)}
-	case errors.As(err, &pe):
-		return &Error{Err: fmt.Errorf("read config file: %w", err)}
 	}
-	return &Error{Err: fmt.Errorf("%s: %w", path, err)}
+	return &Error{Err: fmt.Errorf("read config file: %w", err)}
 }
 
 // loadEnv merges the FEDSAGA_ variables into ko and returns, for each key
@@ -244,18 +240,6 @@ func overlaps(key string, errs []*Error) bool {
 		}
 	}
 	return false
-}
-
-// baseKey strips list indexes from the end of key: "a.b[1]" becomes "a.b".
-func baseKey(key string) string {
-	for strings.HasSuffix(key, "]") {
-		i := strings.LastIndexByte(key, '[')
-		if i < 0 {
-			break
-		}
-		key = key[:i]
-	}
-	return key
 }
 
 // joinErrors joins errs into one error, nil when there are none.
