@@ -127,17 +127,22 @@ func Load(path string) (*Config, error) {
 // FEDSAGA_CONFIG named the file.
 func loadFile(ko *koanf.Koanf, path string, fromEnv bool) error {
 	err := ko.Load(file.Provider(path), toml.Parser())
-	var de *gotoml.DecodeError
+	var (
+		de *gotoml.DecodeError
+		pe *fs.PathError
+	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &de):
 		row, col := de.Position()
 		return &Error{Err: fmt.Errorf("%s:%d:%d: %w", path, row, col, err)}
-	case fromEnv:
+	case errors.As(err, &pe) && fromEnv:
 		return &Error{Err: fmt.Errorf("read config file named by %s: %w", EnvConfig, err)}
+	case errors.As(err, &pe):
+		return &Error{Err: fmt.Errorf("read config file: %w", err)}
 	}
-	return &Error{Err: fmt.Errorf("read config file: %w", err)}
+	return &Error{Err: fmt.Errorf("%s: %w", path, err)}
 }
 
 // loadEnv merges the FEDSAGA_ variables into ko and returns, for each key
