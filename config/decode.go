@@ -112,15 +112,29 @@ func listHook(from, to reflect.Value) (any, error) {
 	return list, nil
 }
 
-// strictHook refuses what WeaklyTypedInput would convert besides text:
-// a value converts only to its own kind (an integer to a field of any
-// integer type that holds it, a table to a table) or, from a string, to
-// an integer or a boolean. So a Secret, like any string, must be a string.
+// strictHook converts text to an integer (decimal only) or a boolean, as
+// the environment gives them, and refuses any other change of kind: a
+// value converts only to its own kind (an integer to a field of any
+// integer type that holds it, a table to a table). So a Secret, like any
+// string, must be a string.
 func strictHook(from, to reflect.Value) (any, error) {
 	fk, tk := kind(from.Type()), kind(to.Type())
+	s := strings.TrimSpace(from.String()) // used only when from is a string
 	switch {
-	case from.Kind() == reflect.String && (tk == reflect.Int || tk == reflect.Bool):
-		return strings.TrimSpace(from.String()), nil
+	case fk == reflect.String && tk == reflect.Int:
+		n, err := strconv.ParseInt(s, 10, to.Type().Bits())
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("%s is out of range for a %d-bit integer", s, to.Type().Bits())
+		} else if err != nil {
+			return nil, fmt.Errorf("invalid integer %q", from.String())
+		}
+		return n, nil
+	case fk == reflect.String && tk == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, fmt.Errorf("invalid boolean %q; use true or false", from.String())
+		}
+		return b, nil
 	case fk != tk:
 		return nil, &mapstructure.UnconvertibleTypeError{Expected: to, Value: from.Interface()}
 	case fk == reflect.Int && to.OverflowInt(from.Int()):
@@ -169,20 +183,11 @@ func decodeErrors(err error) []*Error {
 func keyErrors(de *mapstructure.DecodeError) []*Error {
 	key, t := locate(de.Name())
 	cause := de.Unwrap()
-	var (
-		ue *mapstructure.UnconvertibleTypeError
-		pe *mapstructure.ParseError
-	)
+	var ue *mapstructure.UnconvertibleTypeError
 	switch unused, isUnused := strings.CutPrefix(cause.Error(), "has invalid keys: "); {
 	case errors.As(cause, &ue):
 		return []*Error{keyErr(key, "expected %s, got %s", describeType(ue.Expected.Type()),
 			describeValue(ue.Value, ue.Expected.Type() != secretType))} // never quote a secret
-	case errors.As(cause, &pe) && pe.Expected.Kind() == reflect.Bool:
-		return []*Error{keyErr(key, "invalid boolean %q; use true or false", pe.Value)}
-	case errors.As(cause, &pe) && errors.Is(pe.Err, strconv.ErrRange):
-		return []*Error{keyErr(key, "%s is out of range for a %d-bit integer", pe.Value, pe.Expected.Type().Bits())}
-	case errors.As(cause, &pe):
-		return []*Error{keyErr(key, "invalid integer %q", pe.Value)}
 	case isUnused && t != nil:
 		var errs []*Error
 		for _, k := range strings.Split(unused, ", ") {

@@ -226,9 +226,8 @@ func envKey(raw map[string]any, segs []string) (string, error) {
 // fill in the defaults of each table and convert the rest.
 func decoderConfig() *mapstructure.DecoderConfig {
 	return &mapstructure.DecoderConfig{
-		TagName:          "koanf",
-		ErrorUnused:      true,
-		WeaklyTypedInput: true,
+		TagName:     "koanf",
+		ErrorUnused: true,
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			itemDefaults, expandHook, durationHook, listHook, strictHook),
 	}

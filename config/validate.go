@@ -152,15 +152,16 @@ func checkPostgresURL(s string) error {
 			return errors.New(`is not a valid URL; percent-encode characters such as "@", ":", "/", "?" and "#" in the user name and password`)
 		}
 	default:
-		// pgx reads the string as the pools will. Its error would quote
-		// the string, which holds a password.
-		if _, err := pgconn.ParseConfig(s); err != nil {
-			var pe *pgconn.ParseConfigError
-			if errors.As(err, &pe) {
-				pe.ConnString = ""
-			}
+		// pgx reads the string as the pools will. With no key allowed it
+		// refuses the first key it read, before it reads the files that
+		// keys name (sslrootcert, service, passfile): only a syntax error
+		// has a cause. Its message would quote s, which holds a password.
+		_, err := pgconn.ParseConfigWithOptions(s, pgconn.ParseConfigOptions{ConnStringAllowedKeys: []string{}})
+		var pe *pgconn.ParseConfigError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			pe.ConnString = ""
 			return fmt.Errorf("is neither a postgres:// URL nor a keyword=value connection string: %s",
-				strings.TrimPrefix(err.Error(), "cannot parse ``: "))
+				strings.TrimPrefix(pe.Error(), "cannot parse ``: "))
 		}
 	}
 	return nil
