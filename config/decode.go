@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/go-viper/mapstructure/v2"
 )
 
@@ -46,9 +47,8 @@ func expandHook(from, to reflect.Value) (any, error) {
 	return expand(from.String())
 }
 
-// refPattern matches "$${", or "${" and what follows up to the next "}".
 var (
-	refPattern = regexp.MustCompile(`\$\$\{|\$\{([^}]*)(\}?)`)
+	refPattern = regexp.MustCompile(`\$\$\{|\$\{([^}]*)(\}?)`) // $${, or ${ up to the next }
 	varName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
@@ -163,33 +163,28 @@ func kind(t reflect.Type) reflect.Kind {
 // errors, each naming its key, in the order of their keys.
 func decodeErrors(err error) []*Error {
 	var errs []*Error
-	switch e := err.(type) {
-	case interface{ Unwrap() []error }:
-		for _, e := range e.Unwrap() {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
 			errs = append(errs, decodeErrors(e)...)
 		}
 		slices.SortStableFunc(errs, func(a, b *Error) int { return strings.Compare(a.Key, b.Key) })
 		return errs
-	case *mapstructure.DecodeError:
-		return keyErrors(e)
 	}
-	if inner := errors.Unwrap(err); inner != nil {
-		return decodeErrors(inner) // "decoding failed due to the following error(s)"
+	de, ok := err.(*mapstructure.DecodeError)
+	if !ok {
+		if inner := errors.Unwrap(err); inner != nil {
+			return decodeErrors(inner) // "decoding failed due to the following error(s)"
+		}
+		return []*Error{{Err: err}}
 	}
-	return []*Error{{Err: err}}
-}
-
-// keyErrors translates the problem with one key.
-func keyErrors(de *mapstructure.DecodeError) []*Error {
 	key, t := locate(de.Name())
 	cause := de.Unwrap()
 	var ue *mapstructure.UnconvertibleTypeError
 	switch unused, isUnused := strings.CutPrefix(cause.Error(), "has invalid keys: "); {
-	case errors.As(cause, &ue):
+	case errors.As(cause, &ue): // never quote a secret
 		return []*Error{keyErr(key, "expected %s, got %s", describeType(ue.Expected.Type()),
-			describeValue(ue.Value, ue.Expected.Type() != secretType))} // never quote a secret
+			describeValue(ue.Value, ue.Expected.Type() != secretType))}
 	case isUnused && t != nil:
-		var errs []*Error
 		for _, k := range strings.Split(unused, ", ") {
 			errs = append(errs, &Error{Key: joinKey(key, k), Err: unknownKeyError{suggestion: suggest(k, t, key)}})
 		}
@@ -199,7 +194,6 @@ func keyErrors(de *mapstructure.DecodeError) []*Error {
 	if j, ok := cause.(interface{ Unwrap() []error }); ok {
 		causes = j.Unwrap() // several bad ${NAME} in one value
 	}
-	var errs []*Error
 	for _, c := range causes {
 		errs = append(errs, &Error{Key: key, Err: c})
 	}
@@ -244,7 +238,7 @@ func joinKey(key, k string) string {
 // for none.
 func fieldType(t reflect.Type, k string) reflect.Type {
 	for f := range t.Fields() {
-		if koanfTag(f) == k {
+		if f.Tag.Get("koanf") == k {
 			return f.Type
 		}
 	}
@@ -257,8 +251,8 @@ func fieldType(t reflect.Type, k string) reflect.Type {
 func suggest(k string, t reflect.Type, key string) string {
 	best, bestDist := "", min(3, len(k)/2+1)
 	for f := range t.Fields() {
-		name := koanfTag(f)
-		if d := editDistance(k, name); name != "" && (d < bestDist || d == bestDist && name < best) {
+		name := f.Tag.Get("koanf")
+		if d := levenshtein.ComputeDistance(k, name); d < bestDist || d == bestDist && name < best {
 			best, bestDist = name, d
 		}
 	}
@@ -266,26 +260,6 @@ func suggest(k string, t reflect.Type, key string) string {
 		return ""
 	}
 	return joinKey(key, best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // describeType names t the way a configuration file writer thinks of it.

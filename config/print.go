@@ -28,7 +28,7 @@ func (c *Config) Print(w io.Writer) error {
 	m := c.Redacted()
 	var buf bytes.Buffer
 	for f := range reflect.TypeFor[Config]().Fields() {
-		key := koanfTag(f)
+		key := f.Tag.Get("koanf")
 		if key == "" {
 			continue
 		}
@@ -62,7 +62,7 @@ func toMap(v any, redact bool) map[string]any {
 func structToMap(v reflect.Value, redact bool) map[string]any {
 	m := map[string]any{}
 	for i := range v.NumField() {
-		key := koanfTag(v.Type().Field(i))
+		key := v.Type().Field(i).Tag.Get("koanf")
 		if key == "" {
 			continue
 		}
@@ -103,13 +103,4 @@ func valueToAny(key string, v reflect.Value, redact bool) any {
 		return slices.Clone(v.Interface().([]string))
 	}
 	return v.Interface()
-}
-
-// koanfTag returns the key of a struct field, "" for none.
-func koanfTag(f reflect.StructField) string {
-	tag, _, _ := strings.Cut(f.Tag.Get("koanf"), ",")
-	if tag == "-" || !f.IsExported() {
-		return ""
-	}
-	return tag
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -48,7 +49,7 @@ func validate(c *Config) []*Error {
 		_, ok := c.Databases[name]
 		v.want(ok, "databases."+name, "required database is missing; add [databases.%s] with a url", name)
 	}
-	for _, name := range sortedKeys(c.Databases) {
+	for _, name := range slices.Sorted(maps.Keys(c.Databases)) {
 		v.database("databases."+name, name, c.Databases[name])
 	}
 	v.federation(c)
@@ -60,7 +61,7 @@ func validate(c *Config) []*Error {
 	_, ok := streams[OrdersStream]
 	v.want(ok, "nats.jetstream.streams."+OrdersStream,
 		"required stream is missing; add [nats.jetstream.streams.%s] with its subjects", OrdersStream)
-	for _, name := range sortedKeys(streams) {
+	for _, name := range slices.Sorted(maps.Keys(streams)) {
 		v.stream("nats.jetstream.streams."+name, name, streams[name])
 	}
 	v.natsAuth("nats.auth", c.NATS.Auth)
@@ -215,7 +216,7 @@ func (v *validator) stream(key, name string, s Stream) {
 // knownDatabase checks that name is one of the configured databases.
 func (v *validator) knownDatabase(key, name string, dbs map[string]Database) {
 	_, ok := dbs[name]
-	v.want(ok, key, "%q is not a configured database (configured: %s)", name, strings.Join(sortedKeys(dbs), ", "))
+	v.want(ok, key, "%q is not a configured database (configured: %s)", name, strings.Join(slices.Sorted(maps.Keys(dbs)), ", "))
 }
 
 // natsAuth checks that the fields the auth type needs are set; it never
@@ -237,7 +238,7 @@ func (v *validator) federation(c *Config) {
 	f := c.Federation
 	v.between("federation.batch_size", f.BatchSize, 1, 100000)
 	v.positive("federation.default_timeout", f.DefaultTimeout)
-	for _, name := range sortedKeys(f.DatabaseTimeouts) {
+	for _, name := range slices.Sorted(maps.Keys(f.DatabaseTimeouts)) {
 		key := "federation.database_timeouts." + name
 		v.knownDatabase(key, name, c.Databases)
 		v.positive(key, f.DatabaseTimeouts[name])
