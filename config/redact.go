@@ -32,11 +32,9 @@ func (s Secret) String() string {
 // GoString returns the same as String.
 func (s Secret) GoString() string { return s.String() }
 
-// Format formats String with any verb and flags of fmt, so that no verb,
-// not even %d or %x, shows the secret.
-func (s Secret) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, fmt.FormatString(f, verb), s.String())
-}
+// Format formats String with any verb and flags, so that no verb, not even
+// %d or %x, shows the secret.
+func (s Secret) Format(f fmt.State, verb rune) { fmt.Fprintf(f, fmt.FormatString(f, verb), s.String()) }
 
 // MarshalJSON returns the JSON string of String.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
@@ -46,6 +44,19 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // LogValue returns String, so that slog never shows the secret.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+var (
+	schemePrefix = regexp.MustCompile(`^\s*[A-Za-z][A-Za-z0-9+.-]*://`)
+	keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
+	// kvSecret matches a password or sslpassword and its value, as libpq
+	// reads it: quoted with ' (\' and \\ inside), to the end of the string
+	// if the quote is not closed, or else up to the next space, where a
+	// backslash escapes the next character.
+	kvSecret = regexp.MustCompile(`(?i)(\b(?:ssl)?password\s*=\s*)('(?:\\.|[^'\\])*'|'.*|(?:\\.|[^\s\\])+)`)
+)
+
+// hasScheme reports whether s starts like a URL, scheme first.
+func hasScheme(s string) bool { return schemePrefix.MatchString(s) }
 
 // RedactURL returns raw with every password replaced by "[REDACTED]". It
 // understands:
@@ -62,42 +73,20 @@ func RedactURL(raw string) string {
 	if !hasScheme(raw) && keywordValue.MatchString(raw) {
 		return kvSecret.ReplaceAllString(raw, "${1}"+redactedText)
 	}
-	parts := splitURLs(raw)
-	for i, p := range parts {
-		parts[i] = redactOneURL(p)
-	}
-	return strings.Join(parts, ",")
-}
-
-var (
-	// keywordValue matches the start of a libpq keyword/value string.
-	keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
-	// kvSecret matches a password or sslpassword and its value, as libpq
-	// reads it: quoted with ' (\' and \\ inside), to the end of the string
-	// if the quote is not closed, or else up to the next space, where a
-	// backslash escapes the next character.
-	kvSecret = regexp.MustCompile(`(?i)(\b(?:ssl)?password\s*=\s*)('(?:\\.|[^'\\])*'|'.*|(?:\\.|[^\s\\])+)`)
-)
-
-// schemePrefix matches the start of a URL.
-var schemePrefix = regexp.MustCompile(`^\s*[A-Za-z][A-Za-z0-9+.-]*://`)
-
-// hasScheme reports whether s starts like a URL, scheme first.
-func hasScheme(s string) bool { return schemePrefix.MatchString(s) }
-
-// splitURLs splits a comma-separated list of URLs. A piece without "://"
-// stays with the one before it: it is a further host of a multi-host URL
-// (postgres://u:pw@h1,h2/db) or part of a password with a comma.
-func splitURLs(s string) []string {
-	var out []string
-	for p := range strings.SplitSeq(s, ",") {
-		if len(out) > 0 && !strings.Contains(p, "://") {
-			out[len(out)-1] += "," + p
-			continue
+	var urls []string
+	for p := range strings.SplitSeq(raw, ",") {
+		// A piece without "://" is a further host of a multi-host URL
+		// (postgres://u:pw@h1,h2/db) or part of a password with a comma.
+		if len(urls) > 0 && !strings.Contains(p, "://") {
+			urls[len(urls)-1] += "," + p
+		} else {
+			urls = append(urls, p)
 		}
-		out = append(out, p)
 	}
-	return out
+	for i, u := range urls {
+		urls[i] = redactOneURL(u)
+	}
+	return strings.Join(urls, ",")
 }
 
 // redactOneURL redacts the user information and the secret query
@@ -112,66 +101,47 @@ func redactOneURL(s string) string {
 		end = len(rest)
 	}
 	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
+	if _, err := url.Parse(s); at < 0 && (err != nil || scheme == "") {
 		// A password with a raw "/", "?" or "#" ends the host part early
 		// and makes the URL unparsable: hide everything up to the last "@".
-		if j := strings.LastIndex(rest, "@"); j >= 0 {
-			if _, err := url.Parse(s); err != nil || scheme == "" {
-				at = j
-			}
-		}
+		at = strings.LastIndex(rest, "@")
 	}
 	if at < 0 {
 		return head + redactQuery(rest)
 	}
-	return head + redactUserinfo(scheme, rest[:at]) + redactQuery(rest[at:])
-}
-
-// redactUserinfo redacts the user information ui of a URL of scheme.
-func redactUserinfo(scheme, ui string) string {
-	user, password, ok := strings.Cut(ui, ":")
+	user, password, ok := strings.Cut(rest[:at], ":")
 	switch {
-	case ok && password == "":
-		return ui
+	case ok && password != "":
+		user += ":" + redactedText
 	case ok:
-		return user + ":" + redactedText
-	case scheme == "postgres" || scheme == "postgresql":
-		return ui // a user name alone
-	default:
-		return redactedText // a token, as in nats://token@host
+		user += ":"
+	case scheme != "postgres" && scheme != "postgresql":
+		user = redactedText // a token, as in nats://token@host
 	}
+	return head + user + redactQuery(rest[at:])
 }
 
-// redactQuery redacts the secret parameters of the query in s, the part of
-// a URL after its host.
+// redactQuery redacts the values of password and sslpassword, their names
+// percent-encoded or not, in the query of s, the part of a URL after its host.
 func redactQuery(s string) string {
-	q := strings.IndexByte(s, '?')
-	if q < 0 {
+	path, query, ok := strings.Cut(s, "?")
+	if !ok {
 		return s
 	}
-	query, frag := s[q+1:], ""
-	if h := strings.IndexByte(query, '#'); h >= 0 {
-		query, frag = query[:h], query[h:]
-	}
+	query, frag, hasFrag := strings.Cut(query, "#")
 	params := strings.Split(query, "&")
 	for i, p := range params {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok || v == "" {
-			continue
+		k, v, _ := strings.Cut(p, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			name = k
 		}
-		name := k
-		if u, err := url.QueryUnescape(k); err == nil {
-			name = u
-		}
-		if isSecretParam(name) {
+		if name = strings.ToLower(name); v != "" && (name == "password" || name == "sslpassword") {
 			params[i] = k + "=" + redactedText
 		}
 	}
-	return s[:q+1] + strings.Join(params, "&") + frag
-}
-
-// isSecretParam reports whether a connection parameter holds a password.
-func isSecretParam(name string) bool {
-	name = strings.ToLower(name)
-	return name == "password" || name == "sslpassword"
+	if hasFrag {
+		frag = "#" + frag
+	}
+	return path + "?" + strings.Join(params, "&") + frag
 }
