@@ -27,7 +27,7 @@ func itemDefaults(from, to reflect.Value) (any, error) {
 	if !ok || !known {
 		return from.Interface(), nil
 	}
-	out := toMap(d, false)
+	out := toMap(reflect.ValueOf(d), false)
 	maps.Copy(out, table)
 	return out, nil
 }

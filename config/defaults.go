@@ -10,15 +10,8 @@ func Default() *Config {
 	orders := DefaultStream()
 	orders.Subjects = []string{"fedsaga.order.>"}
 	return &Config{
-		Log: Log{
-			Level:  "info",
-			Format: "auto",
-		},
-		Temporal: Temporal{
-			Address:   "127.0.0.1:7233",
-			Namespace: "default",
-			TaskQueue: "fedsaga-orders",
-		},
+		Log:       Log{Level: "info", Format: "auto"},
+		Temporal:  Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders"},
 		Databases: map[string]Database{},
 		Federation: Federation{
 			BatchSize:        1000,
@@ -34,18 +27,11 @@ func Default() *Config {
 				"payment":      {From: "order", To: "payment"},
 			},
 		},
-		Saga: Saga{
-			Timeout:             5 * time.Minute,
-			CompensationTimeout: 10 * time.Minute,
-			Mode:                ModeRegular,
-		},
+		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
 		NATS: NATS{
-			URL:  "nats://127.0.0.1:4222",
-			Auth: NATSAuth{Type: AuthNone},
-			JetStream: JetStream{
-				ManageStreams: true,
-				Streams:       map[string]Stream{OrdersStream: orders},
-			},
+			URL:       "nats://127.0.0.1:4222",
+			Auth:      NATSAuth{Type: AuthNone},
+			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{OrdersStream: orders}},
 		},
 		Events: Events{
 			PublishTimeout: 2 * time.Minute,
@@ -53,10 +39,7 @@ func Default() *Config {
 			RelayPoll:      5 * time.Second,
 			RelayBatch:     500,
 		},
-		Worker: Worker{
-			StopTimeout: 30 * time.Second,
-			HTTPAddress: ":9464",
-		},
+		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464"},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -73,7 +74,7 @@ func ResolvePath(path string) string {
 // returns a nil Config.
 func Load(path string) (*Config, error) {
 	ko := koanf.New(".")
-	if err := ko.Load(confmap.Provider(toMap(Default(), false), ""), nil); err != nil {
+	if err := ko.Load(confmap.Provider(toMap(reflect.ValueOf(*Default()), false), ""), nil); err != nil {
 		return nil, fmt.Errorf("config: load defaults: %w", err)
 	}
 	if p := ResolvePath(path); p != "" {

@@ -17,7 +17,7 @@ import (
 // strings, every key named url holds its value with passwords redacted by
 // RedactURL, and every Secret is "[REDACTED]".
 func (c *Config) Redacted() map[string]any {
-	return toMap(*c, true)
+	return toMap(reflect.ValueOf(*c), true)
 }
 
 // Print writes the effective configuration to w as TOML, with every secret
@@ -51,52 +51,43 @@ func (c *Config) Print(w io.Writer) error {
 	return nil
 }
 
-// toMap turns v, a struct with koanf tags or a pointer to one, into the
-// nested map of its keys.
-// With redact set, values of keys named url go through RedactURL and
+// toMap turns v, a struct with koanf tags, into the nested map of its
+// keys. With redact set, values of keys named url go through RedactURL and
 // Secrets are masked.
-func toMap(v any, redact bool) map[string]any {
-	return structToMap(reflect.Indirect(reflect.ValueOf(v)), redact)
-}
-
-func structToMap(v reflect.Value, redact bool) map[string]any {
+func toMap(v reflect.Value, redact bool) map[string]any {
 	m := map[string]any{}
 	for i := range v.NumField() {
-		key := v.Type().Field(i).Tag.Get("koanf")
-		if key == "" {
-			continue
+		if key := v.Type().Field(i).Tag.Get("koanf"); key != "" {
+			m[key] = plain(key, v.Field(i), redact)
 		}
-		m[key] = valueToAny(key, v.Field(i), redact)
 	}
 	return m
 }
 
-func valueToAny(key string, v reflect.Value, redact bool) any {
+// plain returns v, the value of key, as koanf and TOML hold it: durations
+// as Go duration strings, tables as maps, arrays of tables as lists of maps.
+func plain(key string, v reflect.Value, redact bool) any {
 	switch {
 	case v.Type() == durationType:
 		return time.Duration(v.Int()).String()
-	case v.Type() == secretType:
-		if redact {
-			return Secret(v.String()).String()
-		}
-		return v.String()
+	case v.Type() == secretType && redact:
+		return Secret(v.String()).String()
+	case v.Kind() == reflect.String && redact && key == "url":
+		return RedactURL(v.String())
 	case v.Kind() == reflect.String:
-		if redact && key == "url" {
-			return RedactURL(v.String())
-		}
 		return v.String()
 	case v.Kind() == reflect.Struct:
-		return structToMap(v, redact)
+		return toMap(v, redact)
 	case v.Kind() == reflect.Map:
 		m := make(map[string]any, v.Len())
 		for iter := v.MapRange(); iter.Next(); {
-			m[iter.Key().String()] = valueToAny(key, iter.Value(), redact)
+			m[iter.Key().String()] = plain(key, iter.Value(), redact)
 		}
 		return m
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
 		out := make([]map[string]any, v.Len())
 		for i := range out {
-			out[i] = structToMap(v.Index(i), redact)
+			out[i] = toMap(v.Index(i), redact)
 		}
 		return out
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:

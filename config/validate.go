@@ -15,18 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-var (
-	logLevels   = []string{"trace", "debug", "info", "warn", "error"}
-	logFormats  = []string{"auto", "json", "console"}
-	natsSchemes = []string{"nats", "tls", "ws", "wss"}
-
-	// databaseName is the form of a database name.
-	databaseName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-)
-
-// maxReplicas is the most replicas a JetStream stream may have.
-const maxReplicas = 5
-
 // Validate checks the whole configuration and reports every problem at
 // once, each as an *Error naming its key and what is allowed, joined with
 // errors.Join. It returns nil when the configuration is usable. Load calls
@@ -40,8 +28,8 @@ func (c *Config) Validate() error {
 
 func validate(c *Config) []*Error {
 	var v validator
-	v.oneOf("log.level", c.Log.Level, logLevels)
-	v.oneOf("log.format", c.Log.Format, logFormats)
+	v.oneOf("log.level", c.Log.Level, "trace", "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "auto", "json", "console")
 	v.notEmpty("temporal.address", c.Temporal.Address)
 	v.notEmpty("temporal.namespace", c.Temporal.Namespace)
 	v.notEmpty("temporal.task_queue", c.Temporal.TaskQueue)
@@ -79,7 +67,7 @@ func validate(c *Config) []*Error {
 		v.knownDatabase(key+".database", o.Database, c.Databases)
 	}
 
-	v.oneOf("saga.mode", c.Saga.Mode, []string{ModeRegular, ModeLocal})
+	v.oneOf("saga.mode", c.Saga.Mode, ModeRegular, ModeLocal)
 	v.together("worker.deployment_name", c.Worker.DeploymentName, "worker.build_id", c.Worker.BuildID)
 	v.hostPort("worker.http_address", c.Worker.HTTPAddress, `want host:port (e.g. ":9464") or "" to turn it off, got %q`)
 	v.want(c.Worker.StopTimeout >= 0, "worker.stop_timeout", "must not be negative, got %s", c.Worker.StopTimeout)
@@ -100,11 +88,10 @@ func (v *validator) notEmpty(key, value string) {
 	v.want(strings.TrimSpace(value) != "", key, "must not be empty")
 }
 
-func (v *validator) oneOf(key, value string, allowed []string) {
+func (v *validator) oneOf(key, value string, allowed ...string) {
 	v.want(slices.Contains(allowed, value), key, "%q is not one of %s", value, strings.Join(allowed, ", "))
 }
 
-// positive checks a duration that must be more than zero.
 func (v *validator) positive(key string, d time.Duration) {
 	v.want(d > 0, key, "must be more than 0s, got %s", d)
 }
@@ -124,6 +111,8 @@ func (v *validator) hostPort(key, addr, format string) {
 	v.want(addr == "" || err == nil, key, format, addr)
 }
 
+var databaseName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
 func (v *validator) database(key, name string, db Database) {
 	v.want(databaseName.MatchString(name), key,
 		"invalid database name %q; use lower-case letters, digits and \"_\", starting with a letter", name)
@@ -141,29 +130,28 @@ func (v *validator) database(key, name string, db Database) {
 // postgresql:// URL, or a libpq keyword/value string. Its errors never
 // quote s, which holds a password.
 func checkPostgresURL(s string) error {
-	switch {
+	scheme, _, _ := strings.Cut(s, "://")
+	switch scheme = strings.ToLower(strings.TrimSpace(scheme)); {
 	case strings.TrimSpace(s) == "":
 		return errors.New("required; set a postgres:// URL")
+	case hasScheme(s) && scheme != "postgres" && scheme != "postgresql":
+		return fmt.Errorf("scheme %q is not postgres:// or postgresql://", scheme)
 	case hasScheme(s):
-		scheme, _, _ := strings.Cut(s, "://")
-		if scheme = strings.ToLower(strings.TrimSpace(scheme)); scheme != "postgres" && scheme != "postgresql" {
-			return fmt.Errorf("scheme %q is not postgres:// or postgresql://", scheme)
-		}
 		if _, err := url.Parse(s); err != nil {
 			return errors.New(`is not a valid URL; percent-encode characters such as "@", ":", "/", "?" and "#" in the user name and password`)
 		}
-	default:
-		// pgx reads the string as the pools will. With no key allowed it
-		// refuses the first key it read, before it reads the files that
-		// keys name (sslrootcert, service, passfile): only a syntax error
-		// has a cause. Its message would quote s, which holds a password.
-		_, err := pgconn.ParseConfigWithOptions(s, pgconn.ParseConfigOptions{ConnStringAllowedKeys: []string{}})
-		var pe *pgconn.ParseConfigError
-		if errors.As(err, &pe) && pe.Unwrap() != nil {
-			pe.ConnString = ""
-			return fmt.Errorf("is neither a postgres:// URL nor a keyword=value connection string: %s",
-				strings.TrimPrefix(pe.Error(), "cannot parse ``: "))
-		}
+		return nil
+	}
+	// pgx reads the string as the pools will. With no key allowed it
+	// refuses the first key it read, before it reads the files that keys
+	// name (sslrootcert, service, passfile): only a syntax error has a
+	// cause. Its message would quote s, which holds a password.
+	_, err := pgconn.ParseConfigWithOptions(s, pgconn.ParseConfigOptions{ConnStringAllowedKeys: []string{}})
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) && pe.Unwrap() != nil {
+		pe.ConnString = ""
+		return fmt.Errorf("is neither a postgres:// URL nor a keyword=value connection string: %s",
+			strings.TrimPrefix(pe.Error(), "cannot parse ``: "))
 	}
 	return nil
 }
@@ -181,16 +169,18 @@ func (v *validator) natsURL(key, list string) {
 			what = fmt.Sprintf("entry %d", i+1)
 		}
 		u, err := url.Parse(strings.TrimSpace(entry))
+		problem := ""
 		switch {
 		case strings.TrimSpace(entry) == "":
-			v.want(false, key, "%s is empty", what)
+			problem = "is empty"
 		case err != nil:
-			v.want(false, key, "%s is not a valid URL; percent-encode special characters in the user name and password", what)
-		case !slices.Contains(natsSchemes, strings.ToLower(u.Scheme)):
-			v.want(false, key, "%s must start with nats://, tls://, ws:// or wss://", what)
+			problem = "is not a valid URL; percent-encode special characters in the user name and password"
+		case !slices.Contains([]string{"nats", "tls", "ws", "wss"}, strings.ToLower(u.Scheme)):
+			problem = "must start with nats://, tls://, ws:// or wss://"
 		case u.Host == "":
-			v.want(false, key, "%s has no host", what)
+			problem = "has no host"
 		}
+		v.want(problem == "", key, "%s %s", what, problem)
 	}
 }
 
@@ -206,11 +196,11 @@ func (v *validator) stream(key, name string, s Stream) {
 		v.want(strings.TrimSpace(subj) != "" && !strings.ContainsAny(subj, " \t\r\n"),
 			fmt.Sprintf("%s.subjects[%d]", key, i), "invalid subject %q; it must not be empty or hold spaces", subj)
 	}
-	v.between(key+".replicas", s.Replicas, 1, maxReplicas)
+	v.between(key+".replicas", s.Replicas, 1, 5)
 	v.want(s.MaxMsgs == -1 || s.MaxMsgs > 0, key+".max_msgs", "must be -1 (no limit) or more than 0, got %d", s.MaxMsgs)
 	v.want(s.MaxBytes == -1 || s.MaxBytes > 0, key+".max_bytes", "must be -1 (no limit) or more than 0, got %d", s.MaxBytes)
 	v.positive(key+".duplicate_window", s.DuplicateWindow)
-	v.oneOf(key+".retention", s.Retention, []string{"limits", "interest", "workqueue"})
+	v.oneOf(key+".retention", s.Retention, "limits", "interest", "workqueue")
 }
 
 // knownDatabase checks that name is one of the configured databases.
@@ -222,7 +212,7 @@ func (v *validator) knownDatabase(key, name string, dbs map[string]Database) {
 // natsAuth checks that the fields the auth type needs are set; it never
 // quotes a secret.
 func (v *validator) natsAuth(key string, a NATSAuth) {
-	v.oneOf(key+".type", a.Type, []string{AuthNone, AuthToken, AuthUserPassword, AuthNKey, AuthCredentials})
+	v.oneOf(key+".type", a.Type, AuthNone, AuthToken, AuthUserPassword, AuthNKey, AuthCredentials)
 	for _, f := range []struct{ typ, name, value string }{
 		{AuthToken, "token", a.Token.Value()},
 		{AuthUserPassword, "user", a.User},
