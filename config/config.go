@@ -1,9 +1,14 @@
 // Package config loads and validates fedsaga's configuration: a TOML file,
 // then environment overrides (FEDSAGA_ prefix, "__" for nesting), then
-// ${NAME} expansion inside string values. It imports nothing of fedsaga.
+// ${NAME} expansion inside string values. Of fedsaga it imports only
+// federation/relation, which decides the valid relations.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/fedsaga/fedsaga/federation/relation"
+)
 
 // Config is fedsaga's whole configuration. Every field documents its default;
 // the defaults themselves live in Default.
@@ -191,6 +196,13 @@ type Worker struct {
 	DeploymentName string `koanf:"deployment_name"`
 	BuildID        string `koanf:"build_id"`
 }
+
+// Relation is one federated relation; federation/relation decides which
+// relations fedsaga can follow.
+type Relation = relation.Relation
+
+// CircularReferenceError is a cycle among the federated relations.
+type CircularReferenceError = relation.CircularReferenceError
 
 // OrdersStream is the name of the stream that carries the order events.
 const OrdersStream = "ORDERS"

@@ -81,46 +81,31 @@ var (
 	secretType   = reflect.TypeFor[Secret]()
 )
 
-// durationHook reads a duration from a Go duration string, and from
-// nothing else: a bare number has no unit.
-func durationHook(from, to reflect.Value) (any, error) {
-	if to.Type() != durationType || from.Type() == durationType {
-		return from.Interface(), nil
-	}
-	if from.Kind() != reflect.String {
-		return nil, &mapstructure.UnconvertibleTypeError{Expected: to, Value: from.Interface()}
-	}
-	d, err := time.ParseDuration(strings.TrimSpace(from.String()))
-	if err != nil {
-		return nil, fmt.Errorf(`invalid duration %q; use a Go duration such as "5s", "1m30s" or "200ms"`, from.String())
-	}
-	return d, nil
-}
-
-// listHook splits a comma-separated string into a list of strings,
-// trimming spaces around each item and dropping empty ones.
-func listHook(from, to reflect.Value) (any, error) {
-	if from.Kind() != reflect.String || to.Type() != reflect.TypeFor[[]string]() {
-		return from.Interface(), nil
-	}
-	list := []string{}
-	for item := range strings.SplitSeq(from.String(), ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			list = append(list, item)
-		}
-	}
-	return list, nil
-}
-
-// strictHook converts text to an integer (decimal only) or a boolean, as
-// the environment gives them, and refuses any other change of kind: a
-// value converts only to its own kind (an integer to a field of any
-// integer type that holds it, a table to a table). So a Secret, like any
-// string, must be a string.
-func strictHook(from, to reflect.Value) (any, error) {
+// convertHook converts text, as the file or the environment gives it, to
+// a duration (a Go duration string), a list of strings (comma-separated,
+// items trimmed, empty ones dropped), an integer (decimal only) or a
+// boolean, and refuses any other change of kind: a value converts only to
+// its own kind (an integer to a field of any integer type that holds it, a
+// table to a table). So a bare number is no duration, and a Secret, like
+// any string, must be a string.
+func convertHook(from, to reflect.Value) (any, error) {
 	fk, tk := kind(from.Type()), kind(to.Type())
 	s := strings.TrimSpace(from.String()) // used only when from is a string
 	switch {
+	case to.Type() == durationType && fk == reflect.String:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return nil, fmt.Errorf(`invalid duration %q; use a Go duration such as "5s", "1m30s" or "200ms"`, from.String())
+		}
+		return d, nil
+	case fk == reflect.String && to.Type() == reflect.TypeFor[[]string]():
+		list := []string{}
+		for item := range strings.SplitSeq(s, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				list = append(list, item)
+			}
+		}
+		return list, nil
 	case fk == reflect.String && tk == reflect.Int:
 		n, err := strconv.ParseInt(s, 10, to.Type().Bits())
 		if errors.Is(err, strconv.ErrRange) {
@@ -135,7 +120,7 @@ func strictHook(from, to reflect.Value) (any, error) {
 			return nil, fmt.Errorf("invalid boolean %q; use true or false", from.String())
 		}
 		return b, nil
-	case fk != tk:
+	case fk != tk || to.Type() == durationType && from.Type() != durationType:
 		return nil, &mapstructure.UnconvertibleTypeError{Expected: to, Value: from.Interface()}
 	case fk == reflect.Int && to.OverflowInt(from.Int()):
 		return nil, fmt.Errorf("%d is out of range for a %d-bit integer", from.Int(), to.Type().Bits())

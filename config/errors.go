@@ -10,21 +10,13 @@ import (
 var ErrUnknownKey = errors.New("unknown key")
 
 // Error is one problem with one configuration key. Load and Validate report
-// every problem they find, each as an *Error, joined with errors.Join; use
-// errors.As to get at the first, or walk the joined tree for all of them.
-//
+// every problem they find, each as an *Error, joined with errors.Join.
 // Its message reads "config: <key>: <problem>", for example
 // `config: saga.timeout: invalid duration "5x"; use a Go duration such as "5s"`.
 type Error struct {
-	// Key is the full dotted key, for example "databases.orders.url".
-	// It is empty for problems that concern no single key, such as an
-	// unreadable file.
-	Key string
-	// Source names the environment variable that set the value, when the
-	// value came from one; empty otherwise.
-	Source string
-	// Err is the problem itself.
-	Err error
+	Key    string // the full dotted key, such as "databases.orders.url"; "" for none, such as an unreadable file
+	Source string // the environment variable that set the value, if one did
+	Err    error  // the problem itself
 }
 
 // Error implements error.
@@ -48,8 +40,8 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying problem.
 func (e *Error) Unwrap() error { return e.Err }
 
-// unknownKeyError is the Err of an Error about an unknown key; it carries
-// the closest known key, if one is close enough to be a likely typo.
+// unknownKeyError is the Err of an Error about an unknown key, with the
+// closest known key if one is close enough to be a likely typo.
 type unknownKeyError struct{ suggestion string }
 
 func (u unknownKeyError) Error() string {
@@ -61,7 +53,6 @@ func (u unknownKeyError) Error() string {
 
 func (u unknownKeyError) Is(target error) bool { return target == ErrUnknownKey }
 
-// keyErr returns an *Error for key with a formatted problem.
 func keyErr(key, format string, args ...any) *Error {
 	return &Error{Key: key, Err: fmt.Errorf(format, args...)}
 }

@@ -85,7 +85,7 @@ func Load(path string) (*Config, error) {
 	origin, errs := loadEnv(ko)
 	cfg := &Config{}
 	conf := &mapstructure.DecoderConfig{TagName: "koanf", ErrorUnused: true, DecodeHook: mapstructure.ComposeDecodeHookFunc(
-		itemDefaults, expandHook, durationHook, listHook, strictHook)}
+		itemDefaults, expandHook, convertHook)}
 	if err := ko.UnmarshalWithConf("", cfg, koanf.UnmarshalConf{DecoderConfig: conf}); err != nil {
 		errs = append(errs, decodeErrors(err)...)
 	}
