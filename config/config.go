@@ -26,8 +26,7 @@ type Config struct {
 
 // Log configures fedsaga's own log lines (zerolog).
 type Log struct {
-	// Level is trace, debug, info, warn or error; FEDSAGA_LOG overrides it. Default "info".
-	Level string `koanf:"level"`
+	Level string `koanf:"level"` // trace, debug, info, warn or error; FEDSAGA_LOG overrides it. Default "info".
 	// Format is "auto" (human-readable on a terminal, JSON lines otherwise), "json" or "console". Default "auto".
 	Format string `koanf:"format"`
 }
@@ -45,53 +44,40 @@ type Database struct {
 	// URL is a PostgreSQL connection URL or keyword/value string, printed
 	// with its password redacted. Required.
 	URL string `koanf:"url"`
-	// PoolSize is the most connections a pool opens: the saga's pool and each
-	// federated-read pool (one per read timeout, carried as statement_timeout).
-	// Default 10.
-	PoolSize int32 `koanf:"pool_size"`
-	// PoolTimeout is the longest wait for a connection before PoolExhaustedError. Default 5s.
-	PoolTimeout time.Duration `koanf:"pool_timeout"`
-	// IdleMaxAge closes connections idle longer than this. Default 5m.
-	IdleMaxAge time.Duration `koanf:"idle_max_age"`
-	// StatementTimeout is PostgreSQL's statement_timeout on every connection. Default 5s.
-	StatementTimeout time.Duration `koanf:"statement_timeout"`
-	// LogSlowQueries logs queries slower than this; 0 turns it off. Default 200ms.
-	LogSlowQueries time.Duration `koanf:"log_slow_queries"`
+	// PoolSize is the most connections of the saga's pool and of each federated-read
+	// pool (one per read timeout, carried as statement_timeout). Default 10.
+	PoolSize         int32         `koanf:"pool_size"`
+	PoolTimeout      time.Duration `koanf:"pool_timeout"`      // longest wait for a connection (PoolExhaustedError). Default 5s.
+	IdleMaxAge       time.Duration `koanf:"idle_max_age"`      // closes connections idle longer. Default 5m.
+	StatementTimeout time.Duration `koanf:"statement_timeout"` // PostgreSQL's, on every connection. Default 5s.
+	LogSlowQueries   time.Duration `koanf:"log_slow_queries"`  // logs slower queries; 0 turns it off. Default 200ms.
 }
 
 // Federation configures the batched reads across the databases and the
 // read API (fedsaga serve).
 type Federation struct {
-	// BatchSize is the most keys one WHERE key = ANY($1) query takes. Default 1000.
-	BatchSize int `koanf:"batch_size"`
+	BatchSize int `koanf:"batch_size"` // the most keys of one WHERE key = ANY($1) query. Default 1000.
 	// DefaultTimeout bounds every federated query, on the client (context
 	// deadline) and on the server (statement_timeout). Default 5s.
-	DefaultTimeout time.Duration `koanf:"default_timeout"`
-	// DatabaseTimeouts overrides DefaultTimeout per database name. Default none.
-	DatabaseTimeouts map[string]time.Duration `koanf:"database_timeouts"`
-	// HTTPAddress is where `fedsaga serve` listens. Default ":8080".
-	HTTPAddress string `koanf:"http_address"`
-	// DefaultPageSize and MaxPageSize bound GET /v1/orders?limit=. Defaults 50 and 1000.
-	DefaultPageSize int `koanf:"default_page_size"`
-	MaxPageSize     int `koanf:"max_page_size"`
-	// Relations are the federated relations, NAME = {from, to} over the
-	// entities order, item, product, reservation and payment; a cycle is a
-	// CircularReferenceError. Default: items (order→item), product
+	DefaultTimeout   time.Duration            `koanf:"default_timeout"`
+	DatabaseTimeouts map[string]time.Duration `koanf:"database_timeouts"` // DefaultTimeout per database. Default none.
+	HTTPAddress      string                   `koanf:"http_address"`      // where `fedsaga serve` listens. Default ":8080".
+	DefaultPageSize  int                      `koanf:"default_page_size"` // of GET /v1/orders. Default 50.
+	MaxPageSize      int                      `koanf:"max_page_size"`     // the most ?limit= may ask. Default 1000.
+	// Relations are NAME = {from, to} over the entities order, item, product, reservation and
+	// payment; a cycle is a CircularReferenceError. Default: items (order→item), product
 	// (item→product), reservations (order→reservation), payment (order→payment).
 	Relations map[string]Relation `koanf:"relations"`
 }
 
 // Saga holds the limits of every saga run.
 type Saga struct {
-	// Timeout is how long the forward steps may take in all before the saga compensates. Default 5m.
-	Timeout time.Duration `koanf:"timeout"`
-	// CompensationTimeout is how long one compensation is retried before it fails. Default 10m.
-	CompensationTimeout time.Duration `koanf:"compensation_timeout"`
+	Timeout             time.Duration `koanf:"timeout"`              // for all forward steps, then it compensates. Default 5m.
+	CompensationTimeout time.Duration `koanf:"compensation_timeout"` // one compensation's retries, then it fails. Default 10m.
 	// Mode runs the forward steps as "regular" or "local" activities (less
 	// latency, fewer history events; compensations stay regular). Default "regular".
-	Mode string `koanf:"mode"`
-	// ParallelCompensation runs the compensations at once, not in reverse order. Default false.
-	ParallelCompensation bool `koanf:"parallel_compensation"`
+	Mode                 string `koanf:"mode"`
+	ParallelCompensation bool   `koanf:"parallel_compensation"` // compensates at once, not in reverse order. Default false.
 	// ContinueWithError runs the remaining compensations when one fails
 	// (sequential mode) before the saga waits for an operator. Default false.
 	ContinueWithError bool `koanf:"continue_with_error"`
@@ -135,8 +121,7 @@ type NATSAuth struct {
 
 // NATSTLS is the TLS setup of the NATS connection.
 type NATSTLS struct {
-	// CAFile is a PEM file of the CAs to trust. Default "": the system's.
-	CAFile string `koanf:"ca_file"`
+	CAFile string `koanf:"ca_file"` // a PEM file of the CAs to trust. Default "": the system's.
 	// CertFile and KeyFile are the client certificate and key (PEM), for
 	// servers that verify clients; set both or neither. Default "".
 	CertFile string `koanf:"cert_file"`
@@ -147,9 +132,8 @@ type NATSTLS struct {
 type JetStream struct {
 	// ManageStreams lets the worker create missing streams and update those
 	// that differ; false makes them a start-up error (StreamNotFoundError). Default true.
-	ManageStreams bool `koanf:"manage_streams"`
-	// Streams by name. Default: ORDERS, the order events, with subjects ["fedsaga.order.>"].
-	Streams map[string]Stream `koanf:"streams"`
+	ManageStreams bool              `koanf:"manage_streams"`
+	Streams       map[string]Stream `koanf:"streams"` // by name. Default ORDERS (the order events), subjects ["fedsaga.order.>"].
 }
 
 // Stream is one JetStream stream.
@@ -168,12 +152,9 @@ type Events struct {
 	// PublishTimeout is how long the saga's publish step retries before it
 	// leaves the event to the relay. Default 2m.
 	PublishTimeout time.Duration `koanf:"publish_timeout"`
-	// RelayDelay leaves younger events to the saga's own publish step. Default 5s.
-	RelayDelay time.Duration `koanf:"relay_delay"`
-	// RelayPoll is how often the relay looks for events besides the outbox notifications. Default 5s.
-	RelayPoll time.Duration `koanf:"relay_poll"`
-	// RelayBatch is the most events the relay claims at once. Default 500.
-	RelayBatch int `koanf:"relay_batch"`
+	RelayDelay     time.Duration `koanf:"relay_delay"` // younger events are left to the saga's own publish. Default 5s.
+	RelayPoll      time.Duration `koanf:"relay_poll"`  // how often the relay polls, besides notifications. Default 5s.
+	RelayBatch     int           `koanf:"relay_batch"` // the most events the relay claims at once. Default 500.
 }
 
 // Observer forwards PostgreSQL notifications on a channel to a NATS

@@ -16,9 +16,6 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 )
 
-// The decode hooks below run, in this order, on every value mapstructure
-// decodes, with the Go value it is decoded into.
-
 // itemDefaults starts every database, stream and observer from its
 // defaults, so that a table sets only the keys it changes.
 func itemDefaults(from, to reflect.Value) (any, error) {
@@ -130,15 +127,11 @@ func convertHook(from, to reflect.Value) (any, error) {
 
 // kind groups the kinds that convert into each other without loss.
 func kind(t reflect.Type) reflect.Kind {
-	switch k := t.Kind(); k {
-	case reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+	switch k := t.Kind(); {
+	case k >= reflect.Int && k <= reflect.Int64:
 		return reflect.Int
-	case reflect.Float32:
-		return reflect.Float64
-	case reflect.Struct:
+	case k == reflect.Struct:
 		return reflect.Map
-	case reflect.Array:
-		return reflect.Slice
 	default:
 		return k
 	}
@@ -171,7 +164,7 @@ func decodeErrors(err error) []*Error {
 			describeValue(ue.Value, ue.Expected.Type() != secretType))}
 	case isUnused && t != nil:
 		for _, k := range strings.Split(unused, ", ") {
-			errs = append(errs, &Error{Key: joinKey(key, k), Err: unknownKeyError{suggestion: suggest(k, t, key)}})
+			errs = append(errs, &Error{Key: joinKey(key, k), Err: unknownKeyError{hint: suggest(k, t, key)}})
 		}
 		return errs
 	}
@@ -230,9 +223,9 @@ func fieldType(t reflect.Type, k string) reflect.Type {
 	return nil
 }
 
-// suggest returns the full key of the field of t, the type of the table
-// key, closest to the unknown key k, if it is close enough to be a likely
-// typo.
+// suggest returns "did you mean" with the full key of the field of t, the
+// type of the table key, closest to the unknown key k, if it is close
+// enough to be a likely typo.
 func suggest(k string, t reflect.Type, key string) string {
 	best, bestDist := "", min(3, len(k)/2+1)
 	for f := range t.Fields() {
@@ -244,7 +237,7 @@ func suggest(k string, t reflect.Type, key string) string {
 	if best == "" {
 		return ""
 	}
-	return joinKey(key, best)
+	return fmt.Sprintf("; did you mean %q?", joinKey(key, best))
 }
 
 // describeType names t the way a configuration file writer thinks of it.

@@ -27,10 +27,8 @@ func (e *Error) Error() string {
 	}
 	var u unknownKeyError
 	switch {
-	case errors.As(e.Err, &u) && u.suggestion != "":
-		return fmt.Sprintf("config: unknown key %q%s; did you mean %q?", e.Key, from, u.suggestion)
 	case errors.As(e.Err, &u):
-		return fmt.Sprintf("config: unknown key %q%s", e.Key, from)
+		return fmt.Sprintf("config: unknown key %q%s%s", e.Key, from, u.hint)
 	case e.Key != "":
 		return fmt.Sprintf("config: %s: %v%s", e.Key, e.Err, from)
 	}
@@ -40,16 +38,11 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying problem.
 func (e *Error) Unwrap() error { return e.Err }
 
-// unknownKeyError is the Err of an Error about an unknown key, with the
-// closest known key if one is close enough to be a likely typo.
-type unknownKeyError struct{ suggestion string }
+// unknownKeyError is the Err of an Error about an unknown key; its hint
+// names the closest known key if one is close enough to be a likely typo.
+type unknownKeyError struct{ hint string }
 
-func (u unknownKeyError) Error() string {
-	if u.suggestion != "" {
-		return fmt.Sprintf("unknown key; did you mean %q?", u.suggestion)
-	}
-	return "unknown key"
-}
+func (u unknownKeyError) Error() string { return "unknown key" + u.hint }
 
 func (u unknownKeyError) Is(target error) bool { return target == ErrUnknownKey }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -174,31 +175,25 @@ func loadEnv(ko *koanf.Koanf) (map[string]string, []*Error) {
 }
 
 // envKey returns the key that segs, the levels of an environment variable
-// name, stand for in raw: each level keeps the spelling of the one key
-// that raw has there equal to it ignoring case, and is lower-cased
-// otherwise. On error, the key is as far as it got.
+// name, stand for in raw: each level keeps the spelling of the key that raw
+// has there, the same or lower-cased or (if it is the only one) equal
+// ignoring case, and is lower-cased otherwise. On error, the key is as far
+// as it got.
 func envKey(raw map[string]any, segs []string) (string, error) {
 	var path []string
 	level := raw
 	for _, seg := range segs {
 		key := strings.ToLower(seg)
-		var matches []string
-		for k := range level {
-			if k == seg || k == key {
-				matches = []string{k}
-				break
-			}
-			if strings.EqualFold(k, seg) {
-				matches = append(matches, k)
-			}
-		}
-		if len(matches) > 1 {
-			slices.Sort(matches)
+		matches := slices.DeleteFunc(slices.Sorted(maps.Keys(level)), func(k string) bool { return !strings.EqualFold(k, seg) })
+		switch {
+		case slices.Contains(matches, seg):
+			key = seg
+		case slices.Contains(matches, key):
+		case len(matches) == 1:
+			key = matches[0]
+		case len(matches) > 1:
 			return strings.Join(append(path, key), "."), fmt.Errorf(
 				"matches the keys %s, which differ only in case; set it in the file instead", strings.Join(matches, ", "))
-		}
-		if len(matches) == 1 {
-			key = matches[0]
 		}
 		path = append(path, key)
 		level, _ = level[key].(map[string]any)

@@ -29,18 +29,13 @@ func (c *Config) Print(w io.Writer) error {
 	var buf bytes.Buffer
 	for f := range reflect.TypeFor[Config]().Fields() {
 		key := f.Tag.Get("koanf")
-		if key == "" {
-			continue
-		}
 		if list, ok := m[key].([]map[string]any); ok && len(list) == 0 {
 			continue // an empty array of tables: nothing to print
 		}
 		if buf.Len() > 0 {
 			buf.WriteByte('\n')
 		}
-		enc := gotoml.NewEncoder(&buf)
-		enc.SetIndentTables(true)
-		if err := enc.Encode(map[string]any{key: m[key]}); err != nil {
+		if err := gotoml.NewEncoder(&buf).SetIndentTables(true).Encode(map[string]any{key: m[key]}); err != nil {
 			return fmt.Errorf("config: print %s: %w", key, err)
 		}
 	}

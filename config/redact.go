@@ -48,27 +48,21 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 var (
 	schemePrefix = regexp.MustCompile(`^\s*[A-Za-z][A-Za-z0-9+.-]*://`)
 	keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
-	// kvSecret matches a password or sslpassword and its value, as libpq
-	// reads it: quoted with ' (\' and \\ inside), to the end of the string
-	// if the quote is not closed, or else up to the next space, where a
-	// backslash escapes the next character.
+	// kvSecret matches a password or sslpassword and its value as libpq reads
+	// it: quoted ('it\'s', or to the end if unclosed) or up to a space.
 	kvSecret = regexp.MustCompile(`(?i)(\b(?:ssl)?password\s*=\s*)('(?:\\.|[^'\\])*'|'.*|(?:\\.|[^\s\\])+)`)
 )
 
 // hasScheme reports whether s starts like a URL, scheme first.
 func hasScheme(s string) bool { return schemePrefix.MatchString(s) }
 
-// RedactURL returns raw with every password replaced by "[REDACTED]". It
-// understands:
-//   - URLs: the password of the user information (postgres://user:pw@host),
-//     or the whole user information for schemes other than postgres and
-//     postgresql, where a user name alone is a token (nats://token@host);
-//     and the query parameters password and sslpassword;
-//   - comma-separated lists of URLs, such as a NATS server list;
-//   - libpq keyword/value strings (host=db password=pw): the values of
-//     password and sslpassword, quoted or not.
-//
-// Where raw is malformed it hides more rather than less.
+// RedactURL returns raw with every password replaced by "[REDACTED]": in a
+// URL or a comma-separated list of URLs, the password of the user
+// information (postgres://user:pw@host), or all of it for schemes but
+// postgres and postgresql, where a user name alone is a token
+// (nats://token@host), and the query parameters password and sslpassword;
+// in a libpq keyword/value string (host=db password=pw), the values of
+// password and sslpassword. Where raw is malformed it hides more, not less.
 func RedactURL(raw string) string {
 	if !hasScheme(raw) && keywordValue.MatchString(raw) {
 		return kvSecret.ReplaceAllString(raw, "${1}"+redactedText)

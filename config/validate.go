@@ -43,7 +43,6 @@ func validate(c *Config) []*Error {
 	v.federation(c)
 	v.positive("saga.timeout", c.Saga.Timeout)
 	v.positive("saga.compensation_timeout", c.Saga.CompensationTimeout)
-
 	v.natsURL("nats.url", c.NATS.URL)
 	streams := c.NATS.JetStream.Streams
 	_, ok := streams[OrdersStream]
@@ -54,7 +53,6 @@ func validate(c *Config) []*Error {
 	}
 	v.natsAuth("nats.auth", c.NATS.Auth)
 	v.together("nats.tls.cert_file", c.NATS.TLS.CertFile, "nats.tls.key_file", c.NATS.TLS.KeyFile)
-
 	v.want(c.Events.RelayDelay >= 0, "events.relay_delay", "must not be negative, got %s", c.Events.RelayDelay)
 	v.positive("events.relay_poll", c.Events.RelayPoll)
 	v.positive("events.publish_timeout", c.Events.PublishTimeout)
@@ -66,7 +64,6 @@ func validate(c *Config) []*Error {
 			key+".nats_subject", "want a NATS subject without spaces or wildcards, got %q", o.NATSSubject)
 		v.knownDatabase(key+".database", o.Database, c.Databases)
 	}
-
 	v.oneOf("saga.mode", c.Saga.Mode, ModeRegular, ModeLocal)
 	v.together("worker.deployment_name", c.Worker.DeploymentName, "worker.build_id", c.Worker.BuildID)
 	v.hostPort("worker.http_address", c.Worker.HTTPAddress, `want host:port (e.g. ":9464") or "" to turn it off, got %q`)
