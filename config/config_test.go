@@ -423,6 +423,14 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"config: nats.jetstream.streams.ORDERS.subjects[1]: environment variable FS_TEST_UNSET is not set"},
 		},
 		{
+			name: "several bad references in one value",
+			file: minimal + "[temporal]\nnamespace = \"${FS_TEST_UNSET}-${1x}\"\n",
+			want: []string{
+				"config: temporal.namespace: environment variable FS_TEST_UNSET is not set",
+				`config: temporal.namespace: invalid reference "${...}": a variable name has letters, digits and "_"; write $${ for a literal "${"`,
+			},
+		},
+		{
 			name: "malformed reference",
 			file: minimal + "[temporal]\nnamespace = \"${oops\"\n",
 			want: []string{`config: temporal.namespace: unterminated "${"; write ${NAME}, or $${ for a literal "${"`},

@@ -138,44 +138,36 @@ func kind(t reflect.Type) reflect.Kind {
 }
 
 // decodeErrors translates what mapstructure reports into fedsaga's
-// errors, each naming its key, in the order of their keys.
-func decodeErrors(err error) []*Error {
+// errors, in the order of their keys, each naming its key: the key of the
+// DecodeError it is in, key outside one.
+func decodeErrors(err error, key string) []*Error {
 	var errs []*Error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+	if j, ok := err.(interface{ Unwrap() []error }); ok { // several, or several bad ${NAME} in one value
 		for _, e := range j.Unwrap() {
-			errs = append(errs, decodeErrors(e)...)
+			errs = append(errs, decodeErrors(e, key)...)
 		}
 		slices.SortStableFunc(errs, func(a, b *Error) int { return strings.Compare(a.Key, b.Key) })
 		return errs
 	}
-	de, ok := err.(*mapstructure.DecodeError)
-	if !ok {
-		if inner := errors.Unwrap(err); inner != nil {
-			return decodeErrors(inner) // "decoding failed due to the following error(s)"
-		}
-		return []*Error{{Err: err}}
-	}
-	key, t := locate(de.Name())
-	cause := de.Unwrap()
+	de, isDecode := err.(*mapstructure.DecodeError)
 	var ue *mapstructure.UnconvertibleTypeError
-	switch unused, isUnused := strings.CutPrefix(cause.Error(), "has invalid keys: "); {
-	case errors.As(cause, &ue): // never quote a secret
+	switch {
+	case isDecode:
+		key, t := locate(de.Name())
+		if unused, ok := strings.CutPrefix(de.Unwrap().Error(), "has invalid keys: "); ok && t != nil {
+			for _, k := range strings.Split(unused, ", ") {
+				errs = append(errs, &Error{Key: joinKey(key, k), Err: unknownKeyError{hint: suggest(k, t, key)}})
+			}
+			return errs
+		}
+		return decodeErrors(de.Unwrap(), key)
+	case key == "" && errors.Unwrap(err) != nil: // "decoding failed due to the following error(s)"
+		return decodeErrors(errors.Unwrap(err), key)
+	case errors.As(err, &ue): // never quote a secret
 		return []*Error{keyErr(key, "expected %s, got %s", describeType(ue.Expected.Type()),
 			describeValue(ue.Value, ue.Expected.Type() != secretType))}
-	case isUnused && t != nil:
-		for _, k := range strings.Split(unused, ", ") {
-			errs = append(errs, &Error{Key: joinKey(key, k), Err: unknownKeyError{hint: suggest(k, t, key)}})
-		}
-		return errs
 	}
-	causes := []error{cause}
-	if j, ok := cause.(interface{ Unwrap() []error }); ok {
-		causes = j.Unwrap() // several bad ${NAME} in one value
-	}
-	for _, c := range causes {
-		errs = append(errs, &Error{Key: key, Err: c})
-	}
-	return errs
+	return []*Error{{Key: key, Err: err}}
 }
 
 // nameSegment matches one level of a field's name as mapstructure gives

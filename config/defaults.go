@@ -3,9 +3,8 @@ package config
 import "time"
 
 // Default returns the default configuration, the one place where the
-// defaults documented on each field are set. It has no databases: they
-// have no default URL, so a configuration that passes Validate must add at
-// least the RequiredDatabases.
+// defaults documented on each field are set. It has no databases (they have
+// no default URL): a valid configuration adds the RequiredDatabases.
 func Default() *Config {
 	orders := DefaultStream()
 	orders.Subjects = []string{"fedsaga.order.>"}
@@ -57,9 +56,8 @@ func DefaultDatabase() Database {
 }
 
 // DefaultStream returns the defaults of every JetStream stream, whatever its
-// name; Load applies them to each stream that appears in the file or the
-// environment. Subjects have no default, except those of the stream ORDERS
-// set by Default.
+// name, which Load applies to each stream. Subjects have no default (but
+// the stream ORDERS of Default has some).
 func DefaultStream() Stream {
 	return Stream{
 		Retention:       "limits",

@@ -88,7 +88,7 @@ func Load(path string) (*Config, error) {
 	conf := &mapstructure.DecoderConfig{TagName: "koanf", ErrorUnused: true, DecodeHook: mapstructure.ComposeDecodeHookFunc(
 		itemDefaults, expandHook, convertHook)}
 	if err := ko.UnmarshalWithConf("", cfg, koanf.UnmarshalConf{DecoderConfig: conf}); err != nil {
-		errs = append(errs, decodeErrors(err)...)
+		errs = append(errs, decodeErrors(err, "")...)
 	}
 	// A value that could not be read would also fail validation, usually
 	// less clearly, or leave its table out: report it once.
@@ -117,10 +117,8 @@ func Load(path string) (*Config, error) {
 // FEDSAGA_CONFIG named it.
 func loadFile(ko *koanf.Koanf, path string, fromEnv bool) error {
 	err := ko.Load(file.Provider(path), toml.Parser())
-	var (
-		de *gotoml.DecodeError
-		pe *fs.PathError
-	)
+	var de *gotoml.DecodeError
+	var pe *fs.PathError
 	switch {
 	case err == nil:
 		return nil

@@ -113,9 +113,8 @@ var databaseName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 func (v *validator) database(key, name string, db Database) {
 	v.want(databaseName.MatchString(name), key,
 		"invalid database name %q; use lower-case letters, digits and \"_\", starting with a letter", name)
-	if err := checkPostgresURL(db.URL); err != nil {
-		v.want(false, key+".url", "%v", err)
-	}
+	err := checkPostgresURL(db.URL)
+	v.want(err == nil, key+".url", "%v", err)
 	v.want(db.PoolSize >= 1, key+".pool_size", "must be at least 1, got %d", db.PoolSize)
 	v.positive(key+".pool_timeout", db.PoolTimeout)
 	v.positive(key+".idle_max_age", db.IdleMaxAge)
