@@ -41,9 +41,7 @@ type Temporal struct {
 // Database is one named PostgreSQL database. The names orders, inventory and
 // payments are required.
 type Database struct {
-	// URL is a PostgreSQL connection URL or keyword/value string, printed
-	// with its password redacted. Required.
-	URL string `koanf:"url"`
+	URL string `koanf:"url"` // a postgres:// URL or keyword/value string, printed with its password redacted. Required.
 	// PoolSize is the most connections of the saga's pool and of each federated-read
 	// pool (one per read timeout, carried as statement_timeout). Default 10.
 	PoolSize         int32         `koanf:"pool_size"`
@@ -56,10 +54,8 @@ type Database struct {
 // Federation configures the batched reads across the databases and the
 // read API (fedsaga serve).
 type Federation struct {
-	BatchSize int `koanf:"batch_size"` // the most keys of one WHERE key = ANY($1) query. Default 1000.
-	// DefaultTimeout bounds every federated query, on the client (context
-	// deadline) and on the server (statement_timeout). Default 5s.
-	DefaultTimeout   time.Duration            `koanf:"default_timeout"`
+	BatchSize        int                      `koanf:"batch_size"`        // the most keys of one WHERE key = ANY($1) query. Default 1000.
+	DefaultTimeout   time.Duration            `koanf:"default_timeout"`   // bounds each query: context deadline, statement_timeout. Default 5s.
 	DatabaseTimeouts map[string]time.Duration `koanf:"database_timeouts"` // DefaultTimeout per database. Default none.
 	HTTPAddress      string                   `koanf:"http_address"`      // where `fedsaga serve` listens. Default ":8080".
 	DefaultPageSize  int                      `koanf:"default_page_size"` // of GET /v1/orders. Default 50.
@@ -91,9 +87,7 @@ const (
 
 // NATS is the connection to NATS and the JetStream streams fedsaga manages.
 type NATS struct {
-	// URL is the NATS server URL, or a comma-separated list, printed with any
-	// password redacted. Default "nats://127.0.0.1:4222".
-	URL       string    `koanf:"url"`
+	URL       string    `koanf:"url"`       // a server URL or a comma-separated list; printed redacted. Default "nats://127.0.0.1:4222".
 	Auth      NATSAuth  `koanf:"auth"`      // Default none.
 	TLS       NATSTLS   `koanf:"tls"`       // Default: as the URL scheme says.
 	JetStream JetStream `koanf:"jetstream"` // the streams, keyed by name.
@@ -149,12 +143,10 @@ type Stream struct {
 // Events configures the outbox relay that publishes the events the saga
 // could not.
 type Events struct {
-	// PublishTimeout is how long the saga's publish step retries before it
-	// leaves the event to the relay. Default 2m.
-	PublishTimeout time.Duration `koanf:"publish_timeout"`
-	RelayDelay     time.Duration `koanf:"relay_delay"` // younger events are left to the saga's own publish. Default 5s.
-	RelayPoll      time.Duration `koanf:"relay_poll"`  // how often the relay polls, besides notifications. Default 5s.
-	RelayBatch     int           `koanf:"relay_batch"` // the most events the relay claims at once. Default 500.
+	PublishTimeout time.Duration `koanf:"publish_timeout"` // the saga's publish retries, then the relay's turn. Default 2m.
+	RelayDelay     time.Duration `koanf:"relay_delay"`     // younger events are left to the saga's own publish. Default 5s.
+	RelayPoll      time.Duration `koanf:"relay_poll"`      // how often the relay polls, besides notifications. Default 5s.
+	RelayBatch     int           `koanf:"relay_batch"`     // the most events the relay claims at once. Default 500.
 }
 
 // Observer forwards PostgreSQL notifications on a channel to a NATS
@@ -167,11 +159,8 @@ type Observer struct {
 
 // Worker configures the worker process.
 type Worker struct {
-	// StopTimeout is how long a stopping worker waits for running activities
-	// before it cancels them. Default 30s.
-	StopTimeout time.Duration `koanf:"stop_timeout"`
-	// HTTPAddress serves /healthz, /readyz and /metrics (Prometheus); "" turns it off. Default ":9464".
-	HTTPAddress string `koanf:"http_address"`
+	StopTimeout time.Duration `koanf:"stop_timeout"` // wait for running activities before cancelling them. Default 30s.
+	HTTPAddress string        `koanf:"http_address"` // /healthz, /readyz, /metrics; "" turns it off. Default ":9464".
 	// DeploymentName and BuildID turn on Worker Deployments (versioning):
 	// set both or neither. Default "" (unversioned).
 	DeploymentName string `koanf:"deployment_name"`

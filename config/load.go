@@ -34,9 +34,8 @@ const (
 	envSep    = "__" // separates the levels of a key in a variable's name
 )
 
-// ResolvePath returns the configuration file Load(path) reads: path when
-// not empty, else FEDSAGA_CONFIG when not empty, else DefaultPath when it
-// exists, else "" (Load then uses the defaults and the environment only).
+// ResolvePath returns the file Load(path) reads: path, else FEDSAGA_CONFIG,
+// else DefaultPath when it exists, else "" (defaults and environment only).
 // Load, not ResolvePath, reports an explicit path that is missing.
 func ResolvePath(path string) string {
 	if path != "" {
@@ -45,8 +44,7 @@ func ResolvePath(path string) string {
 	if p := os.Getenv(EnvConfig); p != "" {
 		return p
 	}
-	// Anything but "does not exist", such as a permission problem, is left
-	// for Load to report.
+	// Anything but "does not exist", such as no permission, is Load's to report.
 	if _, err := os.Stat(DefaultPath); !errors.Is(err, fs.ErrNotExist) {
 		return DefaultPath
 	}

@@ -12,18 +12,16 @@ import (
 	gotoml "github.com/pelletier/go-toml/v2"
 )
 
-// Redacted returns the configuration as a nested map whose keys are exactly
-// the configuration's keys, ready to log or print: durations are Go duration
-// strings, every key named url holds its value with passwords redacted by
+// Redacted returns the configuration as a nested map of its keys, ready to
+// log or print: durations are Go duration strings, every url is redacted by
 // RedactURL, and every Secret is "[REDACTED]".
 func (c *Config) Redacted() map[string]any {
 	return toMap(reflect.ValueOf(*c), true)
 }
 
-// Print writes the effective configuration to w as TOML, with every secret
-// shown as [REDACTED]. Sections come in the order of Config's fields, keys
-// within a section in alphabetical order. What it writes loads again with
-// Load, the redacted secrets aside; a literal "${" is written as "$${".
+// Print writes the effective configuration to w as TOML, secrets shown as
+// [REDACTED], sections in the order of Config's fields, keys sorted. Load
+// reads it back, the secrets aside: a literal "${" is written as "$${".
 func (c *Config) Print(w io.Writer) error {
 	m := c.Redacted()
 	var buf bytes.Buffer
