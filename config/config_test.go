@@ -200,6 +200,21 @@ replicas = 3
 			},
 		},
 		{
+			name: "integers from the environment are decimal",
+			file: minimal,
+			env: map[string]string{
+				"FEDSAGA_DATABASES__ORDERS__POOL_SIZE": "010",
+				"FEDSAGA_EVENTS__RELAY_BATCH":          " 20 ",
+				"FEDSAGA_SAGA__CONTINUE_WITH_ERROR":    " true ",
+			},
+			check: func(t *testing.T, c *Config) {
+				if c.Databases["orders"].PoolSize != 10 || c.Events.RelayBatch != 20 || !c.Saga.ContinueWithError {
+					t.Errorf("pool_size = %d, relay_batch = %d, continue_with_error = %v; want 10, 20, true",
+						c.Databases["orders"].PoolSize, c.Events.RelayBatch, c.Saga.ContinueWithError)
+				}
+			},
+		},
+		{
 			name: "environment over file",
 			file: minimal + "[saga]\ntimeout = \"90s\"\n",
 			env: map[string]string{
@@ -408,6 +423,14 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"config: nats.jetstream.streams.ORDERS.subjects[1]: environment variable FS_TEST_UNSET is not set"},
 		},
 		{
+			name: "several bad references in one value",
+			file: minimal + "[temporal]\nnamespace = \"${FS_TEST_UNSET}-${1x}\"\n",
+			want: []string{
+				"config: temporal.namespace: environment variable FS_TEST_UNSET is not set",
+				`config: temporal.namespace: invalid reference "${...}": a variable name has letters, digits and "_"; write $${ for a literal "${"`,
+			},
+		},
+		{
 			name: "malformed reference",
 			file: minimal + "[temporal]\nnamespace = \"${oops\"\n",
 			want: []string{`config: temporal.namespace: unterminated "${"; write ${NAME}, or $${ for a literal "${"`},
@@ -456,6 +479,32 @@ func TestLoadErrors(t *testing.T) {
 				`config: databases.orders.pool_size: invalid integer "many" (from FEDSAGA_DATABASES__ORDERS__POOL_SIZE)`,
 				`config: databases.inventory.pool_size: 3000000000 is out of range for a 32-bit integer (from FEDSAGA_DATABASES__INVENTORY__POOL_SIZE)`,
 			},
+		},
+		{
+			name: "integers are decimal and empty values are not zero",
+			file: minimal,
+			env: map[string]string{
+				"FEDSAGA_DATABASES__ORDERS__POOL_SIZE":    "0x10",
+				"FEDSAGA_DATABASES__INVENTORY__POOL_SIZE": "1_0",
+				"FEDSAGA_DATABASES__PAYMENTS__POOL_SIZE":  "",
+				"FEDSAGA_EVENTS__RELAY_BATCH":             " ",
+				"FEDSAGA_SAGA__CONTINUE_WITH_ERROR":       "",
+				"FEDSAGA_NATS__JETSTREAM__MANAGE_STREAMS": " ",
+			},
+			want: []string{
+				`config: databases.orders.pool_size: invalid integer "0x10" (from FEDSAGA_DATABASES__ORDERS__POOL_SIZE)`,
+				`config: databases.inventory.pool_size: invalid integer "1_0" (from FEDSAGA_DATABASES__INVENTORY__POOL_SIZE)`,
+				`config: databases.payments.pool_size: invalid integer "" (from FEDSAGA_DATABASES__PAYMENTS__POOL_SIZE)`,
+				`config: events.relay_batch: invalid integer " " (from FEDSAGA_EVENTS__RELAY_BATCH)`,
+				`config: saga.continue_with_error: invalid boolean ""; use true or false (from FEDSAGA_SAGA__CONTINUE_WITH_ERROR)`,
+				`config: nats.jetstream.manage_streams: invalid boolean " "; use true or false (from FEDSAGA_NATS__JETSTREAM__MANAGE_STREAMS)`,
+			},
+		},
+		{
+			name: "an integer past 64 bits",
+			file: minimal,
+			env:  map[string]string{"FEDSAGA_NATS__JETSTREAM__STREAMS__ORDERS__MAX_MSGS": "99999999999999999999"},
+			want: []string{`config: nats.jetstream.streams.ORDERS.max_msgs: 99999999999999999999 is out of range for a 64-bit integer (from FEDSAGA_NATS__JETSTREAM__STREAMS__ORDERS__MAX_MSGS)`},
 		},
 		{
 			name: "wrong types",
@@ -691,9 +740,17 @@ func TestValidate(t *testing.T) {
 		{"database url keyword/value with a URL inside", func(c *Config) {
 			setDB(c, "orders", func(d *Database) { d.URL = "host=db password=pw application_name=http://x" })
 		}, ""},
+		{"database url keyword/value naming files that do not exist", func(c *Config) {
+			setDB(c, "orders", func(d *Database) {
+				d.URL = "host=db sslmode=verify-full sslrootcert=/nonexistent/ca.pem sslcert=/nonexistent/c.pem sslkey=/nonexistent/c.key"
+			})
+		}, ""},
+		{"database url keyword/value naming a service", func(c *Config) {
+			setDB(c, "orders", func(d *Database) { d.URL = "service=orders servicefile=/nonexistent/pg_service.conf" })
+		}, ""},
 		{"database url postgresql", func(c *Config) { setDB(c, "orders", func(d *Database) { d.URL = "postgresql:///orders?host=/run/pg" }) }, ""},
 		{"database url bad keyword/value", func(c *Config) { setDB(c, "orders", func(d *Database) { d.URL = "host=db password='x" }) },
-			"config: databases.orders.url: is neither a postgres:// URL nor a keyword=value connection string: unterminated quoted value"},
+			"config: databases.orders.url: is neither a postgres:// URL nor a keyword=value connection string: failed to parse as keyword/value (unterminated quoted string in connection info string)"},
 		{"pool size", func(c *Config) { setDB(c, "orders", func(d *Database) { d.PoolSize = 0 }) }, "config: databases.orders.pool_size: must be at least 1, got 0"},
 		{"pool timeout", func(c *Config) { setDB(c, "orders", func(d *Database) { d.PoolTimeout = 0 }) }, "config: databases.orders.pool_timeout: must be more than 0s, got 0s"},
 		{"idle max age", func(c *Config) { setDB(c, "orders", func(d *Database) { d.IdleMaxAge = -time.Second }) }, "config: databases.orders.idle_max_age: must be more than 0s, got -1s"},
@@ -800,7 +857,8 @@ func TestRedactURL(t *testing.T) {
 		{"host=db user=app password=s3cret dbname=orders", "host=db user=app password=[REDACTED] dbname=orders"},
 		{"host=db password = 'two words' sslpassword=x", "host=db password = [REDACTED] sslpassword=[REDACTED]"},
 		{`password='it\'s' host=db`, "password=[REDACTED] host=db"},
-		{"host=db password='unterminated", "host=db [REDACTED]"},
+		{"host=db password='unterminated", "host=db password=[REDACTED]"},
+		{"host=db password='two words, unterminated", "host=db password=[REDACTED]"},
 		{"host=db password=s3cret application_name=http://x", "host=db password=[REDACTED] application_name=http://x"},
 		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
 		{"nats://user:pw@a:4222,nats://b:4222", "nats://user:[REDACTED]@a:4222,nats://b:4222"},

@@ -3,22 +3,14 @@ package config
 import "time"
 
 // Default returns the default configuration, the one place where the
-// defaults documented on each field are set. It has no databases: they
-// have no default URL, so a configuration that passes Validate must add at
-// least the RequiredDatabases.
+// defaults documented on each field are set. It has no databases (they have
+// no default URL): a valid configuration adds the RequiredDatabases.
 func Default() *Config {
 	orders := DefaultStream()
 	orders.Subjects = []string{"fedsaga.order.>"}
 	return &Config{
-		Log: Log{
-			Level:  "info",
-			Format: "auto",
-		},
-		Temporal: Temporal{
-			Address:   "127.0.0.1:7233",
-			Namespace: "default",
-			TaskQueue: "fedsaga-orders",
-		},
+		Log:       Log{Level: "info", Format: "auto"},
+		Temporal:  Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders"},
 		Databases: map[string]Database{},
 		Federation: Federation{
 			BatchSize:        1000,
@@ -34,18 +26,11 @@ func Default() *Config {
 				"payment":      {From: "order", To: "payment"},
 			},
 		},
-		Saga: Saga{
-			Timeout:             5 * time.Minute,
-			CompensationTimeout: 10 * time.Minute,
-			Mode:                ModeRegular,
-		},
+		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
 		NATS: NATS{
-			URL:  "nats://127.0.0.1:4222",
-			Auth: NATSAuth{Type: AuthNone},
-			JetStream: JetStream{
-				ManageStreams: true,
-				Streams:       map[string]Stream{OrdersStream: orders},
-			},
+			URL:       "nats://127.0.0.1:4222",
+			Auth:      NATSAuth{Type: AuthNone},
+			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{OrdersStream: orders}},
 		},
 		Events: Events{
 			PublishTimeout: 2 * time.Minute,
@@ -53,10 +38,7 @@ func Default() *Config {
 			RelayPoll:      5 * time.Second,
 			RelayBatch:     500,
 		},
-		Worker: Worker{
-			StopTimeout: 30 * time.Second,
-			HTTPAddress: ":9464",
-		},
+		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464"},
 	}
 }
 
@@ -74,9 +56,8 @@ func DefaultDatabase() Database {
 }
 
 // DefaultStream returns the defaults of every JetStream stream, whatever its
-// name; Load applies them to each stream that appears in the file or the
-// environment. Subjects have no default, except those of the stream ORDERS
-// set by Default.
+// name, which Load applies to each stream. Subjects have no default (but
+// the stream ORDERS of Default has some).
 func DefaultStream() Stream {
 	return Stream{
 		Retention:       "limits",

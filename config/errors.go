@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // ErrUnknownKey is matched (with errors.Is) by every Error about a key that
@@ -11,66 +10,42 @@ import (
 var ErrUnknownKey = errors.New("unknown key")
 
 // Error is one problem with one configuration key. Load and Validate report
-// every problem they find, each as an *Error, joined with errors.Join; use
-// errors.As to get at the first, or walk the joined tree for all of them.
-//
+// every problem they find, each as an *Error, joined with errors.Join.
 // Its message reads "config: <key>: <problem>", for example
 // `config: saga.timeout: invalid duration "5x"; use a Go duration such as "5s"`.
 type Error struct {
-	// Key is the full dotted key, for example "databases.orders.url".
-	// It is empty for problems that concern no single key, such as an
-	// unreadable file.
-	Key string
-	// Source names the environment variable that set the value, when the
-	// value came from one; empty otherwise.
-	Source string
-	// Err is the problem itself.
-	Err error
+	Key    string // the full dotted key, such as "databases.orders.url"; "" for none, such as an unreadable file
+	Source string // the environment variable that set the value, if one did
+	Err    error  // the problem itself
 }
 
 // Error implements error.
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("config: ")
+	from := ""
+	if e.Source != "" {
+		from = " (from " + e.Source + ")"
+	}
 	var u unknownKeyError
 	switch {
 	case errors.As(e.Err, &u):
-		fmt.Fprintf(&b, "unknown key %q", e.Key)
-		if e.Source != "" {
-			fmt.Fprintf(&b, " (from %s)", e.Source)
-		}
-		if u.suggestion != "" {
-			fmt.Fprintf(&b, "; did you mean %q?", u.suggestion)
-		}
-		return b.String()
+		return fmt.Sprintf("config: unknown key %q%s%s", e.Key, from, u.hint)
 	case e.Key != "":
-		b.WriteString(e.Key)
-		b.WriteString(": ")
+		return fmt.Sprintf("config: %s: %v%s", e.Key, e.Err, from)
 	}
-	b.WriteString(e.Err.Error())
-	if e.Source != "" {
-		fmt.Fprintf(&b, " (from %s)", e.Source)
-	}
-	return b.String()
+	return fmt.Sprintf("config: %v%s", e.Err, from)
 }
 
 // Unwrap returns the underlying problem.
 func (e *Error) Unwrap() error { return e.Err }
 
-// unknownKeyError is the Err of an Error about an unknown key; it carries
-// the closest known key, if one is close enough to be a likely typo.
-type unknownKeyError struct{ suggestion string }
+// unknownKeyError is the Err of an Error about an unknown key; its hint
+// names the closest known key if one is close enough to be a likely typo.
+type unknownKeyError struct{ hint string }
 
-func (u unknownKeyError) Error() string {
-	if u.suggestion != "" {
-		return fmt.Sprintf("unknown key; did you mean %q?", u.suggestion)
-	}
-	return "unknown key"
-}
+func (u unknownKeyError) Error() string { return "unknown key" + u.hint }
 
 func (u unknownKeyError) Is(target error) bool { return target == ErrUnknownKey }
 
-// keyErr returns an *Error for key with a formatted problem.
 func keyErr(key, format string, args ...any) *Error {
 	return &Error{Key: key, Err: fmt.Errorf(format, args...)}
 }

@@ -457,11 +457,11 @@ to = "payment"
 		DefaultPageSize:  20,
 		MaxPageSize:      200,
 		Relations: map[string]Relation{
-			"items":            {From: "order", To: "item"},
-			"product":          {From: "item", To: "product"},
-			"reservations":     {From: "order", To: "reservation"},
-			"payment":          {From: "order", To: "payment"},
-			"lines": {From: "order", To: "item"},
+			"items":        {From: "order", To: "item"},
+			"product":      {From: "item", To: "product"},
+			"reservations": {From: "order", To: "reservation"},
+			"payment":      {From: "order", To: "payment"},
+			"lines":        {From: "order", To: "item"},
 		},
 	}
 	if !reflect.DeepEqual(c.Federation, want) {

@@ -5,128 +5,86 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	gotoml "github.com/pelletier/go-toml/v2"
 )
 
-// Redacted returns the configuration as a nested map whose keys are exactly
-// the configuration's keys, ready to log or print: durations are Go duration
-// strings, every key named url holds its value with passwords redacted by
+// Redacted returns the configuration as a nested map of its keys, ready to
+// log or print: durations are Go duration strings, every url is redacted by
 // RedactURL, and every Secret is "[REDACTED]".
 func (c *Config) Redacted() map[string]any {
-	return toMap(*c, true)
+	return toMap(reflect.ValueOf(*c), true)
 }
 
-// Print writes the effective configuration to w as TOML, with every secret
-// shown as [REDACTED]. Sections come in the order of Config's fields, keys
-// within a section in alphabetical order. What it writes loads again with
-// Load, the redacted secrets aside; a literal "${" is written as "$${".
+// Print writes the effective configuration to w as TOML, secrets shown as
+// [REDACTED], sections in the order of Config's fields, keys sorted. Load
+// reads it back, the secrets aside: a literal "${" is written as "$${".
 func (c *Config) Print(w io.Writer) error {
 	m := c.Redacted()
-	escapeRefs(m)
 	var buf bytes.Buffer
 	for f := range reflect.TypeFor[Config]().Fields() {
-		key := koanfTag(f)
-		if key == "" {
-			continue
-		}
+		key := f.Tag.Get("koanf")
 		if list, ok := m[key].([]map[string]any); ok && len(list) == 0 {
 			continue // an empty array of tables: nothing to print
 		}
 		if buf.Len() > 0 {
 			buf.WriteByte('\n')
 		}
-		enc := gotoml.NewEncoder(&buf)
-		enc.SetIndentTables(true)
-		if err := enc.Encode(map[string]any{key: m[key]}); err != nil {
+		if err := gotoml.NewEncoder(&buf).SetIndentTables(true).Encode(map[string]any{key: m[key]}); err != nil {
 			return fmt.Errorf("config: print %s: %w", key, err)
 		}
 	}
-	if _, err := w.Write(buf.Bytes()); err != nil {
+	// Only strings hold "${": escaped, Load reads them back literally.
+	if _, err := io.WriteString(w, strings.ReplaceAll(buf.String(), "${", "$${")); err != nil {
 		return fmt.Errorf("config: print: %w", err)
 	}
 	return nil
 }
 
-var secretType = reflect.TypeFor[Secret]()
-
-// toMap turns v, a struct with koanf tags or a pointer to one, into the
-// nested map of its keys.
-// With redact set, values of keys named url go through RedactURL and
+// toMap turns v, a struct with koanf tags, into the nested map of its
+// keys. With redact set, values of keys named url go through RedactURL and
 // Secrets are masked.
-func toMap(v any, redact bool) map[string]any {
-	return structToMap(reflect.Indirect(reflect.ValueOf(v)), redact)
-}
-
-func structToMap(v reflect.Value, redact bool) map[string]any {
+func toMap(v reflect.Value, redact bool) map[string]any {
 	m := map[string]any{}
 	for i := range v.NumField() {
-		key := koanfTag(v.Type().Field(i))
-		if key == "" {
-			continue
+		if key := v.Type().Field(i).Tag.Get("koanf"); key != "" {
+			m[key] = plain(key, v.Field(i), redact)
 		}
-		m[key] = valueToAny(key, v.Field(i), redact)
 	}
 	return m
 }
 
-func valueToAny(key string, v reflect.Value, redact bool) any {
+// plain returns v, the value of key, as koanf and TOML hold it: durations
+// as Go duration strings, tables as maps, arrays of tables as lists of maps.
+func plain(key string, v reflect.Value, redact bool) any {
 	switch {
 	case v.Type() == durationType:
 		return time.Duration(v.Int()).String()
-	case v.Type() == secretType:
-		if redact {
-			return Secret(v.String()).String()
-		}
-		return v.String()
+	case v.Type() == secretType && redact:
+		return Secret(v.String()).String()
+	case v.Kind() == reflect.String && redact && key == "url":
+		return RedactURL(v.String())
 	case v.Kind() == reflect.String:
-		if redact && key == "url" {
-			return RedactURL(v.String())
-		}
 		return v.String()
 	case v.Kind() == reflect.Struct:
-		return structToMap(v, redact)
+		return toMap(v, redact)
 	case v.Kind() == reflect.Map:
 		m := make(map[string]any, v.Len())
 		for iter := v.MapRange(); iter.Next(); {
-			m[iter.Key().String()] = valueToAny(key, iter.Value(), redact)
+			m[iter.Key().String()] = plain(key, iter.Value(), redact)
 		}
 		return m
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
 		out := make([]map[string]any, v.Len())
 		for i := range out {
-			out[i] = structToMap(v.Index(i), redact)
+			out[i] = toMap(v.Index(i), redact)
 		}
 		return out
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
-		out := make([]string, v.Len())
-		for i := range out {
-			out[i] = v.Index(i).String()
-		}
-		return out
+		return slices.Clone(v.Interface().([]string))
 	}
 	return v.Interface()
-}
-
-// escapeRefs doubles the "$" of every "${" in the strings of m, so that Load
-// reads them back literally instead of expanding them.
-func escapeRefs(m map[string]any) {
-	for k, v := range m {
-		switch v := v.(type) {
-		case string:
-			m[k] = strings.ReplaceAll(v, "${", "$${")
-		case []string:
-			for i := range v {
-				v[i] = strings.ReplaceAll(v[i], "${", "$${")
-			}
-		case map[string]any:
-			escapeRefs(v)
-		case []map[string]any:
-			for _, e := range v {
-				escapeRefs(e)
-			}
-		}
-	}
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -33,11 +32,9 @@ func (s Secret) String() string {
 // GoString returns the same as String.
 func (s Secret) GoString() string { return s.String() }
 
-// Format formats String with any verb and flags of fmt, so that no verb,
-// not even %d or %x, shows the secret.
-func (s Secret) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, fmt.FormatString(f, verb), s.String())
-}
+// Format formats String with any verb and flags, so that no verb, not even
+// %d or %x, shows the secret.
+func (s Secret) Format(f fmt.State, verb rune) { fmt.Fprintf(f, fmt.FormatString(f, verb), s.String()) }
 
 // MarshalJSON returns the JSON string of String.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
@@ -48,52 +45,42 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // LogValue returns String, so that slog never shows the secret.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
-// RedactURL returns raw with every password replaced by "[REDACTED]". It
-// understands:
-//   - URLs: the password of the user information (postgres://user:pw@host),
-//     or the whole user information for schemes other than postgres and
-//     postgresql, where a user name alone is a token (nats://token@host);
-//     and the query parameters password and sslpassword;
-//   - comma-separated lists of URLs, such as a NATS server list;
-//   - libpq keyword/value strings (host=db password=pw): the values of
-//     password and sslpassword.
-//
-// Where raw is malformed it hides more rather than less.
-func RedactURL(raw string) string {
-	if !hasScheme(raw) {
-		pairs, errAt, err := parseKeywordValue(raw)
-		if err == nil || len(pairs) > 0 {
-			return redactKeywordValue(raw, pairs, errAt, err)
-		}
-		// Not keyword/value either: maybe a URL without a scheme,
-		// such as user:password@host:4222.
-	}
-	parts := splitURLs(raw)
-	for i, p := range parts {
-		parts[i] = redactOneURL(p)
-	}
-	return strings.Join(parts, ",")
-}
-
-// schemePrefix matches the start of a URL.
-var schemePrefix = regexp.MustCompile(`^\s*[A-Za-z][A-Za-z0-9+.-]*://`)
+var (
+	schemePrefix = regexp.MustCompile(`^\s*[A-Za-z][A-Za-z0-9+.-]*://`)
+	keywordValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
+	// kvSecret matches a password or sslpassword and its value as libpq reads
+	// it: quoted ('it\'s', or to the end if unclosed) or up to a space.
+	kvSecret = regexp.MustCompile(`(?i)(\b(?:ssl)?password\s*=\s*)('(?:\\.|[^'\\])*'|'.*|(?:\\.|[^\s\\])+)`)
+)
 
 // hasScheme reports whether s starts like a URL, scheme first.
 func hasScheme(s string) bool { return schemePrefix.MatchString(s) }
 
-// splitURLs splits a comma-separated list of URLs. A piece without "://"
-// stays with the one before it: it is a further host of a multi-host URL
-// (postgres://u:pw@h1,h2/db) or part of a password with a comma.
-func splitURLs(s string) []string {
-	var out []string
-	for p := range strings.SplitSeq(s, ",") {
-		if len(out) > 0 && !strings.Contains(p, "://") {
-			out[len(out)-1] += "," + p
-			continue
-		}
-		out = append(out, p)
+// RedactURL returns raw with every password replaced by "[REDACTED]": in a
+// URL or a comma-separated list of URLs, the password of the user
+// information (postgres://user:pw@host), or all of it for schemes but
+// postgres and postgresql, where a user name alone is a token
+// (nats://token@host), and the query parameters password and sslpassword;
+// in a libpq keyword/value string (host=db password=pw), the values of
+// password and sslpassword. Where raw is malformed it hides more, not less.
+func RedactURL(raw string) string {
+	if !hasScheme(raw) && keywordValue.MatchString(raw) {
+		return kvSecret.ReplaceAllString(raw, "${1}"+redactedText)
 	}
-	return out
+	var urls []string
+	for p := range strings.SplitSeq(raw, ",") {
+		// A piece without "://" is a further host of a multi-host URL
+		// (postgres://u:pw@h1,h2/db) or part of a password with a comma.
+		if len(urls) > 0 && !strings.Contains(p, "://") {
+			urls[len(urls)-1] += "," + p
+		} else {
+			urls = append(urls, p)
+		}
+	}
+	for i, u := range urls {
+		urls[i] = redactOneURL(u)
+	}
+	return strings.Join(urls, ",")
 }
 
 // redactOneURL redacts the user information and the secret query
@@ -108,154 +95,47 @@ func redactOneURL(s string) string {
 		end = len(rest)
 	}
 	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
+	if _, err := url.Parse(s); at < 0 && (err != nil || scheme == "") {
 		// A password with a raw "/", "?" or "#" ends the host part early
 		// and makes the URL unparsable: hide everything up to the last "@".
-		if j := strings.LastIndex(rest, "@"); j >= 0 {
-			if _, err := url.Parse(s); err != nil || scheme == "" {
-				at = j
-			}
-		}
+		at = strings.LastIndex(rest, "@")
 	}
 	if at < 0 {
 		return head + redactQuery(rest)
 	}
-	return head + redactUserinfo(scheme, rest[:at]) + redactQuery(rest[at:])
-}
-
-// redactUserinfo redacts the user information ui of a URL of scheme.
-func redactUserinfo(scheme, ui string) string {
-	user, password, ok := strings.Cut(ui, ":")
+	user, password, ok := strings.Cut(rest[:at], ":")
 	switch {
-	case ok && password == "":
-		return ui
+	case ok && password != "":
+		user += ":" + redactedText
 	case ok:
-		return user + ":" + redactedText
-	case scheme == "postgres" || scheme == "postgresql":
-		return ui // a user name alone
-	default:
-		return redactedText // a token, as in nats://token@host
+		user += ":"
+	case scheme != "postgres" && scheme != "postgresql":
+		user = redactedText // a token, as in nats://token@host
 	}
+	return head + user + redactQuery(rest[at:])
 }
 
-// redactQuery redacts the secret parameters of the query in s, the part of
-// a URL after its host.
+// redactQuery redacts the values of password and sslpassword, their names
+// percent-encoded or not, in the query of s, the part of a URL after its host.
 func redactQuery(s string) string {
-	q := strings.IndexByte(s, '?')
-	if q < 0 {
+	path, query, ok := strings.Cut(s, "?")
+	if !ok {
 		return s
 	}
-	query, frag := s[q+1:], ""
-	if h := strings.IndexByte(query, '#'); h >= 0 {
-		query, frag = query[:h], query[h:]
-	}
+	query, frag, hasFrag := strings.Cut(query, "#")
 	params := strings.Split(query, "&")
 	for i, p := range params {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok || v == "" {
-			continue
+		k, v, _ := strings.Cut(p, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			name = k
 		}
-		name := k
-		if u, err := url.QueryUnescape(k); err == nil {
-			name = u
-		}
-		if isSecretParam(name) {
+		if name = strings.ToLower(name); v != "" && (name == "password" || name == "sslpassword") {
 			params[i] = k + "=" + redactedText
 		}
 	}
-	return s[:q+1] + strings.Join(params, "&") + frag
-}
-
-// isSecretParam reports whether a connection parameter holds a password.
-func isSecretParam(name string) bool {
-	name = strings.ToLower(name)
-	return name == "password" || name == "sslpassword"
-}
-
-// redactKeywordValue redacts the secret values of a libpq keyword/value
-// string s, given what parseKeywordValue made of it. Past a syntax error
-// (err at errAt), it hides the rest if it mentions a password.
-func redactKeywordValue(s string, pairs []kvPair, errAt int, err error) string {
-	var b strings.Builder
-	last := 0
-	for _, p := range pairs {
-		if isSecretParam(p.key) && p.end > p.start {
-			b.WriteString(s[last:p.start])
-			b.WriteString(redactedText)
-			last = p.end
-		}
+	if hasFrag {
+		frag = "#" + frag
 	}
-	if err != nil && strings.Contains(strings.ToLower(s[errAt:]), "password") {
-		b.WriteString(s[last:errAt])
-		b.WriteString(redactedText)
-		return b.String()
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// kvPair is one keyword=value of a libpq connection string; s[start:end]
-// is its value as written, quotes included.
-type kvPair struct {
-	key        string
-	start, end int
-}
-
-// parseKeywordValue splits a libpq keyword/value connection string such as
-// "host=db user=app password='a b'". On a syntax error it returns the pairs
-// before the error and the offset where the bad pair starts.
-func parseKeywordValue(s string) ([]kvPair, int, error) {
-	var pairs []kvPair
-	i := 0
-	skipSpace := func() {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-	}
-	for {
-		skipSpace()
-		if i == len(s) {
-			return pairs, i, nil
-		}
-		start := i
-		for i < len(s) && s[i] != '=' && !isSpace(s[i]) {
-			i++
-		}
-		key := s[start:i]
-		skipSpace()
-		if key == "" || i == len(s) || s[i] != '=' {
-			return pairs, start, errors.New("expected keyword=value")
-		}
-		i++
-		skipSpace()
-		vstart := i
-		if i < len(s) && s[i] == '\'' {
-			for i++; ; i++ {
-				if i >= len(s) {
-					return pairs, start, errors.New("unterminated quoted value")
-				}
-				if s[i] == '\\' {
-					i++
-					continue
-				}
-				if s[i] == '\'' {
-					i++
-					break
-				}
-			}
-		} else {
-			for i < len(s) && !isSpace(s[i]) {
-				if s[i] == '\\' {
-					i++
-				}
-				i++
-			}
-			i = min(i, len(s))
-		}
-		pairs = append(pairs, kvPair{key: key, start: vstart, end: i})
-	}
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+	return path + "?" + strings.Join(params, "&") + frag
 }
