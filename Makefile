@@ -1,5 +1,5 @@
 # fedsaga — see README.md.
-.PHONY: run stop test bench build image vet tools
+.PHONY: run stop test bench build image image-check vet tools
 
 DOCKER ?= docker
 
@@ -27,6 +27,9 @@ build: ## bin/fedsaga, a static binary stamped with VERSION, COMMIT and DATE
 
 image: ## container image fedsaga:$(VERSION) (docker, or podman with DOCKER=podman)
 	$(DOCKER) build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg DATE=$(DATE) -t fedsaga:$(VERSION) .
+
+image-check: ## build a FROM scratch image of the static binary with podman and run it read-only as 65532
+	@VERSION=$(VERSION) COMMIT=$(COMMIT) DATE=$(DATE) scripts/image-check.sh
 
 vet:
 	go vet ./...
