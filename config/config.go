@@ -161,8 +161,10 @@ type Observer struct {
 type Worker struct {
 	StopTimeout time.Duration `koanf:"stop_timeout"` // wait for running activities before cancelling them. Default 30s.
 	HTTPAddress string        `koanf:"http_address"` // /healthz, /readyz, /metrics; "" turns it off. Default ":9464".
-	// DeploymentName and BuildID turn on Worker Deployments (versioning):
-	// set both or neither. Default "" (unversioned).
+	// DeploymentName turns on Worker Deployments (versioning); BuildID is
+	// this worker's version in it, and needs DeploymentName. Default ""
+	// (unversioned); BuildID "" with a DeploymentName is the binary's
+	// version (`fedsaga version`).
 	DeploymentName string `koanf:"deployment_name"`
 	BuildID        string `koanf:"build_id"`
 }

@@ -528,7 +528,7 @@ replicas = 1.5
 			want: []string{
 				`config: saga.continue_with_error: invalid boolean "yes please"; use true or false (from FEDSAGA_SAGA__CONTINUE_WITH_ERROR)`,
 				`config: saga.mode: "fast" is not one of regular, local`,
-				"config: worker.deployment_name: set worker.deployment_name and worker.build_id together (both or neither)",
+				"config: worker.build_id: needs worker.deployment_name; with a deployment name and no build id, the build id is the binary's version (fedsaga version)",
 			},
 		},
 		{
@@ -790,10 +790,9 @@ func TestValidate(t *testing.T) {
 		{"http address IPv6", func(c *Config) { c.Worker.HTTPAddress = "[::1]:9464" }, ""},
 		{"http address no port", func(c *Config) { c.Worker.HTTPAddress = "localhost" }, `config: worker.http_address: want host:port (e.g. ":9464") or "" to turn it off, got "localhost"`},
 		{"deployment", func(c *Config) { c.Worker.DeploymentName, c.Worker.BuildID = "fedsaga", "v2.1.0" }, ""},
-		{"deployment name only", func(c *Config) { c.Worker.DeploymentName = "fedsaga" },
-			"config: worker.deployment_name: set worker.deployment_name and worker.build_id together (both or neither)"},
+		{"deployment name only: the build id is the version", func(c *Config) { c.Worker.DeploymentName = "fedsaga" }, ""},
 		{"build id only", func(c *Config) { c.Worker.BuildID = "v2.1.0" },
-			"config: worker.deployment_name: set worker.deployment_name and worker.build_id together (both or neither)"},
+			"config: worker.build_id: needs worker.deployment_name; with a deployment name and no build id, the build id is the binary's version (fedsaga version)"},
 		{"stop timeout negative", func(c *Config) { c.Worker.StopTimeout = -time.Second }, "config: worker.stop_timeout: must not be negative, got -1s"},
 	}
 	for _, tt := range tests {

@@ -65,7 +65,8 @@ func validate(c *Config) []*Error {
 		v.knownDatabase(key+".database", o.Database, c.Databases)
 	}
 	v.oneOf("saga.mode", c.Saga.Mode, ModeRegular, ModeLocal)
-	v.together("worker.deployment_name", c.Worker.DeploymentName, "worker.build_id", c.Worker.BuildID)
+	v.want(c.Worker.BuildID == "" || c.Worker.DeploymentName != "", "worker.build_id",
+		"needs worker.deployment_name; with a deployment name and no build id, the build id is the binary's version (fedsaga version)")
 	v.hostPort("worker.http_address", c.Worker.HTTPAddress, `want host:port (e.g. ":9464") or "" to turn it off, got %q`)
 	v.want(c.Worker.StopTimeout >= 0, "worker.stop_timeout", "must not be negative, got %s", c.Worker.StopTimeout)
 	return v.errs

@@ -44,6 +44,14 @@ ensure_workflowcheck() {
   go_install_cached "$WORKFLOWCHECK_BIN" "go.temporal.io/sdk/contrib/tools/workflowcheck@$WORKFLOWCHECK_VERSION"
 }
 
+HELM_VERSION="v3.22.0"
+HELM_BIN="$CACHE/bin/helm-$HELM_VERSION"
+
+# ensure_helm builds Helm once (about 3 minutes) for the chart checks.
+ensure_helm() {
+  go_install_cached "$HELM_BIN" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
+
 # listening HOST PORT: is something accepting connections there?
 listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 

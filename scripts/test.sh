@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_temporal
 ensure_workflowcheck
+ensure_helm
 ensure_postgres
 ensure_nats
 if ! command -v docker-compose >/dev/null; then
@@ -14,6 +15,13 @@ if ! command -v docker-compose >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
 fi
 export FEDSAGA_TEMPORAL_BIN="$TEMPORAL_BIN"
+export FEDSAGA_HELM_BIN="$HELM_BIN"
+log "helm lint and helm template (deploy/helm/fedsaga, each values file)"
+CHART=deploy/helm/fedsaga
+for values in "" "$CHART"/values-*.yaml; do
+  out="$("$HELM_BIN" lint --strict "$CHART" ${values:+-f "$values"})" || { printf '%s\n' "$out"; exit 1; }
+  "$HELM_BIN" template fedsaga "$CHART" ${values:+-f "$values"} >/dev/null
+done
 log "go vet"
 go vet ./...
 log "workflowcheck (non-determinism in workflow code)"

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/internal/buildinfo"
 	"github.com/fedsaga/fedsaga/workflows"
 	"github.com/fedsaga/fedsaga/workflows/saga"
 )
@@ -76,7 +78,9 @@ func Options(cfg config.Worker) tworker.Options {
 			UseVersioning: true,
 			Version: tworker.WorkerDeploymentVersion{
 				DeploymentName: cfg.DeploymentName,
-				BuildID:        cfg.BuildID,
+				// Unset, the build ID is the binary's version, so each
+				// release is its own Worker Deployment Version.
+				BuildID: cmp.Or(cfg.BuildID, buildinfo.Version()),
 			},
 			// A running saga moves to the new version's code when it is
 			// made current; replay tests guard that the code stays

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/internal/buildinfo"
 )
 
 func TestOptionsFromConfig(t *testing.T) {
@@ -19,6 +20,10 @@ func TestOptionsFromConfig(t *testing.T) {
 	if !d.UseVersioning || d.Version.DeploymentName != "fedsaga-orders" || d.Version.BuildID != "2026.11.28-1" ||
 		d.DefaultVersioningBehavior != workflow.VersioningBehaviorAutoUpgrade {
 		t.Errorf("deployment options = %+v", d)
+	}
+	opts = Options(config.Worker{DeploymentName: "fedsaga-orders"})
+	if got, want := opts.DeploymentOptions.Version.BuildID, buildinfo.Version(); got != want {
+		t.Errorf("build ID with worker.build_id unset = %q, want the version %q", got, want)
 	}
 }
 

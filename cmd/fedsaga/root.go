@@ -32,11 +32,13 @@ func newRoot() *cobra.Command {
 		a.sagaCmd(),
 		a.eventsCmd(),
 		a.serveCmd(),
+		versionCmd(),
 	)
 	root.SilenceUsage = true
 	root.SilenceErrors = true
 	root.PersistentFlags().StringVar(&a.configPath, "config", "",
 		"configuration file (default: $FEDSAGA_CONFIG, then ./fedsaga.toml)")
+	versionFlag(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return root
 }
