@@ -57,6 +57,7 @@ type Stack struct {
 	stopWork  context.CancelFunc
 	workDone  chan error
 	logFile   *os.File
+	keepDir   bool // a failed run keeps Dir: its logs
 }
 
 func TestMain(m *testing.M) {
@@ -77,6 +78,7 @@ func runTests(m *testing.M) int {
 	stack = s
 	code := m.Run()
 	if code != 0 {
+		s.keepDir = true // for the logs
 		fmt.Fprintln(os.Stderr, "worker and server logs:", s.logFile.Name())
 	}
 	return code
@@ -279,7 +281,9 @@ func (s *Stack) Close() {
 	if s.logFile != nil {
 		s.logFile.Close()
 	}
-	_ = os.RemoveAll(s.Dir)
+	if !s.keepDir {
+		_ = os.RemoveAll(s.Dir)
+	}
 }
 
 func (s *Stack) admin(ctx context.Context, sql string) error {
