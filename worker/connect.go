@@ -148,14 +148,18 @@ func dialKey(cfg config.Temporal, err error) string {
 	case has("tls: certificate required", "tls: bad certificate", "tls: expired certificate",
 		"tls: unknown certificate authority", "tls: revoked certificate", "tls: unsupported certificate", "tls: unknown certificate"):
 		return "temporal.tls.cert_file"
-	case has("first record does not look like a TLS handshake", "tls: server selected unsupported protocol"):
+	case has("first record does not look like a TLS handshake", "tls: server selected unsupported protocol"),
+		cfg.UseTLS() && has("authentication handshake failed"):
 		return "temporal.tls"
+	case cfg.UseTLS() && has("broken pipe", "connection reset by peer", "EOF"):
+		// The handshake passed, then the server hung up: under TLS 1.3 that
+		// is how a server that refuses the client certificate (or its
+		// absence) looks from the client.
+		return "temporal.tls.cert_file"
 	case status.Code(err) == codes.Unauthenticated || errors.As(err, &denied):
 		return "temporal.api_key"
 	case errors.As(err, &notFound):
 		return "temporal.namespace"
-	case cfg.UseTLS() && has("error reading server preface", "authentication handshake failed"):
-		return "temporal.tls"
 	}
 	return "temporal.address"
 }
@@ -170,7 +174,11 @@ func DialTemporal(ctx context.Context, cfg config.Temporal, logger zerolog.Logge
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, &TemporalError{Address: cfg.Address, Namespace: cfg.Namespace, Key: dialKey(cfg, err), Err: err}
+		key := dialKey(cfg, err)
+		if key == "temporal.tls.cert_file" {
+			err = fmt.Errorf("the server refused the client certificate or its absence: %w", err)
+		}
+		return nil, &TemporalError{Address: cfg.Address, Namespace: cfg.Namespace, Key: key, Err: err}
 	}
 	return c, nil
 }
