@@ -96,6 +96,9 @@ func (e *SearchAttributeError) Error() string {
 		}
 		fmt.Fprintf(&b, " has %s of type %s, not Keyword", name, e.WrongType[name])
 	}
+	if len(e.WrongType) > 0 {
+		b.WriteString(" (a search attribute cannot change its type)")
+	}
 	b.WriteString("; run once, with the rights to:")
 	for _, cmd := range e.Commands() {
 		b.WriteString("\n  " + cmd)
