@@ -31,11 +31,44 @@ type Log struct {
 	Format string `koanf:"format"`
 }
 
-// Temporal says where the Temporal frontend is and which task queue sagas use.
+// Temporal says where the Temporal frontend is, how to authenticate to it
+// and which task queue sagas use. Keys not set here (file or FEDSAGA_*) are
+// taken from the Temporal SDK's environment configuration (TEMPORAL_*
+// variables and the TEMPORAL_CONFIG_FILE profile), then from the defaults.
 type Temporal struct {
 	Address   string `koanf:"address"`    // host:port of the frontend. Default "127.0.0.1:7233".
 	Namespace string `koanf:"namespace"`  // Default "default".
 	TaskQueue string `koanf:"task_queue"` // polled by workers, used by starters. Default "fedsaga-orders".
+	// APIKey is sent as "authorization: Bearer <key>" (Temporal Cloud's API
+	// keys); it turns TLS on unless tls.disabled. Never printed. Default "".
+	APIKey Secret      `koanf:"api_key"`
+	TLS    TemporalTLS `koanf:"tls"` // Default: on with an API key or any TLS file or server_name, else off.
+	// ManageSearchAttributes lets the worker register fedsaga's missing
+	// search attributes; false only checks them (for namespaces where the
+	// worker may not, such as Temporal Cloud's). Default true.
+	ManageSearchAttributes bool `koanf:"manage_search_attributes"`
+}
+
+// TemporalTLS is the TLS setup of the Temporal connection, as the Temporal
+// SDK's environment configuration has it: on when api_key, ca_file,
+// cert_file, key_file or server_name is set, or enabled is; off when
+// disabled is, whatever else is set.
+type TemporalTLS struct {
+	Enabled  bool   `koanf:"enabled"`  // TLS with the system's CAs even when nothing else turns it on. Default false.
+	Disabled bool   `koanf:"disabled"` // plaintext, even with an API key. Default false.
+	CAFile   string `koanf:"ca_file"`  // a PEM file of the CAs that signed the server's certificate. Default "": the system's.
+	// CertFile and KeyFile are the client certificate and key (PEM) for
+	// mutual TLS; set both or neither. Default "".
+	CertFile   string `koanf:"cert_file"`
+	KeyFile    string `koanf:"key_file"`
+	ServerName string `koanf:"server_name"` // the name the server's certificate must hold. Default: the host of address.
+}
+
+// UseTLS reports whether the Temporal connection uses TLS.
+func (t Temporal) UseTLS() bool {
+	tls := t.TLS
+	return !tls.Disabled && (tls.Enabled || t.APIKey != "" ||
+		tls.CAFile != "" || tls.CertFile != "" || tls.KeyFile != "" || tls.ServerName != "")
 }
 
 // Database is one named PostgreSQL database. The names orders, inventory and

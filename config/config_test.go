@@ -17,18 +17,21 @@ import (
 )
 
 // isolate gives the test an empty working directory and an environment
-// without FEDSAGA_ variables, so that neither the machine's environment nor
-// a fedsaga.toml lying around changes what Load sees.
+// without FEDSAGA_ or TEMPORAL_ variables and with no Temporal profile
+// file, so that neither the machine's environment nor a fedsaga.toml or
+// temporal.toml lying around changes what Load sees.
 func isolate(t *testing.T) {
 	t.Helper()
-	t.Chdir(t.TempDir())
+	dir := t.TempDir()
+	t.Chdir(dir)
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, EnvPrefix) {
+		if strings.HasPrefix(name, EnvPrefix) || strings.HasPrefix(name, "TEMPORAL_") {
 			t.Setenv(name, "") // restores the value after the test
 			os.Unsetenv(name)
 		}
 	}
+	t.Setenv(EnvTemporalConfigFile, filepath.Join(dir, "no-temporal.toml"))
 }
 
 // writeConfig writes content to a new file and returns its path.
@@ -78,7 +81,7 @@ func TestDefault(t *testing.T) {
 	c := Default()
 	want := &Config{
 		Log:       Log{Level: "info", Format: "auto"},
-		Temporal:  Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders"},
+		Temporal:  Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders", ManageSearchAttributes: true},
 		Databases: map[string]Database{},
 		Federation: Federation{
 			BatchSize:        1000,
@@ -987,7 +990,9 @@ func TestRedacted(t *testing.T) {
 		"nats.tls.ca_file", "nats.tls.cert_file", "nats.tls.key_file", "nats.url",
 		"observers",
 		"saga.compensation_timeout", "saga.continue_with_error", "saga.mode", "saga.parallel_compensation", "saga.timeout",
-		"temporal.address", "temporal.namespace", "temporal.task_queue",
+		"temporal.address", "temporal.api_key", "temporal.manage_search_attributes", "temporal.namespace", "temporal.task_queue",
+		"temporal.tls.ca_file", "temporal.tls.cert_file", "temporal.tls.disabled", "temporal.tls.enabled",
+		"temporal.tls.key_file", "temporal.tls.server_name",
 		"worker.build_id", "worker.deployment_name", "worker.http_address", "worker.stop_timeout",
 	}
 	if !slices.Equal(keys, want) {

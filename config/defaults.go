@@ -9,8 +9,9 @@ func Default() *Config {
 	orders := DefaultStream()
 	orders.Subjects = []string{"fedsaga.order.>"}
 	return &Config{
-		Log:       Log{Level: "info", Format: "auto"},
-		Temporal:  Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders"},
+		Log: Log{Level: "info", Format: "auto"},
+		Temporal: Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders",
+			ManageSearchAttributes: true},
 		Databases: map[string]Database{},
 		Federation: Federation{
 			BatchSize:        1000,

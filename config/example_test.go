@@ -47,8 +47,18 @@ func ExampleConfig_Print() {
 	//
 	// [temporal]
 	//   address = '127.0.0.1:7233'
+	//   api_key = ''
+	//   manage_search_attributes = true
 	//   namespace = 'default'
 	//   task_queue = 'fedsaga-orders'
+	//
+	//   [temporal.tls]
+	//     ca_file = ''
+	//     cert_file = ''
+	//     disabled = false
+	//     enabled = false
+	//     key_file = ''
+	//     server_name = ''
 	//
 	// [databases]
 	//   [databases.orders]

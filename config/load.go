@@ -55,6 +55,11 @@ func ResolvePath(path string) string {
 // ResolvePath(path), then the environment; it decodes the result,
 // expanding ${NAME} references in string values, and validates it.
 //
+// Temporal: the [temporal] keys that neither the file nor a FEDSAGA_
+// variable sets come from the Temporal SDK's environment configuration
+// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*,
+// and the profile TEMPORAL_PROFILE of TEMPORAL_CONFIG_FILE) when it has them.
+//
 // Environment: FEDSAGA_<KEY> overrides one key, "__" separating its levels.
 // Each level is lower-cased unless it matches, ignoring case, a key the
 // defaults or the file have at that level, whose spelling is kept: so
@@ -76,12 +81,20 @@ func Load(path string) (*Config, error) {
 	if err := ko.Load(confmap.Provider(toMap(reflect.ValueOf(*Default()), false), ""), nil); err != nil {
 		return nil, fmt.Errorf("config: load defaults: %w", err)
 	}
+	var fileKeys []string
 	if p := ResolvePath(path); p != "" {
-		if err := loadFile(ko, p, path == "" && os.Getenv(EnvConfig) != ""); err != nil {
+		var err error
+		if fileKeys, err = loadFile(ko, p, path == "" && os.Getenv(EnvConfig) != ""); err != nil {
 			return nil, err
 		}
 	}
 	origin, errs := loadEnv(ko)
+	temporalOrigin, temporalErrs := loadTemporalEnv(ko, func(key string) bool {
+		_, fromEnv := origin[key]
+		return fromEnv || slices.Contains(fileKeys, key)
+	})
+	maps.Copy(origin, temporalOrigin)
+	errs = append(errs, temporalErrs...)
 	cfg := &Config{}
 	conf := &mapstructure.DecoderConfig{TagName: "koanf", ErrorUnused: true, DecodeHook: mapstructure.ComposeDecodeHookFunc(
 		itemDefaults, expandHook, convertHook)}
@@ -111,15 +124,16 @@ func Load(path string) (*Config, error) {
 	return nil, joinErrors(errs)
 }
 
-// loadFile merges the TOML file at path into ko; fromEnv says that
-// FEDSAGA_CONFIG named it.
-func loadFile(ko *koanf.Koanf, path string, fromEnv bool) error {
-	err := ko.Load(file.Provider(path), toml.Parser())
+// loadFile merges the TOML file at path into ko and returns the keys it
+// sets; fromEnv says that FEDSAGA_CONFIG named it.
+func loadFile(ko *koanf.Koanf, path string, fromEnv bool) ([]string, error) {
+	f := koanf.New(".")
+	err := f.Load(file.Provider(path), toml.Parser())
 	var de *gotoml.DecodeError
 	var pe *fs.PathError
 	switch {
 	case err == nil:
-		return nil
+		return f.Keys(), ko.Merge(f)
 	case errors.As(err, &de):
 		row, col := de.Position()
 		err = fmt.Errorf("%s:%d:%d: %w", path, row, col, err)
@@ -130,7 +144,7 @@ func loadFile(ko *koanf.Koanf, path string, fromEnv bool) error {
 	default:
 		err = fmt.Errorf("%s: %w", path, err)
 	}
-	return &Error{Err: err}
+	return nil, &Error{Err: err}
 }
 
 // loadEnv merges the FEDSAGA_ variables into ko and returns, for each key

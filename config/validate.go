@@ -33,6 +33,9 @@ func validate(c *Config) []*Error {
 	v.notEmpty("temporal.address", c.Temporal.Address)
 	v.notEmpty("temporal.namespace", c.Temporal.Namespace)
 	v.notEmpty("temporal.task_queue", c.Temporal.TaskQueue)
+	v.together("temporal.tls.cert_file", c.Temporal.TLS.CertFile, "temporal.tls.key_file", c.Temporal.TLS.KeyFile)
+	v.want(!c.Temporal.TLS.Enabled || !c.Temporal.TLS.Disabled, "temporal.tls.enabled",
+		"set temporal.tls.enabled or temporal.tls.disabled, not both")
 	for _, name := range RequiredDatabases {
 		_, ok := c.Databases[name]
 		v.want(ok, "databases."+name, "required database is missing; add [databases.%s] with a url", name)

@@ -135,7 +135,6 @@ func startStack(ctx context.Context) (s *Stack, err error) {
 	if err != nil {
 		return s, fmt.Errorf("temporal dev server: %w", err)
 	}
-	s.Temporal = s.devServer.Client()
 
 	// NATS: in-process, so the tests own it (and may stop it).
 	s.natsOpts = &server.Options{
@@ -206,6 +205,10 @@ http_address = "127.0.0.1:0"
 	if s.Config, err = config.Load(s.ConfigPath); err != nil {
 		return s, err
 	}
+	// Tests dial Temporal as every fedsaga process does.
+	if s.Temporal, err = worker.DialTemporal(ctx, s.Config.Temporal, logger.Level(zerolog.WarnLevel)); err != nil {
+		return s, err
+	}
 	if s.DBs, err = pg.Open(s.Config.Databases, logger); err != nil {
 		return s, err
 	}
@@ -260,6 +263,9 @@ func (s *Stack) Close() {
 	}
 	if s.nc != nil {
 		s.nc.Close()
+	}
+	if s.Temporal != nil {
+		s.Temporal.Close()
 	}
 	if s.DBs != nil {
 		s.DBs.Close()

@@ -2,9 +2,12 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -12,23 +15,170 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/logging"
 )
 
-// DialTemporal connects to the Temporal frontend of the configuration, with
-// the SDK logging through logger.
-func DialTemporal(ctx context.Context, cfg config.Temporal, logger zerolog.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{
+// ClientOptions are the Temporal client options of the configuration: the
+// one place that says how fedsaga dials Temporal (worker, CLI, tests). It
+// reads the TLS files, so an unreadable, invalid or expired one fails here
+// with a *TemporalError naming its key.
+func ClientOptions(cfg config.Temporal, logger zerolog.Logger) (client.Options, error) {
+	opts := client.Options{
 		HostPort:  cfg.Address,
 		Namespace: cfg.Namespace,
 		Logger:    logging.Temporal(logger.With().Str("component", "temporal").Logger()),
-	})
+	}
+	if cfg.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.APIKey.Value())
+	}
+	if !cfg.UseTLS() {
+		opts.ConnectionOptions.TLSDisabled = cfg.TLS.Disabled
+		return opts, nil
+	}
+	tc, err := tlsConfig(cfg.TLS)
 	if err != nil {
-		return nil, fmt.Errorf("temporal: cannot reach %s (namespace %s): %w; check temporal.address, or start the local stack with make run",
-			cfg.Address, cfg.Namespace, err)
+		return client.Options{}, &TemporalError{Address: cfg.Address, Namespace: cfg.Namespace, Key: err.key, Err: err.err}
+	}
+	opts.ConnectionOptions.TLS = tc
+	return opts, nil
+}
+
+// keyError is a problem with the file of one configuration key.
+type keyError struct {
+	key string
+	err error
+}
+
+// tlsConfig reads the CA and the client certificate of the configuration.
+func tlsConfig(cfg config.TemporalTLS) (*tls.Config, *keyError) {
+	tc := &tls.Config{ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, &keyError{"temporal.tls.ca_file", err}
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, &keyError{"temporal.tls.ca_file", fmt.Errorf("%s holds no PEM certificate", cfg.CAFile)}
+		}
+	}
+	if cfg.CertFile == "" {
+		return tc, nil
+	}
+	certPEM, err := os.ReadFile(cfg.CertFile)
+	if err != nil {
+		return nil, &keyError{"temporal.tls.cert_file", err}
+	}
+	keyPEM, err := os.ReadFile(cfg.KeyFile)
+	if err != nil {
+		return nil, &keyError{"temporal.tls.key_file", err}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	switch {
+	case err != nil && (strings.Contains(err.Error(), "certificate input") || strings.HasPrefix(err.Error(), "x509:")):
+		return nil, &keyError{"temporal.tls.cert_file", fmt.Errorf("%s: %w", cfg.CertFile, err)}
+	case err != nil:
+		return nil, &keyError{"temporal.tls.key_file", fmt.Errorf("%s (for %s): %w", cfg.KeyFile, cfg.CertFile, err)}
+	case time.Now().After(cert.Leaf.NotAfter):
+		return nil, &keyError{"temporal.tls.cert_file", fmt.Errorf("the client certificate in %s expired on %s",
+			cfg.CertFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339))}
+	case time.Now().Before(cert.Leaf.NotBefore):
+		return nil, &keyError{"temporal.tls.cert_file", fmt.Errorf("the client certificate in %s is not valid before %s",
+			cfg.CertFile, cert.Leaf.NotBefore.UTC().Format(time.RFC3339))}
+	}
+	tc.Certificates = []tls.Certificate{cert}
+	return tc, nil
+}
+
+// TemporalError is a failed connection to Temporal. Key names the
+// configuration key to fix; the message never holds the API key.
+type TemporalError struct {
+	Address   string
+	Namespace string
+	Key       string // such as temporal.tls.ca_file
+	Err       error
+}
+
+func (e *TemporalError) Error() string {
+	return fmt.Sprintf("temporal: cannot connect to %s (namespace %s): %v; %s", e.Address, e.Namespace, e.Err, e.hint())
+}
+
+// hint says what to do about the key.
+func (e *TemporalError) hint() string {
+	switch e.Key {
+	case "temporal.tls.ca_file":
+		return "check temporal.tls.ca_file: it must hold the CA that signed the server's certificate"
+	case "temporal.tls.cert_file", "temporal.tls.key_file":
+		return "check temporal.tls.cert_file and temporal.tls.key_file: a client certificate and its key, signed by a CA the server trusts, not expired"
+	case "temporal.tls.server_name":
+		return "check temporal.tls.server_name: it must be a name the server's certificate holds"
+	case "temporal.tls":
+		return "check temporal.tls: the server and fedsaga disagree on TLS (temporal.tls.enabled, temporal.tls.disabled)"
+	case "temporal.api_key":
+		return "check temporal.api_key (and the client certificate, if the server wants one)"
+	case "temporal.namespace":
+		return "check temporal.namespace"
+	}
+	return "check temporal.address, or start the local stack with make run"
+}
+
+func (e *TemporalError) Unwrap() error { return e.Err }
+
+// dialKey returns the configuration key that a failed dial points at.
+func dialKey(cfg config.Temporal, err error) string {
+	msg := err.Error()
+	has := func(parts ...string) bool {
+		return slices.ContainsFunc(parts, func(p string) bool { return strings.Contains(msg, p) })
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var denied *serviceerror.PermissionDenied
+	var notFound *serviceerror.NamespaceNotFound
+	switch {
+	case errors.As(err, &unknownCA) || has("certificate signed by unknown authority", "certificate is not trusted"):
+		return "temporal.tls.ca_file"
+	case errors.As(err, &hostname) || has("x509: certificate is valid for", "x509: certificate is not valid for"):
+		return "temporal.tls.server_name"
+	case has("tls: certificate required", "tls: bad certificate", "tls: expired certificate",
+		"tls: unknown certificate authority", "tls: revoked certificate", "tls: unsupported certificate", "tls: unknown certificate"):
+		return "temporal.tls.cert_file"
+	case has("first record does not look like a TLS handshake", "tls: server selected unsupported protocol"),
+		cfg.UseTLS() && has("authentication handshake failed"):
+		return "temporal.tls"
+	case cfg.UseTLS() && has("broken pipe", "connection reset by peer", "EOF"):
+		// The handshake passed, then the server hung up: under TLS 1.3 that
+		// is how a server that refuses the client certificate (or its
+		// absence) looks from the client.
+		return "temporal.tls.cert_file"
+	case status.Code(err) == codes.Unauthenticated || errors.As(err, &denied):
+		return "temporal.api_key"
+	case errors.As(err, &notFound):
+		return "temporal.namespace"
+	}
+	return "temporal.address"
+}
+
+// DialTemporal connects to the Temporal frontend of the configuration, with
+// the SDK logging through logger. An error is a *TemporalError naming the
+// key to fix.
+func DialTemporal(ctx context.Context, cfg config.Temporal, logger zerolog.Logger) (client.Client, error) {
+	opts, err := ClientOptions(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		key := dialKey(cfg, err)
+		if key == "temporal.tls.cert_file" {
+			err = fmt.Errorf("the server refused the client certificate or its absence: %w", err)
+		}
+		return nil, &TemporalError{Address: cfg.Address, Namespace: cfg.Namespace, Key: key, Err: err}
 	}
 	return c, nil
 }
@@ -41,7 +191,8 @@ func CheckTemporal(ctx context.Context, cfg config.Temporal, logger zerolog.Logg
 	}
 	defer c.Close()
 	if _, err := c.CheckHealth(ctx, nil); err != nil {
-		return fmt.Errorf("temporal: %s does not serve: %w", cfg.Address, err)
+		return &TemporalError{Address: cfg.Address, Namespace: cfg.Namespace, Key: dialKey(cfg, err),
+			Err: fmt.Errorf("does not serve: %w", err)}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -29,30 +30,96 @@ var SearchAttributes = []string{
 	workflows.CustomerIDKey.GetName(),
 }
 
-// EnsureSearchAttributes registers the missing search attributes in the
-// namespace.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) ([]string, error) {
+// EnsureSearchAttributes checks fedsaga's search attributes in the
+// namespace. With manage (temporal.manage_search_attributes) it registers
+// the missing ones and returns their names; without, a missing one is an
+// error. An attribute of another type than Keyword is always an error: a
+// search attribute cannot change its type. Errors about attributes are a
+// *SearchAttributeError, which holds the commands that fix them.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, manage bool) ([]string, error) {
 	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
 		return nil, fmt.Errorf("temporal: list search attributes of namespace %s: %w", namespace, err)
 	}
-	missing := map[string]enums.IndexedValueType{}
+	problem := &SearchAttributeError{Namespace: namespace, WrongType: map[string]enums.IndexedValueType{}}
 	for _, name := range SearchAttributes {
-		if _, ok := have.GetCustomAttributes()[name]; !ok {
-			missing[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
+		typ, ok := have.GetCustomAttributes()[name]
+		switch {
+		case !ok:
+			problem.Missing = append(problem.Missing, name)
+		case typ != enums.INDEXED_VALUE_TYPE_KEYWORD:
+			problem.WrongType[name] = typ
 		}
 	}
-	if len(missing) == 0 {
+	switch {
+	case len(problem.Missing) == 0 && len(problem.WrongType) == 0:
 		return nil, nil
+	case !manage || len(problem.WrongType) > 0:
+		problem.Managed = manage
+		return nil, problem
+	}
+	missing := map[string]enums.IndexedValueType{}
+	for _, name := range problem.Missing {
+		missing[name] = enums.INDEXED_VALUE_TYPE_KEYWORD
 	}
 	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
 		Namespace:        namespace,
 		SearchAttributes: missing,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("temporal: register search attributes %v in namespace %s: %w", slices.Sorted(maps.Keys(missing)), namespace, err)
+		return nil, fmt.Errorf("temporal: register search attributes %v in namespace %s: %w; "+
+			"if the worker may not (Temporal Cloud, an authorizer), set temporal.manage_search_attributes = false "+
+			"and create them once with: %s", problem.Missing, namespace, err, strings.Join(problem.Commands(), "; "))
 	}
-	return slices.Sorted(maps.Keys(missing)), nil
+	return problem.Missing, nil
+}
+
+// SearchAttributeError is a namespace that lacks fedsaga's search
+// attributes (while temporal.manage_search_attributes is false) or has one
+// of another type than Keyword.
+type SearchAttributeError struct {
+	Namespace string
+	Missing   []string                          // in the order of SearchAttributes
+	WrongType map[string]enums.IndexedValueType // the type the namespace has, by name
+	Managed   bool                              // temporal.manage_search_attributes
+}
+
+func (e *SearchAttributeError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "temporal: namespace %s", e.Namespace)
+	if len(e.Missing) > 0 {
+		fmt.Fprintf(&b, " lacks the search attributes %s (temporal.manage_search_attributes is %v)", strings.Join(e.Missing, ", "), e.Managed)
+	}
+	for i, name := range slices.Sorted(maps.Keys(e.WrongType)) {
+		if i == 0 && len(e.Missing) > 0 {
+			b.WriteString(" and")
+		} else if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " has %s of type %s, not Keyword", name, e.WrongType[name])
+	}
+	if len(e.WrongType) > 0 {
+		b.WriteString(" (a search attribute cannot change its type)")
+	}
+	b.WriteString("; run once, with the rights to:")
+	for _, cmd := range e.Commands() {
+		b.WriteString("\n  " + cmd)
+	}
+	return b.String()
+}
+
+// Commands are the Temporal CLI commands that fix the namespace: remove
+// each attribute of the wrong type, then create each missing or removed one.
+func (e *SearchAttributeError) Commands() []string {
+	var cmds []string
+	wrong := slices.Sorted(maps.Keys(e.WrongType))
+	for _, name := range wrong {
+		cmds = append(cmds, fmt.Sprintf("temporal operator search-attribute remove --namespace %s --name %s --yes", e.Namespace, name))
+	}
+	for _, name := range append(slices.Clone(e.Missing), wrong...) {
+		cmds = append(cmds, fmt.Sprintf("temporal operator search-attribute create --namespace %s --name %s --type Keyword", e.Namespace, name))
+	}
+	return cmds
 }
 
 // Settings are the saga settings of the configuration.

@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if w.temporal, err = DialTemporal(ctx, cfg.Temporal, logger); err != nil {
 		return nil, err
 	}
-	added, err := EnsureSearchAttributes(ctx, w.temporal, cfg.Temporal.Namespace)
+	added, err := EnsureSearchAttributes(ctx, w.temporal, cfg.Temporal.Namespace, cfg.Temporal.ManageSearchAttributes)
 	if err != nil {
 		return nil, err
 	}
