@@ -91,7 +91,7 @@ func NewReader(r *pg.Registry, cfg config.Federation) (*Reader, error) {
 		dbs[name] = db
 	}
 	for _, p := range relation.Check(cfg.Relations) {
-		errs = append(errs, fmt.Errorf("federation.relations.%s: %w", p.Key, p.Err))
+		errs = append(errs, fmt.Errorf("%s: %w", p.Key, p.Err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
