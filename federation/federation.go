@@ -1,17 +1,14 @@
 // Package federation serves fedsaga's batched reads across its databases:
-// Loader fetches rows by key from one database (`WHERE key = ANY($1)`,
-// chunked, in key order, "not found" apart from "failed"), Parallel runs
-// loads on several databases at once, and Reader federates orders with
-// their items, products, reservations and payment at a constant number of
-// queries per page, following the relations that package relation accepts.
-// Every read has a deadline per database and fails with
-// *FederationTimeoutError when the database does not answer in time.
-//
-// The pools it reads through are package pg's; the HTTP API over the
-// Reader is package api.
+// Loader fetches rows by key from one database, Parallel runs loads on
+// several databases at once, and Reader federates orders with their items,
+// products, reservations and payment at a constant number of queries per
+// page, following the relations that package relation accepts. Every read
+// has a deadline per database (*FederationTimeoutError). It reads through
+// package pg's pools; package api serves the Reader over HTTP.
 package federation
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,28 +40,21 @@ func (e *FederationTimeoutError) Unwrap() error { return e.Err }
 
 // Timeouts are the federated-read timeouts per database.
 type Timeouts struct {
-	Default     time.Duration
+	Default     time.Duration // 0: 5s
 	PerDatabase map[string]time.Duration
+	Grace       time.Duration // how much longer the client waits than the server; 0: 250ms
 }
 
-// of returns the timeout of a database and the key that set it.
-func (t Timeouts) of(db string) (time.Duration, string) {
-	if d, ok := t.PerDatabase[db]; ok && d > 0 {
-		return d, "federation.database_timeouts." + db
-	}
-	if t.Default > 0 {
-		return t.Default, "federation.default_timeout"
-	}
-	return 5 * time.Second, "federation.default_timeout"
-}
-
-// read runs fn on a connection of db's read pool for the database's
-// timeout (pg.DB.Read): the server cancels a slow query itself, and the
-// context fn gets, whose deadline is slightly longer, stops the caller when
-// the server does not answer at all. Timeouts are *FederationTimeoutError.
+// read runs fn on a connection of db's read pool (pg.DB.Read), whose
+// statement_timeout makes the server cancel a slow query itself; fn's
+// context ends Grace later, for a server that does not answer at all.
+// Either timeout is a *FederationTimeoutError.
 func (t Timeouts) read(ctx context.Context, db *pg.DB, fn func(context.Context, *pgxpool.Conn) error) error {
-	timeout, key := t.of(db.Name)
-	tctx, cancel := context.WithTimeout(ctx, timeout+250*time.Millisecond)
+	timeout, key := t.PerDatabase[db.Name], "federation.database_timeouts."+db.Name
+	if timeout <= 0 {
+		timeout, key = cmp.Or(max(t.Default, 0), 5*time.Second), "federation.default_timeout"
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout+cmp.Or(t.Grace, 250*time.Millisecond))
 	defer cancel()
 	err := db.Read(tctx, timeout, func(c *pgxpool.Conn) error { return fn(tctx, c) })
 	var pgErr *pgconn.PgError

@@ -38,12 +38,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	c.r.latency.Collect(ch)
 	for _, name := range c.r.Names() {
 		db := c.r.dbs[name]
-		collectPool(ch, db.pool, name, "main")
-		db.readMu.Lock()
-		for timeout, p := range db.readPools {
-			collectPool(ch, p, name, "read-"+timeout.String())
+		db.mu.Lock()
+		for label, p := range db.pools {
+			collectPool(ch, p, name, label)
 		}
-		db.readMu.Unlock()
+		db.mu.Unlock()
 	}
 }
 

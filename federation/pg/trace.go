@@ -22,11 +22,9 @@ func (db *DB) Stats() QueryStats {
 	return QueryStats{Statements: db.tracer.queries.Load(), Reads: db.tracer.reads.Load()}
 }
 
-// queryTracer counts the queries of a database, measures their latency and
-// logs those slower than log_slow_queries with the SQL text but never the
-// parameter values.
+// queryTracer counts a database's queries, measures their latency and logs
+// those slower than log_slow_queries with their SQL but no parameter value.
 type queryTracer struct {
-	database  string
 	threshold time.Duration // 0: no slow-query log
 	logger    zerolog.Logger
 	queries   atomic.Int64
@@ -64,7 +62,6 @@ func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.T
 	}
 	if t.threshold > 0 && d >= t.threshold {
 		t.logger.Warn().
-			Str("database", t.database).
 			Dur("duration", d).
 			Dur("threshold", t.threshold).
 			Str("sql", start.sql).
