@@ -56,8 +56,7 @@ func (a *Server) Handler() http.Handler {
 // OrderPage is the body of GET /v1/orders.
 type OrderPage struct {
 	Orders []federation.Order `json:"orders"`
-	// Next is the after= of the next page; empty on the last page.
-	Next string `json:"next,omitempty"`
+	Next   string             `json:"next,omitempty"` // the after= of the next page; empty on the last page
 }
 
 // ProductList is the body of GET /v1/products.
@@ -136,38 +135,28 @@ type apiError struct {
 func (a *Server) handle(fn func(*http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := fn(r)
-		if err == nil {
-			writeJSON(w, http.StatusOK, v)
-			return
+		status := http.StatusOK
+		if err != nil {
+			status = http.StatusInternalServerError
+			body := apiError{Message: "internal error"}
+			if e, ok := errors.AsType[*paramError](err); ok {
+				status, body = http.StatusBadRequest, apiError{Message: e.Error(), Parameter: e.param}
+			} else if errors.Is(err, federation.ErrNotFound) {
+				status, body = http.StatusNotFound, apiError{Message: err.Error()}
+			} else if e, ok := errors.AsType[*federation.FederationTimeoutError](err); ok {
+				status, body = http.StatusGatewayTimeout, apiError{Message: e.Error(), Database: e.Database}
+			} else if e, ok := errors.AsType[*pg.PoolExhaustedError](err); ok {
+				status, body = http.StatusServiceUnavailable, apiError{Message: e.Error(), Database: e.Database}
+			} else if e, ok := errors.AsType[*pg.DatabaseConnectionError](err); ok {
+				status, body = http.StatusServiceUnavailable, apiError{Message: e.Error(), Database: e.Database}
+			}
+			if status >= 500 {
+				a.Logger.Error().Err(err).Str("path", r.URL.Path).Int("status", status).Msg("read failed")
+			}
+			v = map[string]apiError{"error": body}
 		}
-		var (
-			param     *paramError
-			timeout   *federation.FederationTimeoutError
-			exhausted *pg.PoolExhaustedError
-			conn      *pg.DatabaseConnectionError
-		)
-		status, body := http.StatusInternalServerError, apiError{Message: "internal error"}
-		switch {
-		case errors.As(err, &param):
-			status, body = http.StatusBadRequest, apiError{Message: param.Error(), Parameter: param.param}
-		case errors.Is(err, federation.ErrNotFound):
-			status, body = http.StatusNotFound, apiError{Message: err.Error()}
-		case errors.As(err, &timeout):
-			status, body = http.StatusGatewayTimeout, apiError{Message: timeout.Error(), Database: timeout.Database}
-		case errors.As(err, &exhausted):
-			status, body = http.StatusServiceUnavailable, apiError{Message: exhausted.Error(), Database: exhausted.Database}
-		case errors.As(err, &conn):
-			status, body = http.StatusServiceUnavailable, apiError{Message: conn.Error(), Database: conn.Database}
-		}
-		if status >= 500 {
-			a.Logger.Error().Err(err).Str("path", r.URL.Path).Int("status", status).Msg("read failed")
-		}
-		writeJSON(w, status, map[string]apiError{"error": body})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -40,9 +40,8 @@ type DB struct {
 	pools map[string]*pgxpool.Pool // by label: "main" (pool) and "read-<statement_timeout>"
 }
 
-// Open builds a pool for every configured database. Pools connect lazily:
-// Open fails only on a malformed configuration; use Ping or Health to check
-// that the databases are reachable.
+// Open builds a pool per configured database. Pools connect lazily, so Open
+// fails only on a malformed configuration; Ping and Health reach them.
 func Open(dbs map[string]config.Database, logger zerolog.Logger) (*Registry, error) {
 	r := &Registry{dbs: make(map[string]*DB, len(dbs)), latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "fedsaga_database_query_seconds",
@@ -159,19 +158,16 @@ func (db *DB) Read(ctx context.Context, timeout time.Duration, fn func(*pgxpool.
 	return db.acquireFunc(ctx, pool, fn)
 }
 
-// acquireFunc runs fn on a connection of pool (pgxpool.Pool.AcquireFunc)
-// and translates the failures to get one.
+// acquireFunc runs fn on a connection of pool and translates the failures
+// to get one.
 func (db *DB) acquireFunc(ctx context.Context, pool *pgxpool.Pool, fn func(*pgxpool.Conn) error) error {
 	actx, cancel := context.WithTimeout(ctx, db.cfg.PoolTimeout)
 	defer cancel()
-	acquired := false
-	err := pool.AcquireFunc(actx, func(c *pgxpool.Conn) error {
-		acquired = true
-		return fn(c)
-	})
+	c, err := pool.Acquire(actx)
 	switch {
-	case err == nil || acquired:
-		return err
+	case err == nil:
+		defer c.Release()
+		return fn(c)
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded) && pool.Stat().TotalConns() >= db.cfg.PoolSize:
@@ -223,4 +219,34 @@ func (r *Registry) Health(ctx context.Context, names ...string) ([]Status, error
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// ErrUnknownDatabase is returned for a database name that is not configured.
+var ErrUnknownDatabase = errors.New("unknown database")
+
+// DatabaseConnectionError means fedsaga could not reach a database.
+type DatabaseConnectionError struct {
+	Database string // configured name, e.g. "inventory"
+	URL      string // connection URL with the password redacted
+	Err      error
+}
+
+func (e *DatabaseConnectionError) Error() string {
+	return fmt.Sprintf("DatabaseConnectionError: database %q at %s: %v; check it with `fedsaga health --database %s` and the config key databases.%s.url",
+		e.Database, e.URL, e.Err, e.Database, e.Database)
+}
+
+func (e *DatabaseConnectionError) Unwrap() error { return e.Err }
+
+// PoolExhaustedError means every connection of a pool stayed busy for longer
+// than the pool's pool_timeout.
+type PoolExhaustedError struct {
+	Database string
+	Waited   time.Duration // the configured pool_timeout
+	PoolSize int32
+}
+
+func (e *PoolExhaustedError) Error() string {
+	return fmt.Sprintf("PoolExhaustedError: database %q: all %d connections busy for longer than pool_timeout %s; raise databases.%s.pool_size or look at slow queries (databases.%s.log_slow_queries)",
+		e.Database, e.PoolSize, e.Waited, e.Database, e.Database)
 }

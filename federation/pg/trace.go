@@ -32,8 +32,6 @@ type queryTracer struct {
 	latency   prometheus.Observer
 }
 
-type queryStartKey struct{}
-
 type queryStart struct {
 	at  time.Time
 	sql string
@@ -44,14 +42,13 @@ var writingCTE = regexp.MustCompile(`(?is)\bAS\s*(?:NOT\s+)?(?:MATERIALIZED\s*)?
 
 func (t *queryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	t.queries.Add(1)
-	return context.WithValue(ctx, queryStartKey{}, queryStart{at: time.Now(), sql: data.SQL})
+	return context.WithValue(ctx, t, queryStart{at: time.Now(), sql: data.SQL}) // keyed by the tracer
 }
 
-// TraceQueryEnd counts a read by the statement's command tag, SELECT, which
-// PostgreSQL also reports for a SELECT whose WITH queries write: those are
-// told apart by their text.
+// TraceQueryEnd counts a read by its command tag, SELECT, and tells apart by
+// its text a SELECT whose WITH queries write, which has that tag too.
 func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
-	start, ok := ctx.Value(queryStartKey{}).(queryStart)
+	start, ok := ctx.Value(t).(queryStart)
 	if !ok {
 		return
 	}

@@ -1,10 +1,7 @@
-// Package relation is the single authority on the federated relations
-// fedsaga can follow: which entities exist, which relations between them
-// the reader can load, and that the declared relations form no cycle.
-// Configuration validation and the federation reader both ask it, so a
-// relation the configuration accepts is one the reader can load.
-//
-// It imports nothing of fedsaga, so that the config package can call it.
+// Package relation is the single authority on the federated relations:
+// which entities exist, which relations the reader can load, and that the
+// declared relations form no cycle. Configuration validation and the
+// reader both ask it; it imports nothing of fedsaga, so that config can.
 package relation
 
 import (
