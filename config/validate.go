@@ -238,10 +238,6 @@ func (v *validator) federation(c *Config) {
 	v.want(f.DefaultPageSize >= 1 && f.DefaultPageSize <= f.MaxPageSize, "federation.default_page_size",
 		"must be from 1 to federation.max_page_size (%d), got %d", f.MaxPageSize, f.DefaultPageSize)
 	for _, p := range relation.Check(f.Relations) {
-		key := "federation.relations"
-		if p.Key != "" {
-			key += "." + p.Key
-		}
-		v.errs = append(v.errs, &Error{Key: key, Err: p.Err})
+		v.errs = append(v.errs, &Error{Key: p.Key, Err: p.Err})
 	}
 }

@@ -91,42 +91,41 @@ func NewReader(r *pg.Registry, cfg config.Federation) (*Reader, error) {
 		dbs[name] = db
 	}
 	for _, p := range relation.Check(cfg.Relations) {
-		errs = append(errs, fmt.Errorf("federation.relations.%s: %w", p.Key, p.Err))
+		errs = append(errs, fmt.Errorf("%s: %w", p.Key, p.Err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	t := Timeouts{Default: cfg.DefaultTimeout, PerDatabase: cfg.DatabaseTimeouts}
 	orders, inventory, payments := dbs[config.OrdersDB], dbs[config.InventoryDB], dbs[config.PaymentsDB]
-	rd := &Reader{relations: map[relation.Relation]bool{},
-		order: &Loader[string, Order]{DB: orders, Timeouts: t, BatchSize: cfg.BatchSize,
-			Query: `SELECT id, ` + orderColumns + ` FROM tb_order WHERE id = ANY($1)`, Scan: orderFields},
-		items: &Loader[string, Item]{DB: orders, Timeouts: t, BatchSize: cfg.BatchSize,
-			Query: `SELECT order_id, product_id, sku, quantity, price_cents FROM tb_order_item
-			        WHERE order_id = ANY($1) ORDER BY order_id, product_id`,
-			Scan: func(it *Item) []any { return []any{&it.ProductID, &it.SKU, &it.Quantity, &it.PriceCents} }},
-		reservations: &Loader[string, Reservation]{DB: inventory, Timeouts: t, BatchSize: cfg.BatchSize,
-			Query: `SELECT order_id, product_id, quantity, status FROM tb_reservation
-			        WHERE order_id = ANY($1) ORDER BY order_id, product_id`,
-			Scan: func(r *Reservation) []any { return []any{&r.ProductID, &r.Quantity, &r.Status} }},
-		payments: &Loader[string, Payment]{DB: payments, Timeouts: t, BatchSize: cfg.BatchSize,
-			Query: `SELECT order_id, status, amount_cents FROM tb_transaction WHERE order_id = ANY($1)`,
-			Scan:  func(p *Payment) []any { return []any{&p.Status, &p.AmountCents} }},
-		customers: &Loader[string, string]{DB: payments, Timeouts: t, BatchSize: cfg.BatchSize,
-			Query: `SELECT customer_id, customer_id FROM tb_account WHERE customer_id = ANY($1)`,
-			Scan:  func(id *string) []any { return []any{id} }},
+	product := func(key string) *Loader[string, Product] {
+		return loader(inventory, cfg, `SELECT `+key+`, id, sku, name, price_cents, stock FROM tb_product WHERE `+key+` = ANY($1)`,
+			func(p *Product) []any { return []any{&p.ID, &p.SKU, &p.Name, &p.PriceCents, &p.Stock} })
 	}
-	rd.products, rd.bySKU = productLoader(inventory, t, cfg.BatchSize, "id"), productLoader(inventory, t, cfg.BatchSize, "sku")
+	rd := &Reader{relations: map[relation.Relation]bool{},
+		order: loader(orders, cfg, `SELECT id, `+orderColumns+` FROM tb_order WHERE id = ANY($1)`, orderFields),
+		items: loader(orders, cfg, `SELECT order_id, product_id, sku, quantity, price_cents FROM tb_order_item
+			        WHERE order_id = ANY($1) ORDER BY order_id, product_id`,
+			func(it *Item) []any { return []any{&it.ProductID, &it.SKU, &it.Quantity, &it.PriceCents} }),
+		reservations: loader(inventory, cfg, `SELECT order_id, product_id, quantity, status FROM tb_reservation
+			        WHERE order_id = ANY($1) ORDER BY order_id, product_id`,
+			func(r *Reservation) []any { return []any{&r.ProductID, &r.Quantity, &r.Status} }),
+		payments: loader(payments, cfg, `SELECT order_id, status, amount_cents FROM tb_transaction WHERE order_id = ANY($1)`,
+			func(p *Payment) []any { return []any{&p.Status, &p.AmountCents} }),
+		products: product("id"),
+		bySKU:    product("sku"),
+		customers: loader(payments, cfg, `SELECT customer_id, customer_id FROM tb_account WHERE customer_id = ANY($1)`,
+			func(id *string) []any { return []any{id} }),
+	}
 	for _, rel := range cfg.Relations {
 		rd.relations[rel] = true
 	}
 	return rd, nil
 }
 
-func productLoader(db *pg.DB, t Timeouts, batch int, key string) *Loader[string, Product] {
-	return &Loader[string, Product]{DB: db, Timeouts: t, BatchSize: batch,
-		Query: `SELECT ` + key + `, id, sku, name, price_cents, stock FROM tb_product WHERE ` + key + ` = ANY($1)`,
-		Scan:  func(p *Product) []any { return []any{&p.ID, &p.SKU, &p.Name, &p.PriceCents, &p.Stock} }}
+// loader loads from db by string keys, with the federation configuration.
+func loader[V any](db *pg.DB, cfg config.Federation, query string, scan func(*V) []any) *Loader[string, V] {
+	return &Loader[string, V]{DB: db, Timeouts: Timeouts{Default: cfg.DefaultTimeout, PerDatabase: cfg.DatabaseTimeouts},
+		BatchSize: cfg.BatchSize, Query: query, Scan: scan}
 }
 
 // Cursor is a position in the order list (created_at, id).

@@ -41,9 +41,11 @@ type Server struct {
 // Handler routes the API.
 func (a *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/orders", a.orders)
-	mux.HandleFunc("GET /v1/orders/{id}", a.order)
-	mux.HandleFunc("GET /v1/products", a.products)
+	mux.HandleFunc("GET /v1/orders", a.handle(a.orders))
+	mux.HandleFunc("GET /v1/orders/{id}", a.handle(func(r *http.Request) (any, error) {
+		return a.Reader.Order(r.Context(), r.PathValue("id"))
+	}))
+	mux.HandleFunc("GET /v1/products", a.handle(a.products))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	if a.Metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{Registry: a.Metrics}))
@@ -54,8 +56,7 @@ func (a *Server) Handler() http.Handler {
 // OrderPage is the body of GET /v1/orders.
 type OrderPage struct {
 	Orders []federation.Order `json:"orders"`
-	// Next is the after= of the next page; empty on the last page.
-	Next string `json:"next,omitempty"`
+	Next   string             `json:"next,omitempty"` // the after= of the next page; empty on the last page
 }
 
 // ProductList is the body of GET /v1/products.
@@ -64,14 +65,13 @@ type ProductList struct {
 	Missing  []string             `json:"missing"`
 }
 
-func (a *Server) orders(w http.ResponseWriter, r *http.Request) {
+func (a *Server) orders(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	limit := a.DefaultPageSize
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > a.MaxPageSize {
-			a.badParam(w, "limit", "want an integer from 1 to "+strconv.Itoa(a.MaxPageSize)+", got "+strconv.Quote(s))
-			return
+			return nil, &paramError{"limit", "want an integer from 1 to " + strconv.Itoa(a.MaxPageSize) + ", got " + strconv.Quote(s)}
 		}
 		limit = n
 	}
@@ -79,33 +79,19 @@ func (a *Server) orders(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("after"); s != "" {
 		c, err := federation.ParseCursor(s)
 		if err != nil {
-			a.badParam(w, "after", err.Error())
-			return
+			return nil, &paramError{"after", err.Error()}
 		}
 		after = &c
 	}
 	orders, next, err := a.Reader.Page(r.Context(), after, limit)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	page := OrderPage{Orders: orders} // never nil: [] when there is none
 	if next != nil {
 		page.Next = next.String()
 	}
-	writeJSON(w, http.StatusOK, page)
+	return page, err
 }
 
-func (a *Server) order(w http.ResponseWriter, r *http.Request) {
-	o, err := a.Reader.Order(r.Context(), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, o)
-}
-
-func (a *Server) products(w http.ResponseWriter, r *http.Request) {
+func (a *Server) products(r *http.Request) (any, error) {
 	raw := r.URL.Query().Get("ids")
 	var ids []string
 	for _, id := range strings.Split(raw, ",") {
@@ -114,14 +100,9 @@ func (a *Server) products(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(ids) == 0 || len(ids) > a.MaxPageSize {
-		a.badParam(w, "ids", "want 1 to "+strconv.Itoa(a.MaxPageSize)+" comma-separated product ids, got "+strconv.Quote(raw))
-		return
+		return nil, &paramError{"ids", "want 1 to " + strconv.Itoa(a.MaxPageSize) + " comma-separated product ids, got " + strconv.Quote(raw)}
 	}
 	rows, err := a.Reader.Products(r.Context(), ids)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
 	out := ProductList{Products: []federation.Product{}, Missing: []string{}}
 	seen := map[string]bool{}
 	for _, row := range rows {
@@ -135,8 +116,13 @@ func (a *Server) products(w http.ResponseWriter, r *http.Request) {
 			out.Missing = append(out.Missing, row.Key)
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, err
 }
+
+// paramError is a bad query parameter.
+type paramError struct{ param, msg string }
+
+func (e *paramError) Error() string { return e.param + ": " + e.msg }
 
 type apiError struct {
 	Message   string `json:"message"`
@@ -144,35 +130,33 @@ type apiError struct {
 	Database  string `json:"database,omitempty"`
 }
 
-func (a *Server) badParam(w http.ResponseWriter, param, msg string) {
-	writeJSON(w, http.StatusBadRequest, map[string]apiError{"error": {Message: param + ": " + msg, Parameter: param}})
-}
-
-func (a *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		timeout   *federation.FederationTimeoutError
-		exhausted *pg.PoolExhaustedError
-		conn      *pg.DatabaseConnectionError
-	)
-	status, body := http.StatusInternalServerError, apiError{Message: "internal error"}
-	switch {
-	case errors.Is(err, federation.ErrNotFound):
-		status, body = http.StatusNotFound, apiError{Message: err.Error()}
-	case errors.As(err, &timeout):
-		status, body = http.StatusGatewayTimeout, apiError{Message: timeout.Error(), Database: timeout.Database}
-	case errors.As(err, &exhausted):
-		status, body = http.StatusServiceUnavailable, apiError{Message: exhausted.Error(), Database: exhausted.Database}
-	case errors.As(err, &conn):
-		status, body = http.StatusServiceUnavailable, apiError{Message: conn.Error(), Database: conn.Database}
+// handle serves fn's value as JSON, or its error with the status the
+// error's type calls for.
+func (a *Server) handle(fn func(*http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := fn(r)
+		status := http.StatusOK
+		if err != nil {
+			status = http.StatusInternalServerError
+			body := apiError{Message: "internal error"}
+			if e, ok := errors.AsType[*paramError](err); ok {
+				status, body = http.StatusBadRequest, apiError{Message: e.Error(), Parameter: e.param}
+			} else if errors.Is(err, federation.ErrNotFound) {
+				status, body = http.StatusNotFound, apiError{Message: err.Error()}
+			} else if e, ok := errors.AsType[*federation.FederationTimeoutError](err); ok {
+				status, body = http.StatusGatewayTimeout, apiError{Message: e.Error(), Database: e.Database}
+			} else if e, ok := errors.AsType[*pg.PoolExhaustedError](err); ok {
+				status, body = http.StatusServiceUnavailable, apiError{Message: e.Error(), Database: e.Database}
+			} else if e, ok := errors.AsType[*pg.DatabaseConnectionError](err); ok {
+				status, body = http.StatusServiceUnavailable, apiError{Message: e.Error(), Database: e.Database}
+			}
+			if status >= 500 {
+				a.Logger.Error().Err(err).Str("path", r.URL.Path).Int("status", status).Msg("read failed")
+			}
+			v = map[string]apiError{"error": body}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(v)
 	}
-	if status >= 500 {
-		a.Logger.Error().Err(err).Str("path", r.URL.Path).Int("status", status).Msg("read failed")
-	}
-	writeJSON(w, status, map[string]apiError{"error": body})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

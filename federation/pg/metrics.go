@@ -7,9 +7,8 @@ import (
 
 // Collector is how the registry's metrics are registered, all at once:
 // per database, the histogram fedsaga_database_query_seconds of its query
-// latency and its pools' statistics, fedsaga_database_pool_active, _idle,
-// _total and _max connections, the acquire count, and the time spent
-// waiting for a connection when the pool was empty.
+// latency and the statistics fedsaga_database_pool_* of each pool, pool
+// "main" (the saga's writes) or "read-<timeout>" (federated reads).
 func (r *Registry) Collector() prometheus.Collector { return collector{r} }
 
 type collector struct{ r *Registry }
@@ -32,18 +31,15 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reports, per database, the main pool (pool="main", the saga's
-// writes) and each federated-read pool (pool="read-<timeout>").
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	c.r.latency.Collect(ch)
 	for _, name := range c.r.Names() {
 		db := c.r.dbs[name]
-		collectPool(ch, db.pool, name, "main")
-		db.readMu.Lock()
-		for timeout, p := range db.readPools {
-			collectPool(ch, p, name, "read-"+timeout.String())
+		db.mu.Lock()
+		for label, p := range db.pools {
+			collectPool(ch, p, name, label)
 		}
-		db.readMu.Unlock()
+		db.mu.Unlock()
 	}
 }
 

@@ -1,10 +1,8 @@
-// Package pg is fedsaga's database layer: one pgx pool per configured
-// database with its own size, acquire timeout, statement timeout and
-// slow-query threshold; transactions; the typed errors
-// DatabaseConnectionError and PoolExhaustedError; the pools' metrics; a
-// query tracer that counts, times and logs statements. It knows nothing of
-// sagas or of what the databases hold. (pg, not db: pg.DB does not stutter
-// and db stays free for variable names.)
+// Package pg is fedsaga's database layer: a pgx pool per configured
+// database, transactions, the typed errors DatabaseConnectionError and
+// PoolExhaustedError, the pools' metrics and a query tracer that counts,
+// times and logs statements. It knows nothing of sagas or of what the
+// databases hold. (pg, not db: pg.DB does not stutter.)
 package pg
 
 import (
@@ -31,21 +29,19 @@ type Registry struct {
 	latency *prometheus.HistogramVec
 }
 
-// DB is one named database and its pool.
+// DB is one named database and its pools.
 type DB struct {
 	Name   string
 	cfg    config.Database
-	url    string // redacted
 	pool   *pgxpool.Pool
 	tracer *queryTracer
 
-	readMu    sync.Mutex
-	readPools map[time.Duration]*pgxpool.Pool // federated reads, by statement_timeout
+	mu    sync.Mutex
+	pools map[string]*pgxpool.Pool // by label: "main" (pool) and "read-<statement_timeout>"
 }
 
-// Open builds a pool for every configured database. Pools connect lazily:
-// Open fails only on a malformed configuration; use Ping or Health to check
-// that the databases are reachable.
+// Open builds a pool per configured database. Pools connect lazily, so Open
+// fails only on a malformed configuration; Ping and Health reach them.
 func Open(dbs map[string]config.Database, logger zerolog.Logger) (*Registry, error) {
 	r := &Registry{dbs: make(map[string]*DB, len(dbs)), latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "fedsaga_database_query_seconds",
@@ -75,14 +71,14 @@ func (r *Registry) open(name string, cfg config.Database, logger zerolog.Logger)
 		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 	}
 	pc.ConnConfig.RuntimeParams["application_name"] = "fedsaga"
-	tracer := &queryTracer{database: name, threshold: cfg.LogSlowQueries, logger: logger, latency: r.latency.WithLabelValues(name)}
+	tracer := &queryTracer{threshold: cfg.LogSlowQueries, latency: r.latency.WithLabelValues(name),
+		logger: logger.With().Str("database", name).Logger()}
 	pc.ConnConfig.Tracer = tracer
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		return nil, fmt.Errorf("databases.%s: %w", name, err)
 	}
-	return &DB{Name: name, cfg: cfg, url: config.RedactURL(cfg.URL), pool: pool, tracer: tracer,
-		readPools: map[time.Duration]*pgxpool.Pool{}}, nil
+	return &DB{Name: name, cfg: cfg, pool: pool, tracer: tracer, pools: map[string]*pgxpool.Pool{"main": pool}}, nil
 }
 
 // DB returns the named database.
@@ -103,31 +99,28 @@ func (r *Registry) Names() []string {
 // Close closes every pool.
 func (r *Registry) Close() {
 	for _, db := range r.dbs {
-		db.pool.Close()
-		db.readMu.Lock()
-		for _, p := range db.readPools {
+		db.mu.Lock()
+		for _, p := range db.pools {
 			p.Close()
 		}
-		db.readMu.Unlock()
+		db.mu.Unlock()
 	}
 }
 
 // Pool is the database's pgx pool, for code that needs it whole (migrations).
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
-// Query runs fn on a connection from the pool (pgxpool.Pool.AcquireFunc),
-// outside a transaction, waiting at most pool_timeout for the connection.
-// It fails with *PoolExhaustedError when every connection stayed busy, and
-// with *DatabaseConnectionError when a new connection could not be opened;
-// an error from fn is returned as is.
+// Query runs fn on a connection from the pool, outside a transaction,
+// waiting at most pool_timeout for it: *PoolExhaustedError when every
+// connection stayed busy, *DatabaseConnectionError when none could be
+// opened. An error from fn is returned as is.
 func (db *DB) Query(ctx context.Context, fn func(*pgxpool.Conn) error) error {
 	return db.acquireFunc(ctx, db.pool, fn)
 }
 
-// Tx runs fn in one transaction (pgx.BeginFunc) on a connection from the
-// pool and commits when fn returns nil. An error from fn rolls the
-// transaction back and is returned as is; failing to get a connection, to
-// begin or to commit is *PoolExhaustedError or *DatabaseConnectionError.
+// Tx runs fn in one transaction (pgx.BeginFunc), committed when fn returns
+// nil. An error from fn rolls it back and is returned as is; failing to
+// get a connection, begin or commit is as Query's.
 func (db *DB) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return db.Query(ctx, func(c *pgxpool.Conn) error {
 		var fnErr error
@@ -142,25 +135,26 @@ func (db *DB) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	})
 }
 
-// Read runs fn on a connection of the database's read-only pool whose
-// connections carry statement_timeout timeout, so that the server cancels
-// a slow read itself and no round trip is spent setting the timeout. The
-// pool is opened the first time; acquiring fails as Query's does.
+// Read runs fn on a connection of a read-only pool whose connections carry
+// statement_timeout timeout, so that the server cancels a slow read itself
+// at no extra round trip. The pool opens on first use; acquiring fails as
+// Query's does.
 func (db *DB) Read(ctx context.Context, timeout time.Duration, fn func(*pgxpool.Conn) error) error {
-	db.readMu.Lock()
-	pool, ok := db.readPools[timeout]
+	label := "read-" + timeout.String()
+	db.mu.Lock()
+	pool, ok := db.pools[label]
 	if !ok {
 		cfg := db.pool.Config().Copy()
 		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 		var err error
 		if pool, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
-			db.readMu.Unlock()
+			db.mu.Unlock()
 			return db.connErr(err)
 		}
-		db.readPools[timeout] = pool
+		db.pools[label] = pool
 	}
-	db.readMu.Unlock()
+	db.mu.Unlock()
 	return db.acquireFunc(ctx, pool, fn)
 }
 
@@ -169,14 +163,11 @@ func (db *DB) Read(ctx context.Context, timeout time.Duration, fn func(*pgxpool.
 func (db *DB) acquireFunc(ctx context.Context, pool *pgxpool.Pool, fn func(*pgxpool.Conn) error) error {
 	actx, cancel := context.WithTimeout(ctx, db.cfg.PoolTimeout)
 	defer cancel()
-	acquired := false
-	err := pool.AcquireFunc(actx, func(c *pgxpool.Conn) error {
-		acquired = true
-		return fn(c)
-	})
+	c, err := pool.Acquire(actx)
 	switch {
-	case err == nil || acquired:
-		return err
+	case err == nil:
+		defer c.Release()
+		return fn(c)
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(err, context.DeadlineExceeded) && pool.Stat().TotalConns() >= db.cfg.PoolSize:
@@ -196,7 +187,7 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 func (db *DB) connErr(err error) error {
-	return &DatabaseConnectionError{Database: db.Name, URL: db.url, Err: err}
+	return &DatabaseConnectionError{Database: db.Name, URL: config.RedactURL(db.cfg.URL), Err: err}
 }
 
 // Status is the outcome of checking one database.
@@ -223,9 +214,39 @@ func (r *Registry) Health(ctx context.Context, names ...string) ([]Status, error
 		wg.Go(func() {
 			start := time.Now()
 			err := db.Ping(ctx)
-			out[i] = Status{Database: db.Name, URL: db.url, Latency: time.Since(start), Err: err}
+			out[i] = Status{Database: db.Name, URL: config.RedactURL(db.cfg.URL), Latency: time.Since(start), Err: err}
 		})
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// ErrUnknownDatabase is returned for a database name that is not configured.
+var ErrUnknownDatabase = errors.New("unknown database")
+
+// DatabaseConnectionError means fedsaga could not reach a database.
+type DatabaseConnectionError struct {
+	Database string // configured name, e.g. "inventory"
+	URL      string // connection URL with the password redacted
+	Err      error
+}
+
+func (e *DatabaseConnectionError) Error() string {
+	return fmt.Sprintf("DatabaseConnectionError: database %q at %s: %v; check it with `fedsaga health --database %s` and the config key databases.%s.url",
+		e.Database, e.URL, e.Err, e.Database, e.Database)
+}
+
+func (e *DatabaseConnectionError) Unwrap() error { return e.Err }
+
+// PoolExhaustedError means every connection of a pool stayed busy for longer
+// than the pool's pool_timeout.
+type PoolExhaustedError struct {
+	Database string
+	Waited   time.Duration // the configured pool_timeout
+	PoolSize int32
+}
+
+func (e *PoolExhaustedError) Error() string {
+	return fmt.Sprintf("PoolExhaustedError: database %q: all %d connections busy for longer than pool_timeout %s; raise databases.%s.pool_size or look at slow queries (databases.%s.log_slow_queries)",
+		e.Database, e.PoolSize, e.Waited, e.Database, e.Database)
 }

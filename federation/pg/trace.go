@@ -22,19 +22,15 @@ func (db *DB) Stats() QueryStats {
 	return QueryStats{Statements: db.tracer.queries.Load(), Reads: db.tracer.reads.Load()}
 }
 
-// queryTracer counts the queries of a database, measures their latency and
-// logs those slower than log_slow_queries with the SQL text but never the
-// parameter values.
+// queryTracer counts a database's queries, measures their latency and logs
+// those slower than log_slow_queries with their SQL but no parameter value.
 type queryTracer struct {
-	database  string
 	threshold time.Duration // 0: no slow-query log
 	logger    zerolog.Logger
 	queries   atomic.Int64
 	reads     atomic.Int64
 	latency   prometheus.Observer
 }
-
-type queryStartKey struct{}
 
 type queryStart struct {
 	at  time.Time
@@ -46,14 +42,13 @@ var writingCTE = regexp.MustCompile(`(?is)\bAS\s*(?:NOT\s+)?(?:MATERIALIZED\s*)?
 
 func (t *queryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
 	t.queries.Add(1)
-	return context.WithValue(ctx, queryStartKey{}, queryStart{at: time.Now(), sql: data.SQL})
+	return context.WithValue(ctx, t, queryStart{at: time.Now(), sql: data.SQL}) // keyed by the tracer
 }
 
-// TraceQueryEnd counts a read by the statement's command tag, SELECT, which
-// PostgreSQL also reports for a SELECT whose WITH queries write: those are
-// told apart by their text.
+// TraceQueryEnd counts a read by its command tag, SELECT, and tells apart by
+// its text a SELECT whose WITH queries write, which has that tag too.
 func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
-	start, ok := ctx.Value(queryStartKey{}).(queryStart)
+	start, ok := ctx.Value(t).(queryStart)
 	if !ok {
 		return
 	}
@@ -64,7 +59,6 @@ func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.T
 	}
 	if t.threshold > 0 && d >= t.threshold {
 		t.logger.Warn().
-			Str("database", t.database).
 			Dur("duration", d).
 			Dur("threshold", t.threshold).
 			Str("sql", start.sql).

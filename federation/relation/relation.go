@@ -1,10 +1,7 @@
-// Package relation is the single authority on the federated relations
-// fedsaga can follow: which entities exist, which relations between them
-// the reader can load, and that the declared relations form no cycle.
-// Configuration validation and the federation reader both ask it, so a
-// relation the configuration accepts is one the reader can load.
-//
-// It imports nothing of fedsaga, so that the config package can call it.
+// Package relation is the single authority on the federated relations:
+// which entities exist, which relations the reader can load, and that the
+// declared relations form no cycle. Configuration validation and the
+// reader both ask it; it imports nothing of fedsaga, so that config can.
 package relation
 
 import (
@@ -35,8 +32,9 @@ var Supported = []Relation{
 	{From: "order", To: "payment"},
 }
 
-// Problem is one thing wrong with the declared relations. Key is relative
-// to the relations table: "NAME.from", "NAME" or "" for the whole table.
+// Problem is one thing wrong with the declared relations, under its
+// configuration key: "federation.relations" (the whole table), its ".NAME"
+// or ".NAME.from".
 type Problem struct {
 	Key string
 	Err error
@@ -59,13 +57,14 @@ func (e *CircularReferenceError) Error() string {
 // entity that does not exist, then a cycle (as a *CircularReferenceError,
 // which names the path), then any relation the reader cannot load.
 func Check(rels map[string]Relation) []Problem {
+	const table = "federation.relations"
 	var problems []Problem
 	names := slices.Sorted(maps.Keys(rels))
 	for _, name := range names {
 		r := rels[name]
 		for _, end := range [...]struct{ field, entity string }{{"from", r.From}, {"to", r.To}} {
 			if !slices.Contains(Entities, end.entity) {
-				problems = append(problems, Problem{Key: name + "." + end.field,
+				problems = append(problems, Problem{Key: table + "." + name + "." + end.field,
 					Err: fmt.Errorf("%q is not an entity; want one of %s", end.entity, strings.Join(Entities, ", "))})
 			}
 		}
@@ -74,7 +73,7 @@ func Check(rels map[string]Relation) []Problem {
 		return problems
 	}
 	if cycle := FindCycle(rels); cycle != nil {
-		return []Problem{{Err: cycle}}
+		return []Problem{{Key: table, Err: cycle}}
 	}
 	known := make([]string, len(Supported))
 	for i, s := range Supported {
@@ -82,7 +81,7 @@ func Check(rels map[string]Relation) []Problem {
 	}
 	for _, name := range names {
 		if r := rels[name]; !slices.Contains(Supported, r) {
-			problems = append(problems, Problem{Key: name,
+			problems = append(problems, Problem{Key: table + "." + name,
 				Err: fmt.Errorf("fedsaga cannot load %s; supported relations: %s", r, strings.Join(known, ", "))})
 		}
 	}
