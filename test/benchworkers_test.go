@@ -124,39 +124,45 @@ func (w *benchWorkers) use(b *testing.B, set workerSet) string {
 	w.set, w.queue = set, benchID("queue")
 	w.starts++
 	for i := range set.n {
-		logPath := filepath.Join(w.s.Dir, fmt.Sprintf("%s-%d.log", w.queue, i))
-		logFile, err := os.Create(logPath)
-		if err != nil {
-			b.Fatal(err)
-		}
 		procArgs := args
 		if dir := os.Getenv(benchProfileDirEnv); dir != "" {
 			procArgs = append(slices.Clone(args), "--cpu-profile", filepath.Join(dir, set.profileName(w.starts, i)))
 		}
-		cmd := exec.Command(bin, procArgs...)
-		cmd.Env = append(os.Environ(),
-			"FEDSAGA_TEMPORAL__TASK_QUEUE="+w.queue,
-			"FEDSAGA_SAGA__MODE="+set.mode,
-			"FEDSAGA_WORKER__HTTP_ADDRESS=127.0.0.1:0",
-		)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		stopWithParent(cmd)
-		err = cmd.Start()
-		logFile.Close() // the child has its own descriptor
+		p, err := startWorkerProc(filepath.Join(w.s.Dir, fmt.Sprintf("%s-%d.log", w.queue, i)), bin, procArgs,
+			"FEDSAGA_TEMPORAL__TASK_QUEUE="+w.queue, "FEDSAGA_SAGA__MODE="+set.mode)
 		if err != nil {
 			b.Fatalf("start %s: %v", set, err)
 		}
-		p := &workerProc{cmd: cmd, log: logPath, done: make(chan struct{})}
-		go func() {
-			cmd.Wait()
-			close(p.done)
-		}()
 		w.procs = append(w.procs, p)
 	}
 	if err := w.waitReady(set.n); err != nil {
 		b.Fatalf("%s on %s: %v", set, w.queue, err)
 	}
 	return w.queue
+}
+
+// startWorkerProc starts a worker process of bin with args, the
+// environment plus env and its own HTTP port, writing its output to logPath.
+// The process gets SIGTERM when this one dies.
+func startWorkerProc(logPath, bin string, args []string, env ...string) (*workerProc, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child has its own descriptor
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append(os.Environ(), "FEDSAGA_WORKER__HTTP_ADDRESS=127.0.0.1:0"), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	stopWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &workerProc{cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
 }
 
 // waitReady waits until n processes poll the task queue for workflow and
