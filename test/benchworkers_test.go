@@ -66,6 +66,33 @@ type workerSet struct {
 	fedsaga bool   // the fedsaga binary's worker; otherwise test/floorworker
 	mode    string // saga.mode
 	n       int    // processes
+	// pool, poolTimeout, slots and publishTimeout, when not 0, set
+	// pool_size and pool_timeout of the three databases,
+	// worker.max_concurrent_activities and events.publish_timeout.
+	pool, slots                 int
+	poolTimeout, publishTimeout time.Duration
+}
+
+// env is the environment of the set's processes on queue.
+func (w workerSet) env(queue string) []string {
+	env := []string{"FEDSAGA_TEMPORAL__TASK_QUEUE=" + queue, "FEDSAGA_SAGA__MODE=" + w.mode}
+	if w.pool != 0 {
+		for _, db := range []string{"ORDERS", "INVENTORY", "PAYMENTS"} {
+			env = append(env, fmt.Sprintf("FEDSAGA_DATABASES__%s__POOL_SIZE=%d", db, w.pool))
+		}
+	}
+	if w.poolTimeout != 0 {
+		for _, db := range []string{"ORDERS", "INVENTORY", "PAYMENTS"} {
+			env = append(env, fmt.Sprintf("FEDSAGA_DATABASES__%s__POOL_TIMEOUT=%s", db, w.poolTimeout))
+		}
+	}
+	if w.publishTimeout != 0 {
+		env = append(env, "FEDSAGA_EVENTS__PUBLISH_TIMEOUT="+w.publishTimeout.String())
+	}
+	if w.slots != 0 {
+		env = append(env, fmt.Sprintf("FEDSAGA_WORKER__MAX_CONCURRENT_ACTIVITIES=%d", w.slots))
+	}
+	return env
 }
 
 // kind names the set's binary: "fedsaga" or "floor".
@@ -128,8 +155,7 @@ func (w *benchWorkers) use(b *testing.B, set workerSet) string {
 		if dir := os.Getenv(benchProfileDirEnv); dir != "" {
 			procArgs = append(slices.Clone(args), "--cpu-profile", filepath.Join(dir, set.profileName(w.starts, i)))
 		}
-		p, err := startWorkerProc(filepath.Join(w.s.Dir, fmt.Sprintf("%s-%d.log", w.queue, i)), bin, procArgs,
-			"FEDSAGA_TEMPORAL__TASK_QUEUE="+w.queue, "FEDSAGA_SAGA__MODE="+set.mode)
+		p, err := startWorkerProc(filepath.Join(w.s.Dir, fmt.Sprintf("%s-%d.log", w.queue, i)), bin, procArgs, set.env(w.queue)...)
 		if err != nil {
 			b.Fatalf("start %s: %v", set, err)
 		}
