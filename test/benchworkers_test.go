@@ -67,8 +67,8 @@ type workerSet struct {
 	mode    string // saga.mode
 	n       int    // processes
 	// pool, poolTimeout, slots and publishTimeout, when not 0, set
-	// pool_size and pool_timeout of the three databases,
-	// worker.max_concurrent_activities and events.publish_timeout.
+	// pool_size and pool_timeout of the three databases, the activity and
+	// local activity slots and events.publish_timeout.
 	pool, slots                 int
 	poolTimeout, publishTimeout time.Duration
 }
@@ -90,7 +90,8 @@ func (w workerSet) env(queue string) []string {
 		env = append(env, "FEDSAGA_EVENTS__PUBLISH_TIMEOUT="+w.publishTimeout.String())
 	}
 	if w.slots != 0 {
-		env = append(env, fmt.Sprintf("FEDSAGA_WORKER__MAX_CONCURRENT_ACTIVITIES=%d", w.slots))
+		env = append(env, fmt.Sprintf("FEDSAGA_WORKER__MAX_CONCURRENT_ACTIVITIES=%d", w.slots),
+			fmt.Sprintf("FEDSAGA_WORKER__MAX_CONCURRENT_LOCAL_ACTIVITIES=%d", w.slots))
 	}
 	return env
 }
