@@ -200,6 +200,21 @@ type Worker struct {
 	// version (`fedsaga version`).
 	DeploymentName string `koanf:"deployment_name"`
 	BuildID        string `koanf:"build_id"`
+	// MaxConcurrentActivities and MaxConcurrentLocalActivities are the
+	// activity slots of one worker process. Each activity holds at most one
+	// connection of a database's pool at a time, so slots beyond the pools
+	// only queue for connections. Default 0: the smallest pool_size of the
+	// orders, inventory and payments databases (SagaPoolSize).
+	MaxConcurrentActivities      int `koanf:"max_concurrent_activities"`
+	MaxConcurrentLocalActivities int `koanf:"max_concurrent_local_activities"`
+	// MaxConcurrentWorkflowTasks are the workflow task slots; they hold no
+	// connection, only CPU. At least 2. Default 1000 (the Temporal SDK's).
+	MaxConcurrentWorkflowTasks int `koanf:"max_concurrent_workflow_tasks"`
+	// WorkflowTaskPollers and ActivityTaskPollers cap the SDK's poller
+	// autoscaling, which adds pollers while tasks wait and drops them when
+	// polls come back empty. Default 100 each (the SDK's); at least 2 and 1.
+	WorkflowTaskPollers int `koanf:"workflow_task_pollers"`
+	ActivityTaskPollers int `koanf:"activity_task_pollers"`
 }
 
 // Relation is one federated relation; federation/relation decides which

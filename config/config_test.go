@@ -106,7 +106,8 @@ func TestDefault(t *testing.T) {
 			}},
 		},
 		Events: Events{PublishTimeout: 2 * time.Minute, RelayDelay: 5 * time.Second, RelayPoll: 5 * time.Second, RelayBatch: 500},
-		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464"},
+		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464",
+			MaxConcurrentWorkflowTasks: 1000, WorkflowTaskPollers: 100, ActivityTaskPollers: 100},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant %+v", c, want)
@@ -169,6 +170,7 @@ subjects = ["fedsaga.audit.>"]
 	audit := DefaultStream()
 	audit.Subjects = []string{"fedsaga.audit.>"}
 	want.NATS.JetStream.Streams["AUDIT"] = audit
+	want.Worker.MaxConcurrentActivities, want.Worker.MaxConcurrentLocalActivities = 10, 10 // the saga's pools, not reports
 	if len(c.Observers) == 0 {
 		c.Observers = nil // none, empty or nil alike
 	}
@@ -262,7 +264,9 @@ build_id = "v2.1.0"
 				if c.Saga != want {
 					t.Errorf("saga = %+v, want %+v", c.Saga, want)
 				}
-				if want := (Worker{StopTimeout: 30 * time.Second, HTTPAddress: "127.0.0.1:9000", DeploymentName: "fedsaga", BuildID: "v2.1.0"}); c.Worker != want {
+				if want := (Worker{StopTimeout: 30 * time.Second, HTTPAddress: "127.0.0.1:9000", DeploymentName: "fedsaga", BuildID: "v2.1.0",
+					MaxConcurrentActivities: 10, MaxConcurrentLocalActivities: 10, MaxConcurrentWorkflowTasks: 1000,
+					WorkflowTaskPollers: 100, ActivityTaskPollers: 100}); c.Worker != want {
 					t.Errorf("worker = %+v, want %+v", c.Worker, want)
 				}
 			},
@@ -716,6 +720,7 @@ func validConfig() *Config {
 		db.URL = "postgres://app:pw@db:5432/" + name
 		c.Databases[name] = db
 	}
+	c.deriveSlots() // as Load does
 	return c
 }
 
@@ -915,7 +920,9 @@ func TestRedacted(t *testing.T) {
 		"parallel_compensation": false, "continue_with_error": false}; !reflect.DeepEqual(saga, want) {
 		t.Errorf("saga = %v, want %v", saga, want)
 	}
-	if want := map[string]any{"stop_timeout": "30s", "http_address": ":9464", "deployment_name": "", "build_id": ""}; !reflect.DeepEqual(m["worker"], want) {
+	if want := map[string]any{"stop_timeout": "30s", "http_address": ":9464", "deployment_name": "", "build_id": "",
+		"max_concurrent_activities": 10, "max_concurrent_local_activities": 10, "max_concurrent_workflow_tasks": 1000,
+		"workflow_task_pollers": 100, "activity_task_pollers": 100}; !reflect.DeepEqual(m["worker"], want) {
 		t.Errorf("worker = %v, want %v", m["worker"], want)
 	}
 	orders := m["databases"].(map[string]any)["orders"].(map[string]any)
@@ -993,7 +1000,9 @@ func TestRedacted(t *testing.T) {
 		"temporal.address", "temporal.api_key", "temporal.manage_search_attributes", "temporal.namespace", "temporal.task_queue",
 		"temporal.tls.ca_file", "temporal.tls.cert_file", "temporal.tls.disabled", "temporal.tls.enabled",
 		"temporal.tls.key_file", "temporal.tls.server_name",
-		"worker.build_id", "worker.deployment_name", "worker.http_address", "worker.stop_timeout",
+		"worker.activity_task_pollers", "worker.build_id", "worker.deployment_name", "worker.http_address",
+		"worker.max_concurrent_activities", "worker.max_concurrent_local_activities", "worker.max_concurrent_workflow_tasks",
+		"worker.stop_timeout", "worker.workflow_task_pollers",
 	}
 	if !slices.Equal(keys, want) {
 		t.Errorf("Redacted() keys =\n%q\nwant\n%q", keys, want)

@@ -39,7 +39,32 @@ func Default() *Config {
 			RelayPoll:      5 * time.Second,
 			RelayBatch:     500,
 		},
-		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464"},
+		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464",
+			MaxConcurrentWorkflowTasks: 1000, WorkflowTaskPollers: 100, ActivityTaskPollers: 100},
+	}
+}
+
+// SagaPoolSize is the smallest pool_size of the databases the saga's
+// activities write (RequiredDatabases), 0 when none is configured. It is
+// the default of worker.max_concurrent_activities and
+// worker.max_concurrent_local_activities: with no more slots than that, no
+// activity of one worker process waits for a connection of those pools.
+func (c *Config) SagaPoolSize() int {
+	smallest := 0
+	for _, name := range RequiredDatabases {
+		if db, ok := c.Databases[name]; ok && (smallest == 0 || int(db.PoolSize) < smallest) {
+			smallest = int(db.PoolSize)
+		}
+	}
+	return smallest
+}
+
+// deriveSlots sets the activity slots left at 0 to SagaPoolSize.
+func (c *Config) deriveSlots() {
+	for _, slots := range []*int{&c.Worker.MaxConcurrentActivities, &c.Worker.MaxConcurrentLocalActivities} {
+		if *slots == 0 {
+			*slots = c.SagaPoolSize()
+		}
 	}
 }
 

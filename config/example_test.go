@@ -137,8 +137,13 @@ func ExampleConfig_Print() {
 	//   relay_poll = '5s'
 	//
 	// [worker]
+	//   activity_task_pollers = 100
 	//   build_id = ''
 	//   deployment_name = ''
 	//   http_address = ':9464'
+	//   max_concurrent_activities = 0
+	//   max_concurrent_local_activities = 0
+	//   max_concurrent_workflow_tasks = 1000
 	//   stop_timeout = '30s'
+	//   workflow_task_pollers = 100
 }

@@ -72,6 +72,11 @@ func validate(c *Config) []*Error {
 		"needs worker.deployment_name; with a deployment name and no build id, the build id is the binary's version (fedsaga version)")
 	v.hostPort("worker.http_address", c.Worker.HTTPAddress, `want host:port (e.g. ":9464") or "" to turn it off, got %q`)
 	v.want(c.Worker.StopTimeout >= 0, "worker.stop_timeout", "must not be negative, got %s", c.Worker.StopTimeout)
+	v.slots("worker.max_concurrent_activities", c.Worker.MaxConcurrentActivities)
+	v.slots("worker.max_concurrent_local_activities", c.Worker.MaxConcurrentLocalActivities)
+	v.want(c.Worker.MaxConcurrentWorkflowTasks >= 2, "worker.max_concurrent_workflow_tasks", "must be at least 2, got %d", c.Worker.MaxConcurrentWorkflowTasks)
+	v.want(c.Worker.WorkflowTaskPollers >= 2, "worker.workflow_task_pollers", "must be at least 2, got %d", c.Worker.WorkflowTaskPollers)
+	v.want(c.Worker.ActivityTaskPollers >= 1, "worker.activity_task_pollers", "must be at least 1, got %d", c.Worker.ActivityTaskPollers)
 	return v.errs
 }
 
@@ -99,6 +104,11 @@ func (v *validator) positive(key string, d time.Duration) {
 
 func (v *validator) between(key string, n, lo, hi int) {
 	v.want(n >= lo && n <= hi, key, "must be from %d to %d, got %d", lo, hi, n)
+}
+
+// slots checks activity slots: 0 stands for the saga's smallest pool_size.
+func (v *validator) slots(key string, n int) {
+	v.want(n >= 0, key, "must be at least 1, or 0 for the smallest pool_size of the saga's databases, got %d", n)
 }
 
 // together checks two keys that are set both or neither.

@@ -54,7 +54,7 @@ func BenchmarkSaga(b *testing.B) {
 	workers := &benchWorkers{s: s}
 	b.Cleanup(workers.stop)
 	for _, mode := range []string{config.ModeRegular, config.ModeLocal} {
-		for _, n := range []int{1, 2} {
+		for _, n := range []int{1, 2, 3} {
 			for _, kind := range []string{kindFloor, kindHappy, kindCompensation} {
 				for _, conc := range []int{1, saturation} {
 					name := fmt.Sprintf("mode=%s/workers=%d/kind=%s/conc=%d", mode, n, kind, conc)

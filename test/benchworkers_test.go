@@ -66,6 +66,34 @@ type workerSet struct {
 	fedsaga bool   // the fedsaga binary's worker; otherwise test/floorworker
 	mode    string // saga.mode
 	n       int    // processes
+	// pool, poolTimeout, slots and publishTimeout, when not 0, set
+	// pool_size and pool_timeout of the three databases, the activity and
+	// local activity slots and events.publish_timeout.
+	pool, slots                 int
+	poolTimeout, publishTimeout time.Duration
+}
+
+// env is the environment of the set's processes on queue.
+func (w workerSet) env(queue string) []string {
+	env := []string{"FEDSAGA_TEMPORAL__TASK_QUEUE=" + queue, "FEDSAGA_SAGA__MODE=" + w.mode}
+	if w.pool != 0 {
+		for _, db := range []string{"ORDERS", "INVENTORY", "PAYMENTS"} {
+			env = append(env, fmt.Sprintf("FEDSAGA_DATABASES__%s__POOL_SIZE=%d", db, w.pool))
+		}
+	}
+	if w.poolTimeout != 0 {
+		for _, db := range []string{"ORDERS", "INVENTORY", "PAYMENTS"} {
+			env = append(env, fmt.Sprintf("FEDSAGA_DATABASES__%s__POOL_TIMEOUT=%s", db, w.poolTimeout))
+		}
+	}
+	if w.publishTimeout != 0 {
+		env = append(env, "FEDSAGA_EVENTS__PUBLISH_TIMEOUT="+w.publishTimeout.String())
+	}
+	if w.slots != 0 {
+		env = append(env, fmt.Sprintf("FEDSAGA_WORKER__MAX_CONCURRENT_ACTIVITIES=%d", w.slots),
+			fmt.Sprintf("FEDSAGA_WORKER__MAX_CONCURRENT_LOCAL_ACTIVITIES=%d", w.slots))
+	}
+	return env
 }
 
 // kind names the set's binary: "fedsaga" or "floor".
@@ -124,39 +152,44 @@ func (w *benchWorkers) use(b *testing.B, set workerSet) string {
 	w.set, w.queue = set, benchID("queue")
 	w.starts++
 	for i := range set.n {
-		logPath := filepath.Join(w.s.Dir, fmt.Sprintf("%s-%d.log", w.queue, i))
-		logFile, err := os.Create(logPath)
-		if err != nil {
-			b.Fatal(err)
-		}
 		procArgs := args
 		if dir := os.Getenv(benchProfileDirEnv); dir != "" {
 			procArgs = append(slices.Clone(args), "--cpu-profile", filepath.Join(dir, set.profileName(w.starts, i)))
 		}
-		cmd := exec.Command(bin, procArgs...)
-		cmd.Env = append(os.Environ(),
-			"FEDSAGA_TEMPORAL__TASK_QUEUE="+w.queue,
-			"FEDSAGA_SAGA__MODE="+set.mode,
-			"FEDSAGA_WORKER__HTTP_ADDRESS=127.0.0.1:0",
-		)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		stopWithParent(cmd)
-		err = cmd.Start()
-		logFile.Close() // the child has its own descriptor
+		p, err := startWorkerProc(filepath.Join(w.s.Dir, fmt.Sprintf("%s-%d.log", w.queue, i)), bin, procArgs, set.env(w.queue)...)
 		if err != nil {
 			b.Fatalf("start %s: %v", set, err)
 		}
-		p := &workerProc{cmd: cmd, log: logPath, done: make(chan struct{})}
-		go func() {
-			cmd.Wait()
-			close(p.done)
-		}()
 		w.procs = append(w.procs, p)
 	}
 	if err := w.waitReady(set.n); err != nil {
 		b.Fatalf("%s on %s: %v", set, w.queue, err)
 	}
 	return w.queue
+}
+
+// startWorkerProc starts a worker process of bin with args, the
+// environment plus env and its own HTTP port, writing its output to logPath.
+// The process gets SIGTERM when this one dies.
+func startWorkerProc(logPath, bin string, args []string, env ...string) (*workerProc, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child has its own descriptor
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(append(os.Environ(), "FEDSAGA_WORKER__HTTP_ADDRESS=127.0.0.1:0"), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	stopWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &workerProc{cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
 }
 
 // waitReady waits until n processes poll the task queue for workflow and

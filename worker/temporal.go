@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
@@ -134,11 +135,21 @@ func Settings(cfg config.Saga, events config.Events) workflows.Settings {
 	}
 }
 
-// Options are the Temporal worker options of the configuration.
+// Options are the Temporal worker options of the configuration: the slots
+// and the poller autoscaling's maximums of [worker] (a slot count of 0, as in
+// a Config that Load did not derive, leaves the SDK's default).
 func Options(cfg config.Worker) tworker.Options {
+	pollers := func(most int) tworker.PollerBehavior {
+		return tworker.NewPollerBehaviorAutoscaling(tworker.PollerBehaviorAutoscalingOptions{MaximumNumberOfPollers: most})
+	}
 	opts := tworker.Options{
-		WorkerStopTimeout: cfg.StopTimeout,
-		Interceptors:      []interceptor.WorkerInterceptor{saga.NewInterceptor()},
+		WorkerStopTimeout:                       cfg.StopTimeout,
+		Interceptors:                            []interceptor.WorkerInterceptor{saga.NewInterceptor()},
+		MaxConcurrentActivityExecutionSize:      cfg.MaxConcurrentActivities,
+		MaxConcurrentLocalActivityExecutionSize: cfg.MaxConcurrentLocalActivities,
+		MaxConcurrentWorkflowTaskExecutionSize:  cfg.MaxConcurrentWorkflowTasks,
+		WorkflowTaskPollerBehavior:              pollers(cfg.WorkflowTaskPollers),
+		ActivityTaskPollerBehavior:              pollers(cfg.ActivityTaskPollers),
 	}
 	if cfg.DeploymentName != "" {
 		opts.DeploymentOptions = tworker.DeploymentOptions{
@@ -156,4 +167,26 @@ func Options(cfg config.Worker) tworker.Options {
 		}
 	}
 	return opts
+}
+
+// slotsOverPool is how many times the smallest saga pool the activity slots
+// may be before the worker warns: past it, most activities of a burst wait
+// for a connection and risk PoolExhaustedError.
+const slotsOverPool = 4
+
+// warnSlots logs a warning for each activity slot setting of cfg that
+// exceeds the smallest pool of the saga's databases slotsOverPool times.
+func warnSlots(cfg *config.Config, logger zerolog.Logger) {
+	pool := cfg.SagaPoolSize()
+	for key, slots := range map[string]int{
+		"worker.max_concurrent_activities":       cfg.Worker.MaxConcurrentActivities,
+		"worker.max_concurrent_local_activities": cfg.Worker.MaxConcurrentLocalActivities,
+	} {
+		if pool > 0 && slots > slotsOverPool*pool {
+			logger.Warn().Str("key", key).Int("slots", slots).Int("pool_size", pool).
+				Msgf("%s is more than %d times the smallest pool_size of the saga's databases: "+
+					"activities beyond the pool wait for a connection and fail with PoolExhaustedError after pool_timeout; "+
+					"raise pool_size or lower the slots (see README, Sizing the worker)", key, slotsOverPool)
+		}
+	}
 }

@@ -95,6 +95,7 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if len(added) > 0 {
 		logger.Info().Strs("search_attributes", added).Msg("search attributes registered")
 	}
+	warnSlots(cfg, logger)
 	opts := Options(cfg.Worker)
 	opts.OnFatalError = func(err error) {
 		w.probes.setReady(false, "fatal: "+err.Error())
