@@ -22,6 +22,7 @@ type Config struct {
 	Events     Events              `koanf:"events"`
 	Observers  []Observer          `koanf:"observers"`
 	Worker     Worker              `koanf:"worker"`
+	Codec      Codec               `koanf:"codec"` // payload encryption, the codec server, CustomerId.
 }
 
 // Log configures fedsaga's own log lines (zerolog).

@@ -108,6 +108,8 @@ func TestDefault(t *testing.T) {
 		Events: Events{PublishTimeout: 2 * time.Minute, RelayDelay: 5 * time.Second, RelayPoll: 5 * time.Second, RelayBatch: 500},
 		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464",
 			MaxConcurrentWorkflowTasks: 1000, WorkflowTaskPollers: 100, ActivityTaskPollers: 100},
+		Codec: Codec{Keys: map[string]KeySource{}, CustomerIDAttribute: "plain", HTTPAddress: "127.0.0.1:8234",
+			CORSOrigins: []string{"http://localhost:8233"}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant %+v", c, want)
@@ -979,6 +981,9 @@ func TestRedacted(t *testing.T) {
 	flatten("", c.Redacted())
 	slices.Sort(keys)
 	want := []string{
+		"codec.active_key", "codec.allow_unauthenticated", "codec.auth_token", "codec.cors_origins",
+		"codec.customer_id_attribute", "codec.customer_id_key.env", "codec.customer_id_key.file",
+		"codec.enabled", "codec.http_address",
 		"databases.orders.idle_max_age", "databases.orders.log_slow_queries", "databases.orders.pool_size",
 		"databases.orders.pool_timeout", "databases.orders.statement_timeout", "databases.orders.url",
 		"events.publish_timeout", "events.relay_batch", "events.relay_delay", "events.relay_poll",

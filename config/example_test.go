@@ -146,4 +146,19 @@ func ExampleConfig_Print() {
 	//   max_concurrent_workflow_tasks = 1000
 	//   stop_timeout = '30s'
 	//   workflow_task_pollers = 100
+	//
+	// [codec]
+	//   active_key = ''
+	//   allow_unauthenticated = false
+	//   auth_token = ''
+	//   cors_origins = ['http://localhost:8233']
+	//   customer_id_attribute = 'plain'
+	//   enabled = false
+	//   http_address = '127.0.0.1:8234'
+	//
+	//   [codec.customer_id_key]
+	//     env = ''
+	//     file = ''
+	//
+	//   [codec.keys]
 }

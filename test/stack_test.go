@@ -206,7 +206,7 @@ http_address = "127.0.0.1:0"
 		return s, err
 	}
 	// Tests dial Temporal as every fedsaga process does.
-	if s.Temporal, err = worker.DialTemporal(ctx, s.Config.Temporal, logger.Level(zerolog.WarnLevel)); err != nil {
+	if s.Temporal, err = worker.DialTemporal(ctx, s.Config, logger.Level(zerolog.WarnLevel)); err != nil {
 		return s, err
 	}
 	if s.DBs, err = pg.Open(s.Config.Databases, logger); err != nil {

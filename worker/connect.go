@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/fedsaga/fedsaga/codec"
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/logging"
 )
@@ -27,23 +28,34 @@ import (
 // ClientOptions are the Temporal client options of the configuration: the
 // one place that says how fedsaga dials Temporal (worker, CLI, tests). It
 // reads the TLS files, so an unreadable, invalid or expired one fails here
-// with a *TemporalError naming its key.
-func ClientOptions(cfg config.Temporal, logger zerolog.Logger) (client.Options, error) {
+// with a *TemporalError naming its key; and the keyring of [codec], so
+// every client encrypts payloads when codec.enabled and decrypts them
+// whenever codec.keys holds keys (a *codec.KeyError names a bad key).
+func ClientOptions(cfg *config.Config, logger zerolog.Logger) (client.Options, error) {
+	t := cfg.Temporal
 	opts := client.Options{
-		HostPort:  cfg.Address,
-		Namespace: cfg.Namespace,
+		HostPort:  t.Address,
+		Namespace: t.Namespace,
 		Logger:    logging.Temporal(logger.With().Str("component", "temporal").Logger()),
 	}
-	if cfg.APIKey != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.APIKey.Value())
+	c, err := codec.Load(cfg.Codec)
+	if err != nil {
+		return client.Options{}, err
 	}
-	if !cfg.UseTLS() {
-		opts.ConnectionOptions.TLSDisabled = cfg.TLS.Disabled
+	if c != nil {
+		opts.DataConverter = codec.DataConverter(c)
+		opts.FailureConverter = codec.FailureConverter(opts.DataConverter)
+	}
+	if t.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey.Value())
+	}
+	if !t.UseTLS() {
+		opts.ConnectionOptions.TLSDisabled = t.TLS.Disabled
 		return opts, nil
 	}
-	tc, err := tlsConfig(cfg.TLS)
-	if err != nil {
-		return client.Options{}, &TemporalError{Address: cfg.Address, Namespace: cfg.Namespace, Key: err.key, Err: err.err}
+	tc, kerr := tlsConfig(t.TLS)
+	if kerr != nil {
+		return client.Options{}, &TemporalError{Address: t.Address, Namespace: t.Namespace, Key: kerr.key, Err: kerr.err}
 	}
 	opts.ConnectionOptions.TLS = tc
 	return opts, nil
@@ -167,31 +179,33 @@ func dialKey(cfg config.Temporal, err error) string {
 // DialTemporal connects to the Temporal frontend of the configuration, with
 // the SDK logging through logger. An error is a *TemporalError naming the
 // key to fix.
-func DialTemporal(ctx context.Context, cfg config.Temporal, logger zerolog.Logger) (client.Client, error) {
+func DialTemporal(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (client.Client, error) {
 	opts, err := ClientOptions(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		key := dialKey(cfg, err)
+		t := cfg.Temporal
+		key := dialKey(t, err)
 		if key == "temporal.tls.cert_file" {
 			err = fmt.Errorf("the server refused the client certificate or its absence: %w", err)
 		}
-		return nil, &TemporalError{Address: cfg.Address, Namespace: cfg.Namespace, Key: key, Err: err}
+		return nil, &TemporalError{Address: t.Address, Namespace: t.Namespace, Key: key, Err: err}
 	}
 	return c, nil
 }
 
 // CheckTemporal dials Temporal and asks its frontend whether it serves.
-func CheckTemporal(ctx context.Context, cfg config.Temporal, logger zerolog.Logger) error {
+func CheckTemporal(ctx context.Context, cfg *config.Config, logger zerolog.Logger) error {
 	c, err := DialTemporal(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	if _, err := c.CheckHealth(ctx, nil); err != nil {
-		return &TemporalError{Address: cfg.Address, Namespace: cfg.Namespace, Key: dialKey(cfg, err),
+		t := cfg.Temporal
+		return &TemporalError{Address: t.Address, Namespace: t.Namespace, Key: dialKey(t, err),
 			Err: fmt.Errorf("does not serve: %w", err)}
 	}
 	return nil

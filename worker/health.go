@@ -54,7 +54,7 @@ func Health(ctx context.Context, cfg *config.Config, logger zerolog.Logger, data
 		add(s.Database, fmt.Sprintf("%s (%s)", s.URL, s.Latency.Round(time.Microsecond)), s.Err)
 	}
 	if len(databases) == 0 {
-		add("temporal", cfg.Temporal.Address, CheckTemporal(ctx, cfg.Temporal, logger))
+		add("temporal", cfg.Temporal.Address, CheckTemporal(ctx, cfg, logger))
 		detail, err := CheckNATS(ctx, cfg.NATS, logger)
 		add("nats", detail, err)
 	}

@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 		}
 		w.observe = append(w.observe, outbox.Observer{DB: db, Channel: o.Channel, Subject: o.NATSSubject})
 	}
-	if w.temporal, err = DialTemporal(ctx, cfg.Temporal, logger); err != nil {
+	if w.temporal, err = DialTemporal(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
 	added, err := EnsureSearchAttributes(ctx, w.temporal, cfg.Temporal.Namespace, cfg.Temporal.ManageSearchAttributes)

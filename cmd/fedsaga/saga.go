@@ -25,7 +25,7 @@ func (a *app) withTemporal(ctx context.Context, fn func(client.Client) error) er
 	if err := a.load(); err != nil {
 		return err
 	}
-	c, err := worker.DialTemporal(ctx, a.cfg.Temporal, a.logger)
+	c, err := worker.DialTemporal(ctx, a.cfg, a.logger)
 	if err != nil {
 		return err
 	}

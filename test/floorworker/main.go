@@ -90,7 +90,7 @@ func run(configPath string) error {
 	if err != nil {
 		return err
 	}
-	c, err := worker.DialTemporal(context.Background(), cfg.Temporal, logger)
+	c, err := worker.DialTemporal(context.Background(), cfg, logger)
 	if err != nil {
 		return err
 	}
