@@ -114,6 +114,11 @@ type Filter struct {
 	// compensation_failed) started more than OlderThan ago.
 	Stuck     bool
 	OlderThan time.Duration
+	// Customer keeps the sagas of this customer id, found through the
+	// CustomerId search attribute as CustomerAttribute says it is stored
+	// (the starters' Customer option); "" keeps all.
+	Customer          string
+	CustomerAttribute CustomerAttribute
 	// Limit caps the result; default 100.
 	Limit int
 }
@@ -149,6 +154,18 @@ func (f Filter) Query(now time.Time) (string, error) {
 			return "", fmt.Errorf("status %q: want one of %s", f.Status, strings.Join(Statuses, ", "))
 		}
 		q = append(q, "SagaStatus = '"+f.Status+"'")
+	}
+	if f.Customer != "" {
+		value, ok, err := f.CustomerAttribute.Value(f.Customer)
+		switch {
+		case err != nil:
+			return "", err
+		case !ok:
+			return "", errors.New("customer: sagas carry no CustomerId search attribute (codec.customer_id_attribute is none)")
+		case strings.ContainsAny(value, `'"\`):
+			return "", fmt.Errorf("customer %q: quotes and backslashes are not allowed", f.Customer)
+		}
+		q = append(q, "CustomerId = '"+value+"'")
 	}
 	if f.Stuck {
 		if f.OlderThan <= 0 {

@@ -73,11 +73,18 @@ type Option func(*options)
 
 type options struct {
 	taskQueue string
+	customer  CustomerAttribute
 }
 
 // TaskQueue starts the saga on the given task queue instead of
 // DefaultTaskQueue; it must be the workers' temporal.task_queue.
 func TaskQueue(name string) Option { return func(o *options) { o.taskQueue = name } }
+
+// Customer sets what the CustomerId search attribute of the saga holds;
+// by default the customer id itself. Pass the workers' configuration
+// (codec.customer_id_attribute) so that `fedsaga saga list --customer`
+// finds the saga.
+func Customer(a CustomerAttribute) Option { return func(o *options) { o.customer = a } }
 
 // NewOrderID returns a fresh order id.
 func NewOrderID() string { return "ord-" + uuid.NewString() }
@@ -96,6 +103,14 @@ func PlaceOrder(ctx context.Context, c client.Client, req Request, opts ...Optio
 	}
 	if err := req.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid order: %w", err)
+	}
+	value, _, err := o.customer.Value(req.CustomerID) // "" for CustomerNone
+	if err != nil {
+		return nil, err
+	}
+	req.CustomerAttribute = nil // the customer id, as in sagas started before the attribute existed
+	if o.customer.Mode == CustomerHash || o.customer.Mode == CustomerNone {
+		req.CustomerAttribute = &value
 	}
 	id := workflows.OrderWorkflowID(req.OrderID)
 	start := client.StartWorkflowOptions{
@@ -164,10 +179,18 @@ func ParseItem(s string) (Item, error) {
 	return Item{SKU: strings.TrimSpace(sku), Quantity: n}, nil
 }
 
+// summary describes the order for the Web UI; the customer appears as its
+// search attribute does (the id, its hash, or not at all).
 func summary(req Request) string {
 	parts := make([]string, len(req.Items))
 	for i, it := range req.Items {
 		parts[i] = fmt.Sprintf("%d×%s", it.Quantity, it.SKU)
 	}
-	return fmt.Sprintf("order %s for %s: %s", req.OrderID, req.CustomerID, strings.Join(parts, ", "))
+	customer := " for " + req.CustomerID
+	if a := req.CustomerAttribute; a != nil && *a == "" {
+		customer = ""
+	} else if a != nil {
+		customer = " for customer " + *a
+	}
+	return fmt.Sprintf("order %s%s: %s", req.OrderID, customer, strings.Join(parts, ", "))
 }

@@ -33,11 +33,20 @@ const QueryState = saga.QueryState
 // StartSearchAttributes are the search attributes an order saga is started
 // with: its business keys and SagaStatus "running".
 func StartSearchAttributes(in PlaceOrderInput) temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(
-		OrderIDKey.ValueSet(in.OrderID),
-		CustomerIDKey.ValueSet(in.CustomerID),
-		saga.SagaStatus.ValueSet(saga.StatusRunning),
-	)
+	return temporal.NewSearchAttributes(append(in.keyAttributes(), saga.SagaStatus.ValueSet(saga.StatusRunning))...)
+}
+
+// keyAttributes are the saga's business keys as search attributes:
+// OrderId, and CustomerId as CustomerAttribute says.
+func (in PlaceOrderInput) keyAttributes() []temporal.SearchAttributeUpdate {
+	keys := []temporal.SearchAttributeUpdate{OrderIDKey.ValueSet(in.OrderID)}
+	switch {
+	case in.CustomerAttribute == nil:
+		keys = append(keys, CustomerIDKey.ValueSet(in.CustomerID))
+	case *in.CustomerAttribute != "":
+		keys = append(keys, CustomerIDKey.ValueSet(*in.CustomerAttribute))
+	}
+	return keys
 }
 
 // OrderWorkflowID is the workflow id of an order's saga. One order id runs
@@ -55,6 +64,11 @@ type PlaceOrderInput struct {
 	OrderID    string      `json:"order_id"`
 	CustomerID string      `json:"customer_id"`
 	Items      []spec.Item `json:"items"`
+	// CustomerAttribute is the value of the CustomerId search attribute,
+	// which Temporal stores unencrypted: nil is the customer id itself, ""
+	// leaves the attribute out, anything else (a keyed hash of the
+	// customer id) stands in for it. The starter sets it.
+	CustomerAttribute *string `json:"customer_attribute,omitempty"`
 }
 
 // Outcome is the result of an order saga.
@@ -179,9 +193,7 @@ func (r *orderRun) setup(ctx workflow.Context) error {
 		Logger:              r.logger,
 		// The starter sets the business keys and SagaStatus at start (see
 		// StartSearchAttributes); otherwise the first upsert carries them.
-		SearchAttributes: []temporal.SearchAttributeUpdate{
-			OrderIDKey.ValueSet(r.in.OrderID), CustomerIDKey.ValueSet(r.in.CustomerID),
-		},
+		SearchAttributes: r.in.keyAttributes(),
 	})
 	return err
 }

@@ -44,7 +44,11 @@ Bad input exits with code 2 and starts nothing.`,
 		}
 		ctx := cmd.Context()
 		return a.withTemporal(ctx, func(c client.Client) error {
-			h, err := starter.PlaceOrder(ctx, c, req, starter.TaskQueue(a.cfg.Temporal.TaskQueue))
+			customer, err := a.customerAttribute()
+			if err != nil {
+				return err
+			}
+			h, err := starter.PlaceOrder(ctx, c, req, starter.TaskQueue(a.cfg.Temporal.TaskQueue), starter.Customer(customer))
 			if err != nil {
 				return err
 			}

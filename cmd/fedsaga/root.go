@@ -32,6 +32,7 @@ func newRoot() *cobra.Command {
 		a.sagaCmd(),
 		a.eventsCmd(),
 		a.serveCmd(),
+		a.codecServerCmd(),
 		versionCmd(),
 	)
 	root.SilenceUsage = true

@@ -103,10 +103,12 @@ func clock(t time.Time) string {
 func (a *app) sagaListCmd() *cobra.Command {
 	var f starter.Filter
 	cmd := &cobra.Command{
-		Use:   "list [--status S] [--stuck --older-than DURATION]",
+		Use:   "list [--status S] [--stuck --older-than DURATION] [--customer ID]",
 		Short: "List order sagas from Temporal's visibility store",
 		Long: `List order sagas. --status keeps one SagaStatus (` + strings.Join(starter.Statuses, ", ") + `).
---stuck keeps unfinished sagas started more than --older-than ago (default 5m).`,
+--stuck keeps unfinished sagas started more than --older-than ago (default 5m).
+--customer keeps one customer's sagas; with codec.customer_id_attribute = "hash" the CUSTOMER
+column shows the keyed hash that the CustomerId search attribute holds.`,
 		Args: noArgs,
 	}
 	out := outputFlag(cmd, "text")
@@ -116,6 +118,10 @@ func (a *app) sagaListCmd() *cobra.Command {
 			return usagef("--%s", err)
 		}
 		return a.withTemporal(cmd.Context(), func(c client.Client) error {
+			var err error
+			if f.CustomerAttribute, err = a.customerAttribute(); err != nil {
+				return err
+			}
 			sagas, err := starter.List(cmd.Context(), c, f)
 			if err != nil {
 				return err
@@ -143,6 +149,8 @@ func (a *app) sagaListCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&f.Stuck, "stuck", false, "keep unfinished sagas older than --older-than")
 	cmd.Flags().DurationVar(&f.OlderThan, "older-than", 5*time.Minute, "with --stuck: started longer ago than this")
 	cmd.Flags().IntVar(&f.Limit, "limit", 100, "most sagas to list")
+	cmd.Flags().StringVar(&f.Customer, "customer", "",
+		"keep the sagas of this customer id (hashed as codec.customer_id_attribute says)")
 	return cmd
 }
 
