@@ -7,14 +7,29 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	fedworker "github.com/fedsaga/fedsaga/worker"
 	"github.com/fedsaga/fedsaga/workflows"
 )
+
+// testKeyID is the id of the payload key of the test stack, in
+// workflows/testdata/codec-test.key.
+const testKeyID = "test-2026"
+
+// testdataFile is the absolute path of a file of workflows/testdata.
+func testdataFile(name string) string {
+	path, err := filepath.Abs(filepath.Join("..", "workflows", "testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	return path
+}
 
 var recordHistories = flag.Bool("record-histories", false,
 	"also write the replayed histories to workflows/testdata (run when the order saga changes on purpose)")
@@ -35,7 +50,23 @@ func (s *Stack) replay(t *testing.T, name, orderID string) {
 		}
 		hist.Events = append(hist.Events, ev)
 	}
-	r := worker.NewWorkflowReplayer()
+	// Marshalled before the replay: the replayer merges upserted search
+	// attributes into the started event's, in place.
+	recorded, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The replayer decodes as the stack's clients do.
+	opts, err := fedworker.ClientOptions(s.Config, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
+		DataConverter: opts.DataConverter, FailureConverter: opts.FailureConverter,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.RegisterWorkflowWithOptions((&workflows.Orders{}).PlaceOrder, workflow.RegisterOptions{Name: workflows.PlaceOrderName})
 	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
 		t.Fatalf("replay of %s (%d events): %v", name, len(hist.Events), err)
@@ -43,15 +74,11 @@ func (s *Stack) replay(t *testing.T, name, orderID string) {
 	if !*recordHistories {
 		return
 	}
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(hist)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("..", "workflows", "testdata", name+".json")
+	path := testdataFile(name + ".json")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, append(recorded, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("recorded %s", path)

@@ -198,7 +198,17 @@ nats_subject = "fedsaga.test.changes"
 [worker]
 stop_timeout = "5s"
 http_address = "127.0.0.1:0"
-`, s.devServer.FrontendHostPort(), urls["orders"], urls["inventory"], urls["payments"], s.nats.ClientURL())
+
+# Payloads are encrypted with the test key checked in beside the recorded
+# histories, which the replay tests decode with.
+[codec]
+enabled = true
+active_key = %q
+customer_id_key = { file = %q }
+[codec.keys.%s]
+file = %q
+`, s.devServer.FrontendHostPort(), urls["orders"], urls["inventory"], urls["payments"], s.nats.ClientURL(),
+		testKeyID, testdataFile("customer-id-test.key"), testKeyID, testdataFile("codec-test.key"))
 	if err := os.WriteFile(s.ConfigPath, []byte(toml), 0o600); err != nil {
 		return s, err
 	}
