@@ -86,3 +86,46 @@ ensure_nats() {
   nohup nats-server -a 127.0.0.1 -p 4222 -js -sd "$RUN_DIR/nats" >"$RUN_DIR/nats.log" 2>&1 &
   wait_for NATS 127.0.0.1 4222 30
 }
+
+CODEC_ADDRESS="127.0.0.1:8234"   # codec.http_address of fedsaga.toml
+
+# ensure_dev_keys creates the development keys fedsaga.toml names
+# ([codec.keys.dev], codec.customer_id_key) once: 32 random bytes, base64.
+ensure_dev_keys() {
+  mkdir -p "$RUN_DIR"
+  local f
+  for f in codec-dev.key customer-id-dev.key; do
+    if [[ ! -s "$RUN_DIR/$f" ]]; then
+      log "creating the development key .run/$f"
+      (umask 077; head -c 32 /dev/urandom | base64 >"$RUN_DIR/$f")
+    fi
+  done
+}
+
+# start_dev_server starts the Temporal dev server (gRPC 127.0.0.1:7233, Web
+# UI http://localhost:8233) with its Web UI pointed at fedsaga's codec
+# server, so the UI shows decrypted payloads while the history holds
+# ciphertext.
+start_dev_server() {
+  if listening 127.0.0.1 7233; then
+    log "Temporal already listens on 127.0.0.1:7233"
+    return
+  fi
+  log "starting the Temporal dev server (gRPC 127.0.0.1:7233, Web UI http://localhost:8233, codec server http://$CODEC_ADDRESS)"
+  nohup "$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port 7233 --ui-port 8233 \
+    --ui-codec-endpoint "http://$CODEC_ADDRESS" \
+    --log-level warn "${TEMPORAL_DYNAMIC_CONFIG[@]}" >"$RUN_DIR/temporal.log" 2>&1 &
+  echo $! >"$RUN_DIR/temporal.pid"
+  wait_for Temporal 127.0.0.1 7233 60
+}
+
+# restart_bg NAME ARGS...: (re)starts a fedsaga process in the background,
+# logging to .run/NAME.log, its pid in .run/NAME.pid.
+restart_bg() {
+  local name="$1"; shift
+  if [[ -f "$RUN_DIR/$name.pid" ]] && kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null; then
+    kill "$(cat "$RUN_DIR/$name.pid")"; sleep 1
+  fi
+  FEDSAGA_LOG__FORMAT=json nohup "$@" >"$RUN_DIR/$name.log" 2>&1 &
+  echo $! >"$RUN_DIR/$name.pid"
+}

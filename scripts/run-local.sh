@@ -10,15 +10,8 @@ ensure_temporal
 ensure_postgres
 ensure_nats
 
-if listening 127.0.0.1 7233; then
-  log "Temporal already listens on 127.0.0.1:7233"
-else
-  log "starting the Temporal dev server (gRPC 127.0.0.1:7233, Web UI http://localhost:8233)"
-  nohup "$TEMPORAL_BIN" server start-dev --ip 127.0.0.1 --port 7233 --ui-port 8233 \
-    --log-level warn "${TEMPORAL_DYNAMIC_CONFIG[@]}" >"$RUN_DIR/temporal.log" 2>&1 &
-  echo $! >"$RUN_DIR/temporal.pid"
-  wait_for Temporal 127.0.0.1 7233 60
-fi
+ensure_dev_keys
+start_dev_server
 
 for db in fedsaga_orders fedsaga_inventory fedsaga_payments; do
   if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1; then
@@ -34,12 +27,11 @@ FEDSAGA=(bin/fedsaga --config fedsaga.toml)
 log "migrating"; "${FEDSAGA[@]}" migrate
 log "seeding demo data"; "${FEDSAGA[@]}" seed --reset
 
-if [[ -f "$RUN_DIR/worker.pid" ]] && kill -0 "$(cat "$RUN_DIR/worker.pid")" 2>/dev/null; then
-  kill "$(cat "$RUN_DIR/worker.pid")"; sleep 1
-fi
 log "starting a worker (log: .run/worker.log)"
-FEDSAGA_LOG__FORMAT=json nohup "${FEDSAGA[@]}" worker >"$RUN_DIR/worker.log" 2>&1 &
-echo $! >"$RUN_DIR/worker.pid"
+restart_bg worker "${FEDSAGA[@]}" worker
+log "starting the codec server for the Web UI (log: .run/codec-server.log)"
+restart_bg codec-server "${FEDSAGA[@]}" codec-server
+wait_for "codec server" "${CODEC_ADDRESS%:*}" "${CODEC_ADDRESS##*:}" 30
 
 run_id="$(date +%s)"
 place() { # place NAME ARGS...
@@ -56,4 +48,5 @@ echo
 "${FEDSAGA[@]}" health || true
 echo
 echo "Inspect the sagas in the Temporal Web UI: http://localhost:8233/namespaces/default/workflows"
-echo "The worker keeps running (pid $(cat "$RUN_DIR/worker.pid")); stop everything with: make stop"
+echo "(payloads are encrypted in Temporal; the Web UI decrypts them through the codec server http://$CODEC_ADDRESS)"
+echo "The worker and the codec server keep running (pids $(cat "$RUN_DIR/worker.pid"), $(cat "$RUN_DIR/codec-server.pid")); stop everything with: make stop"
