@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fedsaga/fedsaga/federation/relation"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Validate checks the whole configuration and reports every problem at
@@ -127,7 +126,7 @@ var databaseName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 func (v *validator) database(key, name string, db Database) {
 	v.want(databaseName.MatchString(name), key,
 		"invalid database name %q; use lower-case letters, digits and \"_\", starting with a letter", name)
-	err := checkPostgresURL(db.URL)
+	err := CheckDatabaseURL(db.URL)
 	v.want(err == nil, key+".url", "%v", err)
 	v.want(db.PoolSize >= 1, key+".pool_size", "must be at least 1, got %d", db.PoolSize)
 	v.positive(key+".pool_timeout", db.PoolTimeout)
@@ -136,34 +135,45 @@ func (v *validator) database(key, name string, db Database) {
 	v.want(db.LogSlowQueries >= 0, key+".log_slow_queries", "must not be negative (0s turns it off), got %s", db.LogSlowQueries)
 }
 
-// checkPostgresURL checks a PostgreSQL connection string: a postgres:// or
-// postgresql:// URL, or a libpq keyword/value string. Its errors never
-// quote s, which holds a password.
-func checkPostgresURL(s string) error {
+// CheckDatabaseURL checks a PostgreSQL connection string as pgx reads it:
+// a postgres:// or postgresql:// URL, or a libpq keyword/value string. It
+// refuses what pgx refuses, ports that pgx would refuse when it connects,
+// and a raw "@" after a URL's host, which is a password's "@" or "/"
+// left unencoded. Its errors never quote s, which holds a password.
+func CheckDatabaseURL(s string) error {
+	rest, isURL := cutPgURL(s)
 	scheme, _, _ := strings.Cut(s, "://")
 	switch scheme = strings.ToLower(strings.TrimSpace(scheme)); {
 	case strings.TrimSpace(s) == "":
 		return errors.New("required; set a postgres:// URL")
-	case hasScheme(s) && scheme != "postgres" && scheme != "postgresql":
+	case !isURL && hasScheme(s) && (scheme == "postgres" || scheme == "postgresql"):
+		return errors.New(`must start with "postgres://" or "postgresql://" as written here, in lower case and without spaces before it`)
+	case !isURL && hasScheme(s):
 		return fmt.Errorf("scheme %q is not postgres:// or postgresql://", scheme)
-	case hasScheme(s):
-		if _, err := url.Parse(s); err != nil {
-			return errors.New(`is not a valid URL; percent-encode characters such as "@", ":", "/", "?" and "#" in the user name and password`)
+	}
+	const encode = `percent-encode "@", ":", "/", "?", "#", "&" and spaces in the user name and password (%40, %3A, %2F, %3F, %23, %26, %20)`
+	if err := parsePostgres(s); err != nil && isURL {
+		return fmt.Errorf("is not a valid postgres:// URL: %v; %s", err, encode)
+	} else if err != nil {
+		return fmt.Errorf("is neither a postgres:// URL nor a keyword=value connection string: %v", err)
+	}
+	if !isURL {
+		var hosts, ports []string
+		pairs, _, _ := keywordValuePairs(s)
+		for _, p := range pairs {
+			switch p.key {
+			case "host":
+				hosts = strings.Split(p.value, ",")
+			case "port":
+				ports = strings.Split(p.value, ",")
+			}
 		}
-		return nil
+		return checkPorts(hosts, ports)
 	}
-	// pgx reads the string as the pools will. With no key allowed it
-	// refuses the first key it read, before it reads the files that keys
-	// name (sslrootcert, service, passfile): only a syntax error has a
-	// cause. Its message would quote s, which holds a password.
-	_, err := pgconn.ParseConfigWithOptions(s, pgconn.ParseConfigOptions{ConnStringAllowedKeys: []string{}})
-	var pe *pgconn.ParseConfigError
-	if errors.As(err, &pe) && pe.Unwrap() != nil {
-		pe.ConnString = ""
-		return fmt.Errorf("is neither a postgres:// URL nor a keyword=value connection string: %s",
-			strings.TrimPrefix(pe.Error(), "cannot parse ``: "))
+	if strings.Contains(rest[urlUserInfo(rest)+1:], "@") {
+		return errors.New(`holds an "@" after the host; ` + encode)
 	}
-	return nil
+	return checkPorts(urlHostsPorts(rest))
 }
 
 // natsURL checks a comma-separated list of NATS server URLs.
