@@ -77,7 +77,7 @@ func RedactURL(raw string) string {
 	secrets := secretForms(raw, spans)
 	var b strings.Builder
 	at := 0
-	for _, sp := range spans {
+	for _, sp := range merge(spans) {
 		b.WriteString(hideAll(raw[at:sp.start], secrets))
 		b.WriteString(redactedText)
 		at = sp.end
@@ -102,8 +102,7 @@ func RedactText(text string, urls ...string) string {
 // span is the place of a secret in a string, from start to end.
 type span struct{ start, end int }
 
-// secretSpans returns the places of the secrets in raw, sorted, merged
-// where they touch or overlap.
+// secretSpans returns the places of the secrets in raw.
 func secretSpans(raw string) []span {
 	var spans []span
 	if rest, ok := cutPgURL(raw); ok {
@@ -119,11 +118,17 @@ func secretSpans(raw string) []span {
 			if i := strings.Index(entry, "://"); i >= 0 {
 				head, rest, scheme = entry[:i+3], entry[i+3:], strings.ToLower(strings.TrimSpace(entry[:i]))
 			}
-			tokens := scheme != "postgres" && scheme != "postgresql"
+			tokens := head != "" && scheme != "postgres" && scheme != "postgresql"
 			spans = append(spans, urlSpans(rest, start+len(head), tokens)...)
 			start += len(entry) + 1
 		}
 	}
+	return spans
+}
+
+// merge returns spans sorted, merged where they touch or overlap.
+func merge(spans []span) []span {
+	spans = slices.Clone(spans)
 	slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })
 	var merged []span
 	for _, sp := range spans {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -105,6 +106,27 @@ func (v *validator) between(key string, n, lo, hi int) {
 	v.want(n >= lo && n <= hi, key, "must be from %d to %d, got %d", lo, hi, n)
 }
 
+// MaxStatementTimeout is the longest statement_timeout PostgreSQL takes:
+// it holds milliseconds in a 32-bit integer.
+const MaxStatementTimeout = math.MaxInt32 * time.Millisecond
+
+// millis checks a duration that becomes PostgreSQL's statement_timeout: a
+// whole number of milliseconds from 1ms to MaxStatementTimeout. Less than
+// a millisecond would be 0, which PostgreSQL reads as no timeout at all.
+func (v *validator) millis(key string, d time.Duration) {
+	if d <= 0 {
+		v.positive(key, d)
+		return
+	}
+	v.want(d >= time.Millisecond && d <= MaxStatementTimeout && d%time.Millisecond == 0, key,
+		"must be a whole number of milliseconds from 1ms to %dms, as PostgreSQL's statement_timeout (0 would be no timeout), got %s",
+		MaxStatementTimeout.Milliseconds(), d)
+}
+
+// MaxPageSizeLimit is the largest federation.max_page_size: a page is
+// read, joined and encoded in memory at once.
+const MaxPageSizeLimit = 10000
+
 // slots checks activity slots: 0 stands for the saga's smallest pool_size.
 func (v *validator) slots(key string, n int) {
 	v.want(n >= 0, key, "must be at least 1, or 0 for the smallest pool_size of the saga's databases, got %d", n)
@@ -131,7 +153,7 @@ func (v *validator) database(key, name string, db Database) {
 	v.want(db.PoolSize >= 1, key+".pool_size", "must be at least 1, got %d", db.PoolSize)
 	v.positive(key+".pool_timeout", db.PoolTimeout)
 	v.positive(key+".idle_max_age", db.IdleMaxAge)
-	v.positive(key+".statement_timeout", db.StatementTimeout)
+	v.millis(key+".statement_timeout", db.StatementTimeout)
 	v.want(db.LogSlowQueries >= 0, key+".log_slow_queries", "must not be negative (0s turns it off), got %s", db.LogSlowQueries)
 }
 
@@ -199,6 +221,8 @@ func (v *validator) natsURL(key, list string) {
 			problem = "must start with nats://, tls://, ws:// or wss://"
 		case u.Host == "":
 			problem = "has no host"
+		case strings.Contains(entry, "#"):
+			problem = `holds a "#", which would end the URL there; percent-encode it in a user name, password or token (%23)`
 		}
 		v.want(problem == "", key, "%s %s", what, problem)
 	}
@@ -247,14 +271,16 @@ func (v *validator) natsAuth(key string, a NATSAuth) {
 func (v *validator) federation(c *Config) {
 	f := c.Federation
 	v.between("federation.batch_size", f.BatchSize, 1, 100000)
-	v.positive("federation.default_timeout", f.DefaultTimeout)
+	v.millis("federation.default_timeout", f.DefaultTimeout)
 	for _, name := range slices.Sorted(maps.Keys(f.DatabaseTimeouts)) {
 		key := "federation.database_timeouts." + name
 		v.knownDatabase(key, name, c.Databases)
-		v.positive(key, f.DatabaseTimeouts[name])
+		v.millis(key, f.DatabaseTimeouts[name])
 	}
+	v.want(f.HTTPAddress != "", "federation.http_address", `must not be empty (it would listen on a random port); want host:port, e.g. ":8080"`)
 	v.hostPort("federation.http_address", f.HTTPAddress, `want host:port (e.g. ":8080"), got %q`)
 	v.want(f.MaxPageSize >= 1, "federation.max_page_size", "must be at least 1, got %d", f.MaxPageSize)
+	v.want(f.MaxPageSize <= MaxPageSizeLimit, "federation.max_page_size", "must be at most %d, got %d", MaxPageSizeLimit, f.MaxPageSize)
 	v.want(f.DefaultPageSize >= 1 && f.DefaultPageSize <= f.MaxPageSize, "federation.default_page_size",
 		"must be from 1 to federation.max_page_size (%d), got %d", f.MaxPageSize, f.DefaultPageSize)
 	for _, p := range relation.Check(f.Relations) {
