@@ -93,7 +93,7 @@ type Federation struct {
 	DatabaseTimeouts map[string]time.Duration `koanf:"database_timeouts"` // DefaultTimeout per database. Default none.
 	HTTPAddress      string                   `koanf:"http_address"`      // where `fedsaga serve` listens. Default ":8080".
 	DefaultPageSize  int                      `koanf:"default_page_size"` // of GET /v1/orders. Default 50.
-	MaxPageSize      int                      `koanf:"max_page_size"`     // the most ?limit= may ask. Default 1000.
+	MaxPageSize      int                      `koanf:"max_page_size"`     // the most ?limit= may ask, at most 10000 (MaxPageSizeLimit). Default 1000.
 	// Relations are NAME = {from, to} over the entities order, item, product, reservation and
 	// payment; a cycle is a CircularReferenceError. Default: items (order→item), product
 	// (item→product), reservations (order→reservation), payment (order→payment).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/fedsaga/fedsaga/federation/relation"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Validate checks the whole configuration and reports every problem at
@@ -107,6 +107,27 @@ func (v *validator) between(key string, n, lo, hi int) {
 	v.want(n >= lo && n <= hi, key, "must be from %d to %d, got %d", lo, hi, n)
 }
 
+// MaxStatementTimeout is the longest statement_timeout PostgreSQL takes:
+// it holds milliseconds in a 32-bit integer.
+const MaxStatementTimeout = math.MaxInt32 * time.Millisecond
+
+// millis checks a duration that becomes PostgreSQL's statement_timeout: a
+// whole number of milliseconds from 1ms to MaxStatementTimeout. Less than
+// a millisecond would be 0, which PostgreSQL reads as no timeout at all.
+func (v *validator) millis(key string, d time.Duration) {
+	if d <= 0 {
+		v.positive(key, d)
+		return
+	}
+	v.want(d >= time.Millisecond && d <= MaxStatementTimeout && d%time.Millisecond == 0, key,
+		"must be a whole number of milliseconds from 1ms to %dms, as PostgreSQL's statement_timeout (0 would be no timeout), got %s",
+		MaxStatementTimeout.Milliseconds(), d)
+}
+
+// MaxPageSizeLimit is the largest federation.max_page_size: a page is
+// read, joined and encoded in memory at once.
+const MaxPageSizeLimit = 10000
+
 // slots checks activity slots: 0 stands for the saga's smallest pool_size.
 func (v *validator) slots(key string, n int) {
 	v.want(n >= 0, key, "must be at least 1, or 0 for the smallest pool_size of the saga's databases, got %d", n)
@@ -128,43 +149,54 @@ var databaseName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 func (v *validator) database(key, name string, db Database) {
 	v.want(databaseName.MatchString(name), key,
 		"invalid database name %q; use lower-case letters, digits and \"_\", starting with a letter", name)
-	err := checkPostgresURL(db.URL)
+	err := CheckDatabaseURL(db.URL)
 	v.want(err == nil, key+".url", "%v", err)
 	v.want(db.PoolSize >= 1, key+".pool_size", "must be at least 1, got %d", db.PoolSize)
 	v.positive(key+".pool_timeout", db.PoolTimeout)
 	v.positive(key+".idle_max_age", db.IdleMaxAge)
-	v.positive(key+".statement_timeout", db.StatementTimeout)
+	v.millis(key+".statement_timeout", db.StatementTimeout)
 	v.want(db.LogSlowQueries >= 0, key+".log_slow_queries", "must not be negative (0s turns it off), got %s", db.LogSlowQueries)
 }
 
-// checkPostgresURL checks a PostgreSQL connection string: a postgres:// or
-// postgresql:// URL, or a libpq keyword/value string. Its errors never
-// quote s, which holds a password.
-func checkPostgresURL(s string) error {
+// CheckDatabaseURL checks a PostgreSQL connection string as pgx reads it:
+// a postgres:// or postgresql:// URL, or a libpq keyword/value string. It
+// refuses what pgx refuses, ports that pgx would refuse when it connects,
+// and a raw "@" after a URL's host, which is a password's "@" or "/"
+// left unencoded. Its errors never quote s, which holds a password.
+func CheckDatabaseURL(s string) error {
+	rest, isURL := cutPgURL(s)
 	scheme, _, _ := strings.Cut(s, "://")
 	switch scheme = strings.ToLower(strings.TrimSpace(scheme)); {
 	case strings.TrimSpace(s) == "":
 		return errors.New("required; set a postgres:// URL")
-	case hasScheme(s) && scheme != "postgres" && scheme != "postgresql":
+	case !isURL && hasScheme(s) && (scheme == "postgres" || scheme == "postgresql"):
+		return errors.New(`must start with "postgres://" or "postgresql://" as written here, in lower case and without spaces before it`)
+	case !isURL && hasScheme(s):
 		return fmt.Errorf("scheme %q is not postgres:// or postgresql://", scheme)
-	case hasScheme(s):
-		if _, err := url.Parse(s); err != nil {
-			return errors.New(`is not a valid URL; percent-encode characters such as "@", ":", "/", "?" and "#" in the user name and password`)
+	}
+	const encode = `percent-encode "@", ":", "/", "?", "#", "&" and spaces in the user name and password (%40, %3A, %2F, %3F, %23, %26, %20)`
+	if err := parsePostgres(s); err != nil && isURL {
+		return fmt.Errorf("is not a valid postgres:// URL: %v; %s", err, encode)
+	} else if err != nil {
+		return fmt.Errorf("is neither a postgres:// URL nor a keyword=value connection string: %v", err)
+	}
+	if !isURL {
+		var hosts, ports []string
+		pairs, _, _ := keywordValuePairs(s)
+		for _, p := range pairs {
+			switch p.key {
+			case "host":
+				hosts = strings.Split(p.value, ",")
+			case "port":
+				ports = strings.Split(p.value, ",")
+			}
 		}
-		return nil
+		return checkPorts(hosts, ports)
 	}
-	// pgx reads the string as the pools will. With no key allowed it
-	// refuses the first key it read, before it reads the files that keys
-	// name (sslrootcert, service, passfile): only a syntax error has a
-	// cause. Its message would quote s, which holds a password.
-	_, err := pgconn.ParseConfigWithOptions(s, pgconn.ParseConfigOptions{ConnStringAllowedKeys: []string{}})
-	var pe *pgconn.ParseConfigError
-	if errors.As(err, &pe) && pe.Unwrap() != nil {
-		pe.ConnString = ""
-		return fmt.Errorf("is neither a postgres:// URL nor a keyword=value connection string: %s",
-			strings.TrimPrefix(pe.Error(), "cannot parse ``: "))
+	if strings.Contains(rest[urlUserInfo(rest)+1:], "@") {
+		return errors.New(`holds an "@" after the host; ` + encode)
 	}
-	return nil
+	return checkPorts(urlHostsPorts(rest))
 }
 
 // natsURL checks a comma-separated list of NATS server URLs.
@@ -190,6 +222,8 @@ func (v *validator) natsURL(key, list string) {
 			problem = "must start with nats://, tls://, ws:// or wss://"
 		case u.Host == "":
 			problem = "has no host"
+		case strings.Contains(entry, "#"):
+			problem = `holds a "#", which would end the URL there; percent-encode it in a user name, password or token (%23)`
 		}
 		v.want(problem == "", key, "%s %s", what, problem)
 	}
@@ -238,14 +272,16 @@ func (v *validator) natsAuth(key string, a NATSAuth) {
 func (v *validator) federation(c *Config) {
 	f := c.Federation
 	v.between("federation.batch_size", f.BatchSize, 1, 100000)
-	v.positive("federation.default_timeout", f.DefaultTimeout)
+	v.millis("federation.default_timeout", f.DefaultTimeout)
 	for _, name := range slices.Sorted(maps.Keys(f.DatabaseTimeouts)) {
 		key := "federation.database_timeouts." + name
 		v.knownDatabase(key, name, c.Databases)
-		v.positive(key, f.DatabaseTimeouts[name])
+		v.millis(key, f.DatabaseTimeouts[name])
 	}
+	v.want(f.HTTPAddress != "", "federation.http_address", `must not be empty (it would listen on a random port); want host:port, e.g. ":8080"`)
 	v.hostPort("federation.http_address", f.HTTPAddress, `want host:port (e.g. ":8080"), got %q`)
 	v.want(f.MaxPageSize >= 1, "federation.max_page_size", "must be at least 1, got %d", f.MaxPageSize)
+	v.want(f.MaxPageSize <= MaxPageSizeLimit, "federation.max_page_size", "must be at most %d, got %d", MaxPageSizeLimit, f.MaxPageSize)
 	v.want(f.DefaultPageSize >= 1 && f.DefaultPageSize <= f.MaxPageSize, "federation.default_page_size",
 		"must be from 1 to federation.max_page_size (%d), got %d", f.MaxPageSize, f.DefaultPageSize)
 	for _, p := range relation.Check(f.Relations) {

@@ -12,10 +12,12 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -60,9 +62,12 @@ func Open(dbs map[string]config.Database, logger zerolog.Logger) (*Registry, err
 }
 
 func (r *Registry) open(name string, cfg config.Database, logger zerolog.Logger) (*DB, error) {
+	if err := config.CheckDatabaseURL(cfg.URL); err != nil {
+		return nil, &config.Error{Key: "databases." + name + ".url", Err: err}
+	}
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
-		return nil, fmt.Errorf("databases.%s.url: %w", name, errors.Unwrap(err))
+		return nil, parseError(name, cfg.URL, err)
 	}
 	pc.MaxConns = cfg.PoolSize
 	pc.MaxConnIdleTime = cfg.IdleMaxAge
@@ -79,6 +84,16 @@ func (r *Registry) open(name string, cfg config.Database, logger zerolog.Logger)
 		return nil, fmt.Errorf("databases.%s: %w", name, err)
 	}
 	return &DB{Name: name, cfg: cfg, pool: pool, tracer: tracer, pools: map[string]*pgxpool.Pool{"main": pool}}, nil
+}
+
+// parseError is pgx's err about url, the url of database name, with the
+// key named and every secret of url hidden.
+func parseError(name, url string, err error) error {
+	if pe, ok := errors.AsType[*pgconn.ParseConfigError](err); ok {
+		pe.ConnString = "" // pgx's redaction of it is best effort
+		err = errors.New(strings.TrimPrefix(pe.Error(), "cannot parse ``: "))
+	}
+	return &config.Error{Key: "databases." + name + ".url", Err: errors.New(config.RedactText(err.Error(), url))}
 }
 
 // DB returns the named database.
@@ -187,7 +202,9 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 func (db *DB) connErr(err error) error {
-	return &DatabaseConnectionError{Database: db.Name, URL: config.RedactURL(db.cfg.URL), Err: err}
+	url := db.cfg.URL
+	return &DatabaseConnectionError{Database: db.Name, URL: config.RedactURL(url), Err: err,
+		redact: func(s string) string { return config.RedactText(s, url) }}
 }
 
 // Status is the outcome of checking one database.
@@ -229,11 +246,21 @@ type DatabaseConnectionError struct {
 	Database string // configured name, e.g. "inventory"
 	URL      string // connection URL with the password redacted
 	Err      error
+
+	// redact hides the secrets of the connection URL wherever Err's text
+	// quotes them (a password misplaced into the host or database name).
+	redact func(string) string
 }
 
+// Error names the database, its redacted URL and the config key; the
+// secrets of the URL are hidden from the cause's text too.
 func (e *DatabaseConnectionError) Error() string {
-	return fmt.Sprintf("DatabaseConnectionError: database %q at %s: %v; check it with `fedsaga health --database %s` and the config key databases.%s.url",
+	msg := fmt.Sprintf("DatabaseConnectionError: database %q at %s: %v; check it with `fedsaga health --database %s` and the config key databases.%s.url",
 		e.Database, e.URL, e.Err, e.Database, e.Database)
+	if e.redact != nil {
+		msg = e.redact(msg)
+	}
+	return msg
 }
 
 func (e *DatabaseConnectionError) Unwrap() error { return e.Err }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,32 +126,67 @@ func TestPoolExhausted(t *testing.T) {
 
 func TestDatabaseConnectionError(t *testing.T) {
 	t.Parallel()
-	reg, err := pg.Open(map[string]config.Database{"payments": {
-		URL:      "postgres://app:hunter2@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1",
-		PoolSize: 2, PoolTimeout: 2 * time.Second,
-	}}, zerolog.Nop())
+	// The second password starts with digits and holds a raw "#", which
+	// pgx reads as part of the password: it used to be printed in full.
+	for pw, url := range map[string]string{
+		"hunter2":       "postgres://app:hunter2@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1",
+		"2024#s3cretpw": "postgres://app:2024#s3cretpw@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1",
+		"2024/s3cr?tpw": "host=127.0.0.1 port=1 user=app password=2024/s3cr?tpw dbname=nowhere sslmode=disable connect_timeout=1",
+	} {
+		reg, err := pg.Open(map[string]config.Database{"payments": {URL: url, PoolSize: 2, PoolTimeout: 2 * time.Second}}, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer reg.Close()
+		db, _ := reg.DB("payments")
+		health, _ := reg.Health(context.Background())
+		for name, err := range map[string]error{
+			"Query":  db.Query(context.Background(), func(*pgxpool.Conn) error { return nil }),
+			"Tx":     db.Tx(context.Background(), func(pgx.Tx) error { return nil }),
+			"Ping":   db.Ping(context.Background()),
+			"Health": health[0].Err,
+		} {
+			var ce *pg.DatabaseConnectionError
+			if !errors.As(err, &ce) || ce.Database != "payments" || ce.Err == nil {
+				t.Errorf("%s: %v, want DatabaseConnectionError for payments", name, err)
+				continue
+			}
+			msg := err.Error() + health[0].URL + fmt.Sprintf("%#v %+v", err, err)
+			if strings.Contains(msg, pw) || strings.Contains(msg, "s3cr") || !strings.Contains(msg, "[REDACTED]") || !strings.Contains(msg, "databases.payments.url") {
+				t.Errorf("%s: message %q, want the URL redacted and the config key", name, msg)
+			}
+		}
+	}
+	reg, err := pg.Open(map[string]config.Database{"payments": {URL: "postgres://app@127.0.0.1:1/nowhere", PoolSize: 2, PoolTimeout: time.Second}}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	db, _ := reg.DB("payments")
-	for name, err := range map[string]error{
-		"Query": db.Query(context.Background(), func(*pgxpool.Conn) error { return nil }),
-		"Tx":    db.Tx(context.Background(), func(pgx.Tx) error { return nil }),
-		"Ping":  db.Ping(context.Background()),
-	} {
-		var ce *pg.DatabaseConnectionError
-		if !errors.As(err, &ce) || ce.Database != "payments" || ce.Err == nil {
-			t.Errorf("%s: %v, want DatabaseConnectionError for payments", name, err)
-			continue
-		}
-		msg := err.Error()
-		if strings.Contains(msg, "hunter2") || !strings.Contains(msg, "[REDACTED]") || !strings.Contains(msg, "databases.payments.url") {
-			t.Errorf("%s: message %q, want the URL redacted and the config key", name, msg)
-		}
-	}
 	if _, err := reg.DB("billing"); !errors.Is(err, pg.ErrUnknownDatabase) || !strings.Contains(err.Error(), "[databases.billing]") {
 		t.Errorf("unknown database: %v", err)
+	}
+}
+
+// TestOpenRefusesBadURL: a URL that pgx cannot use is refused with the
+// reason and the key, never the password (a bad port gave "%!w(<nil>)").
+func TestOpenRefusesBadURL(t *testing.T) {
+	t.Parallel()
+	for url, want := range map[string]string{
+		"postgres://app:s3cretpw@db:99999/x":              "config: databases.payments.url: the port is not a number from 1 to 65535",
+		"postgres://app:12/s3cretpw@db/x":                 `config: databases.payments.url: holds an "@" after the host`,
+		"postgres://app:s3cretpw@db/x?pool_max_conns=abc": "config: databases.payments.url: cannot parse pool_max_conns",
+		"postgres://app:s3cretpw@db/x?sslmode=sometimes":  "config: databases.payments.url: failed to configure TLS (sslmode is invalid)",
+		"host=db password=s3cretpw port=s3cretpw2":        "config: databases.payments.url: the port is not a number from 1 to 65535",
+	} {
+		reg, err := pg.Open(map[string]config.Database{"payments": {URL: url, PoolSize: 1, PoolTimeout: time.Second}}, zerolog.Nop())
+		if err == nil {
+			reg.Close()
+			t.Errorf("%s: opened", url)
+			continue
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, want) || strings.Contains(msg, "s3cret") || strings.Contains(msg, "%!") {
+			t.Errorf("Open(%q) = %q, want it to start %q and hide the password", url, msg, want)
+		}
 	}
 }
 
