@@ -210,15 +210,21 @@ func (a *Server) checkID(param, what, id string) error {
 	return nil
 }
 
-// echo quotes a caller's input for a message, cut to echoLength bytes at
-// a character boundary, with "..." and its length when cut.
+// echo quotes a caller's input for a message, cut at a character
+// boundary so that the quoted text holds at most echoLength bytes (an
+// invalid byte takes four: \xff), with "..." and the input's length when
+// cut.
 func echo(s string) string {
-	if len(s) <= echoLength {
-		return strconv.Quote(s)
+	if q := strconv.Quote(s); len(q) <= echoLength+2 {
+		return q
 	}
-	cut := echoLength
-	for cut > echoLength-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
-		cut--
+	cut, quoted := 0, 0
+	for cut < len(s) {
+		_, w := utf8.DecodeRuneInString(s[cut:])
+		if quoted += len(strconv.Quote(s[cut:cut+w])) - 2; quoted > echoLength {
+			break
+		}
+		cut += w
 	}
 	return strconv.Quote(s[:cut]) + "... (" + strconv.Itoa(len(s)) + " bytes)"
 }

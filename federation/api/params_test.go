@@ -78,6 +78,7 @@ func TestEcho(t *testing.T) {
 		strings.Repeat("x", 65):       `"` + strings.Repeat("x", 64) + `"... (65 bytes)`,
 		strings.Repeat("x", 63) + "é": `"` + strings.Repeat("x", 63) + `"... (65 bytes)`, // not cut inside é
 		"\xff\x00":                    `"\xff\x00"`,
+		strings.Repeat("\xff", 20):    `"` + strings.Repeat(`\xff`, 16) + `"... (20 bytes)`,
 	} {
 		if got := echo(in); got != want {
 			t.Errorf("echo(%.20q...) = %s, want %s", in, got, want)
