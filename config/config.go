@@ -91,13 +91,63 @@ type Federation struct {
 	BatchSize        int                      `koanf:"batch_size"`        // the most keys of one WHERE key = ANY($1) query. Default 1000.
 	DefaultTimeout   time.Duration            `koanf:"default_timeout"`   // bounds each query: context deadline, statement_timeout. Default 5s.
 	DatabaseTimeouts map[string]time.Duration `koanf:"database_timeouts"` // DefaultTimeout per database. Default none.
-	HTTPAddress      string                   `koanf:"http_address"`      // where `fedsaga serve` listens. Default ":8080".
-	DefaultPageSize  int                      `koanf:"default_page_size"` // of GET /v1/orders. Default 50.
-	MaxPageSize      int                      `koanf:"max_page_size"`     // the most ?limit= may ask, at most 10000 (MaxPageSizeLimit). Default 1000.
+	// HTTPAddress is where `fedsaga serve` listens; ":8080" listens on every
+	// interface (in a container, where loopback is the container's own).
+	// Default "127.0.0.1:8080".
+	HTTPAddress     string `koanf:"http_address"`
+	DefaultPageSize int    `koanf:"default_page_size"` // of GET /v1/orders. Default 50.
+	MaxPageSize     int    `koanf:"max_page_size"`     // the most ?limit= may ask, at most 10000 (MaxPageSizeLimit). Default 1000.
 	// Relations are NAME = {from, to} over the entities order, item, product, reservation and
 	// payment; a cycle is a CircularReferenceError. Default: items (order→item), product
 	// (item→product), reservations (order→reservation), payment (order→payment).
 	Relations map[string]Relation `koanf:"relations"`
+	API       ReadAPI             `koanf:"api"` // authentication, TLS and limits of the read API ([federation.api]).
+}
+
+// Read API authentication modes (federation.api.auth).
+const (
+	// APIAuthRequired needs, of every request but /healthz, a bearer token
+	// of federation.api.tokens and a client certificate signed by
+	// federation.api.tls.client_ca_file, whichever of the two are set; with
+	// neither set, `fedsaga serve` refuses to start.
+	APIAuthRequired = "required"
+	// APIAuthNone serves without authentication: only for an address that
+	// nobody else reaches (loopback) or behind a proxy that authenticates.
+	APIAuthNone = "none"
+)
+
+// ReadAPI secures and bounds the read API ([federation.api]).
+type ReadAPI struct {
+	Auth string `koanf:"auth"` // "required" or "none" (APIAuthRequired, APIAuthNone). Default "required".
+	// Tokens are the bearer tokens accepted ("Authorization: Bearer
+	// TOKEN"), at least 16 characters each; list several to rotate. Write
+	// them as "${VAR}"; never printed. Default none.
+	Tokens []Secret `koanf:"tokens"`
+	TLS    APITLS   `koanf:"tls"` // Default: plain HTTP.
+	// MetricsAddress is where `fedsaga serve` serves /metrics, on a
+	// listener of its own without authentication; "" turns it off.
+	// Default "127.0.0.1:9465".
+	MetricsAddress string `koanf:"metrics_address"`
+	MaxIDs         int    `koanf:"max_ids"`       // ids in one GET /v1/products?ids=, 1 to 10000. Default 100.
+	MaxIDLength    int    `koanf:"max_id_length"` // bytes of one id (path, ids=, cursor), 1 to 1024. Default 128.
+	// ReadTimeout bounds reading a whole request, body included;
+	// IdleTimeout a keep-alive connection between requests; WriteTimeout
+	// the time from the end of the request headers to the end of the
+	// answer, so it must exceed the slowest federated read. Defaults 10s, 60s, 30s.
+	ReadTimeout  time.Duration `koanf:"read_timeout"`
+	IdleTimeout  time.Duration `koanf:"idle_timeout"`
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+}
+
+// APITLS is the TLS setup of the read API's listener.
+type APITLS struct {
+	// CertFile and KeyFile are the server's certificate and key (PEM); set
+	// both to serve HTTPS. Default "".
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// ClientCAFile is a PEM file of the CAs whose client certificates are
+	// accepted (mutual TLS); needs cert_file. Default "": no client certificates.
+	ClientCAFile string `koanf:"client_ca_file"`
 }
 
 // Saga holds the limits of every saga run.

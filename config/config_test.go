@@ -87,7 +87,7 @@ func TestDefault(t *testing.T) {
 			BatchSize:        1000,
 			DefaultTimeout:   5 * time.Second,
 			DatabaseTimeouts: map[string]time.Duration{},
-			HTTPAddress:      ":8080",
+			HTTPAddress:      "127.0.0.1:8080",
 			DefaultPageSize:  50,
 			MaxPageSize:      1000,
 			Relations: map[string]Relation{
@@ -96,6 +96,8 @@ func TestDefault(t *testing.T) {
 				"reservations": {From: "order", To: "reservation"},
 				"payment":      {From: "order", To: "payment"},
 			},
+			API: ReadAPI{Auth: APIAuthRequired, Tokens: []Secret{}, MetricsAddress: "127.0.0.1:9465", MaxIDs: 100, MaxIDLength: 128,
+				ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute, WriteTimeout: 30 * time.Second},
 		},
 		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
 		NATS: NATS{
@@ -936,7 +938,7 @@ func TestRedacted(t *testing.T) {
 		t.Errorf("ORDERS = %v", stream)
 	}
 	fed := m["federation"].(map[string]any)
-	if fed["batch_size"] != 1000 || fed["default_timeout"] != "5s" || fed["http_address"] != ":8080" ||
+	if fed["batch_size"] != 1000 || fed["default_timeout"] != "5s" || fed["http_address"] != "127.0.0.1:8080" ||
 		!reflect.DeepEqual(fed["database_timeouts"], map[string]any{}) ||
 		!reflect.DeepEqual(fed["relations"].(map[string]any)["product"], map[string]any{"from": "item", "to": "product"}) {
 		t.Errorf("federation = %v", fed)
@@ -987,6 +989,9 @@ func TestRedacted(t *testing.T) {
 		"databases.orders.idle_max_age", "databases.orders.log_slow_queries", "databases.orders.pool_size",
 		"databases.orders.pool_timeout", "databases.orders.statement_timeout", "databases.orders.url",
 		"events.publish_timeout", "events.relay_batch", "events.relay_delay", "events.relay_poll",
+		"federation.api.auth", "federation.api.idle_timeout", "federation.api.max_id_length", "federation.api.max_ids",
+		"federation.api.metrics_address", "federation.api.read_timeout", "federation.api.tls.cert_file",
+		"federation.api.tls.client_ca_file", "federation.api.tls.key_file", "federation.api.tokens", "federation.api.write_timeout",
 		"federation.batch_size", "federation.default_page_size", "federation.default_timeout",
 		"federation.http_address", "federation.max_page_size",
 		"federation.relations.items.from", "federation.relations.items.to",

@@ -95,7 +95,7 @@ func convertHook(from, to reflect.Value) (any, error) {
 			return nil, fmt.Errorf(`invalid duration %q; use a Go duration such as "5s", "1m30s" or "200ms"`, from.String())
 		}
 		return d, nil
-	case fk == reflect.String && to.Type() == reflect.TypeFor[[]string]():
+	case fk == reflect.String && tk == reflect.Slice && to.Type().Elem().Kind() == reflect.String: // []string, []Secret
 		list := []string{}
 		for item := range strings.SplitSeq(s, ",") {
 			if item = strings.TrimSpace(item); item != "" {

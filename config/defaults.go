@@ -17,7 +17,7 @@ func Default() *Config {
 			BatchSize:        1000,
 			DefaultTimeout:   5 * time.Second,
 			DatabaseTimeouts: map[string]time.Duration{},
-			HTTPAddress:      ":8080",
+			HTTPAddress:      "127.0.0.1:8080",
 			DefaultPageSize:  50,
 			MaxPageSize:      1000,
 			Relations: map[string]Relation{
@@ -26,6 +26,8 @@ func Default() *Config {
 				"reservations": {From: "order", To: "reservation"},
 				"payment":      {From: "order", To: "payment"},
 			},
+			API: ReadAPI{Auth: APIAuthRequired, Tokens: []Secret{}, MetricsAddress: "127.0.0.1:9465", MaxIDs: 100, MaxIDLength: 128,
+				ReadTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second},
 		},
 		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
 		NATS: NATS{

@@ -73,8 +73,23 @@ func ExampleConfig_Print() {
 	//   batch_size = 1000
 	//   default_page_size = 50
 	//   default_timeout = '5s'
-	//   http_address = ':8080'
+	//   http_address = '127.0.0.1:8080'
 	//   max_page_size = 1000
+	//
+	//   [federation.api]
+	//     auth = 'required'
+	//     idle_timeout = '1m0s'
+	//     max_id_length = 128
+	//     max_ids = 100
+	//     metrics_address = '127.0.0.1:9465'
+	//     read_timeout = '10s'
+	//     tokens = []
+	//     write_timeout = '30s'
+	//
+	//     [federation.api.tls]
+	//       cert_file = ''
+	//       client_ca_file = ''
+	//       key_file = ''
 	//
 	//   [federation.database_timeouts]
 	//

@@ -463,6 +463,7 @@ to = "payment"
 			"payment":      {From: "order", To: "payment"},
 			"lines":        {From: "order", To: "item"},
 		},
+		API: Default().Federation.API,
 	}
 	if !reflect.DeepEqual(c.Federation, want) {
 		t.Errorf("federation =\n%+v\nwant\n%+v", c.Federation, want)

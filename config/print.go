@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -84,7 +83,11 @@ func plain(key string, v reflect.Value, redact bool) any {
 		}
 		return out
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
-		return slices.Clone(v.Interface().([]string))
+		list := make([]string, v.Len()) // []string or []Secret
+		for i := range list {
+			list[i] = plain(key, v.Index(i), redact).(string)
+		}
+		return list
 	}
 	return v.Interface()
 }

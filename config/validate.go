@@ -287,4 +287,32 @@ func (v *validator) federation(c *Config) {
 	for _, p := range relation.Check(f.Relations) {
 		v.errs = append(v.errs, &Error{Key: p.Key, Err: p.Err})
 	}
+	v.readAPI("federation.api", f.API, f.HTTPAddress)
+}
+
+// minTokenLength is the shortest bearer token of the read API.
+const minTokenLength = 16
+
+// readAPI checks [federation.api]; it never quotes a token. Whether
+// authentication is configured at all is checked when the read API
+// starts, so that other commands run with the default configuration.
+func (v *validator) readAPI(key string, a ReadAPI, httpAddress string) {
+	v.oneOf(key+".auth", a.Auth, APIAuthRequired, APIAuthNone)
+	v.want(a.Auth != APIAuthNone || len(a.Tokens) == 0 && a.TLS.ClientCAFile == "", key+".auth",
+		`is "none", but tokens or tls.client_ca_file are set; remove them, or set auth = "required"`)
+	for i, t := range a.Tokens {
+		v.want(len(t.Value()) >= minTokenLength && !strings.ContainsFunc(t.Value(), func(r rune) bool { return r <= ' ' || r == 0x7f }),
+			fmt.Sprintf("%s.tokens[%d]", key, i), "want at least %d characters without spaces or control characters (e.g. `openssl rand -hex 32`)", minTokenLength)
+	}
+	v.together(key+".tls.cert_file", a.TLS.CertFile, key+".tls.key_file", a.TLS.KeyFile)
+	v.want(a.TLS.ClientCAFile == "" || a.TLS.CertFile != "", key+".tls.client_ca_file",
+		"needs %s.tls.cert_file and key_file: client certificates travel over TLS", key)
+	v.hostPort(key+".metrics_address", a.MetricsAddress, `want host:port (e.g. "127.0.0.1:9465") or "" to turn it off, got %q`)
+	v.want(a.MetricsAddress == "" || a.MetricsAddress != httpAddress, key+".metrics_address",
+		"must differ from federation.http_address (%q): /metrics has a listener of its own", httpAddress)
+	v.between(key+".max_ids", a.MaxIDs, 1, 10000)
+	v.between(key+".max_id_length", a.MaxIDLength, 1, 1024)
+	v.positive(key+".read_timeout", a.ReadTimeout)
+	v.positive(key+".idle_timeout", a.IdleTimeout)
+	v.positive(key+".write_timeout", a.WriteTimeout)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -139,13 +140,18 @@ func (c Cursor) String() string {
 	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID))
 }
 
-// ParseCursor decodes an after= parameter.
+// ErrBadCursor is a string that is not a Cursor's String.
+var ErrBadCursor = errors.New("not a cursor from a previous page's next")
+
+// ParseCursor decodes an after= parameter. Anything but a Cursor's String
+// with an id of valid UTF-8 and no NUL byte (which PostgreSQL cannot take
+// as text) is ErrBadCursor.
 func ParseCursor(s string) (Cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	at, id, ok := strings.Cut(string(b), "|")
 	t, terr := time.Parse(time.RFC3339Nano, at)
-	if err != nil || !ok || terr != nil || id == "" {
-		return Cursor{}, errors.New("not a cursor from a previous page's next")
+	if err != nil || !ok || terr != nil || id == "" || !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		return Cursor{}, ErrBadCursor
 	}
 	return Cursor{CreatedAt: t, ID: id}, nil
 }

@@ -5,9 +5,12 @@
 package server
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -19,9 +22,32 @@ import (
 	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
-// ReadHeaderTimeout bounds how long a client may take to send its request
-// headers.
-const ReadHeaderTimeout = 5 * time.Second
+// The limits of every listener, unless its Options say otherwise.
+const (
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers.
+	ReadHeaderTimeout = 5 * time.Second
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout = 10 * time.Second
+	// WriteTimeout bounds the time from the end of the request headers to
+	// the end of the answer.
+	WriteTimeout = 30 * time.Second
+	// IdleTimeout closes a keep-alive connection idle for longer.
+	IdleTimeout = 60 * time.Second
+	// MaxHeaderBytes bounds the request line and headers (net/http's
+	// default is 1 MiB).
+	MaxHeaderBytes = 16 << 10
+)
+
+// Options are the limits and TLS of one listener; a zero field takes the
+// constant of the same name.
+type Options struct {
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	IdleTimeout    time.Duration
+	MaxHeaderBytes int
+	TLS            *tls.Config // nil: plain HTTP
+}
 
 // Server is an HTTP server listening on its address.
 type Server struct {
@@ -31,21 +57,35 @@ type Server struct {
 	served chan error // Serve's error once it returns; nil after a shutdown
 }
 
-// Start listens on addr and serves h in the background. name says what is
-// served and the key of its address, for the log line and errors (e.g.
-// "read API (federation.http_address)"). A failure to
-// listen is an error naming addr; an error of Serve itself is logged and
-// returned by Run and Shutdown.
+// Start listens on addr and serves h in the background with the default
+// Options. name says what is served and the key of its address, for the
+// log line and errors (e.g. "read API (federation.http_address)"). A
+// failure to listen is an error naming addr; an error of Serve itself is
+// logged and returned by Run and Shutdown.
 func Start(name, addr string, h http.Handler, logger zerolog.Logger) (*Server, error) {
+	return Options{}.Start(name, addr, h, logger)
+}
+
+// Start is Start with the limits and TLS of o.
+func (o Options) Start(name, addr string, h http.Handler, logger zerolog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen on %s: %w", name, addr, err)
 	}
+	read := cmp.Or(o.ReadTimeout, ReadTimeout)
 	s := &Server{
-		name:   name,
-		srv:    &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout},
+		name: name,
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: min(ReadHeaderTimeout, read), ReadTimeout: read,
+			WriteTimeout: cmp.Or(o.WriteTimeout, WriteTimeout), IdleTimeout: cmp.Or(o.IdleTimeout, IdleTimeout),
+			MaxHeaderBytes: cmp.Or(o.MaxHeaderBytes, MaxHeaderBytes), TLSConfig: o.TLS,
+			ErrorLog: slog.NewLogLogger(zerolog.NewSlogHandler(logger.With().Str("listener", name).Logger()), slog.LevelDebug)},
 		ln:     ln,
 		served: make(chan error, 1),
+	}
+	scheme := "http"
+	if o.TLS != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, o.TLS)
 	}
 	go func() {
 		err := s.srv.Serve(ln)
@@ -57,7 +97,7 @@ func Start(name, addr string, h http.Handler, logger zerolog.Logger) (*Server, e
 		}
 		s.served <- err
 	}()
-	logger.Info().Str("address", s.Addr()).Msg(name + " listening")
+	logger.Info().Str("address", s.Addr()).Str("scheme", scheme).Msg(name + " listening")
 	return s, nil
 }
 

@@ -15,8 +15,11 @@ func (a *app) serveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the read API: federated orders and products over HTTP/JSON (federation.http_address)",
-		Long: `Serve GET /v1/orders?limit=N&after=CURSOR, GET /v1/orders/{id}, GET /v1/products?ids=...
-and /metrics on federation.http_address until SIGINT or SIGTERM.`,
+		Long: `Serve GET /v1/orders?limit=N&after=CURSOR, GET /v1/orders/{id} and GET /v1/products?ids=...
+on federation.http_address, and /metrics on federation.api.metrics_address, until SIGINT or SIGTERM.
+Requests need a bearer token of federation.api.tokens or a client certificate signed by
+federation.api.tls.client_ca_file; with neither configured, serve refuses to start unless
+federation.api.auth = "none".`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withDatabases(func(dbs *pg.Registry) error {
@@ -24,13 +27,11 @@ and /metrics on federation.http_address until SIGINT or SIGTERM.`,
 				if err != nil {
 					return err
 				}
-				readAPI := &api.Server{Reader: reader, DefaultPageSize: a.cfg.Federation.DefaultPageSize,
-					MaxPageSize: a.cfg.Federation.MaxPageSize, Metrics: server.Metrics(dbs), Logger: a.logger}
-				srv, err := server.Start("read API (federation.http_address)", a.cfg.Federation.HTTPAddress, readAPI.Handler(), a.logger)
+				svc, err := api.Start(a.cfg.Federation, reader, server.Metrics(dbs), a.logger)
 				if err != nil {
 					return err
 				}
-				return srv.Run(cmd.Context(), 10*time.Second)
+				return svc.Run(cmd.Context(), 10*time.Second)
 			})
 		},
 	}

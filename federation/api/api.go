@@ -1,22 +1,24 @@
 // Package api is fedsaga's read API: federated orders and products over
 // HTTP/JSON, served from a federation.Reader, with the typed errors of
-// packages federation and pg mapped to HTTP statuses that name the
-// database.
+// packages federation and pg mapped to HTTP statuses and stable codes that
+// name the database but nothing of its address. Start serves it as
+// `fedsaga serve` does: authenticated, bounded, and /metrics on a listener
+// of its own.
 package api
 
 import (
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation"
-	"github.com/fedsaga/fedsaga/federation/pg"
 )
 
 // Server serves the read API:
@@ -24,33 +26,56 @@ import (
 //	GET /v1/orders?limit=N&after=CURSOR   a page of federated orders, oldest first
 //	GET /v1/orders/{id}                   one federated order
 //	GET /v1/products?ids=ID,ID,...        products by id, with the ids not found
-//	GET /metrics                          Prometheus metrics
-//	GET /healthz                          the process answers
+//	GET /healthz                          the process answers (no authentication)
 //
-// Errors are JSON: {"error": {"message": ..., "parameter" | "database": ...}}
-// with 400 for a bad parameter, 404 for an unknown id, 503 when a database
-// cannot be reached or its pool is exhausted, 504 when a database timed out.
+// Every other request needs the authentication the Server is given. Every
+// answer carries an X-Request-Id: the caller's (1 to 64 letters, digits,
+// ".", "_" or "-") or a new one. Errors are JSON:
+//
+//	{"error": {"code": "BAD_REQUEST", "message": ..., "request_id": ..., "parameter" | "database": ...}}
+//
+// with a code of Code, a message that names no host, port, user or
+// configuration key, and the details in the log under the request id.
 type Server struct {
 	Reader          *federation.Reader
 	DefaultPageSize int
 	MaxPageSize     int
-	Metrics         *prometheus.Registry
-	Logger          zerolog.Logger
+	MaxIDs          int // ids of one ?ids=; 0: 100
+	MaxIDLength     int // bytes of one id, in the path, ?ids= or a cursor; 0: 128
+	// Tokens are the bearer tokens accepted; none: no token is asked for.
+	Tokens []config.Secret
+	// ClientCerts asks every request for a client certificate verified by
+	// the listener's TLS configuration (tls.VerifyClientCertIfGiven).
+	ClientCerts bool
+	Logger      zerolog.Logger
 }
 
-// Handler routes the API.
+// Limits of a Server whose fields are 0.
+const (
+	DefaultMaxIDs      = 100
+	DefaultMaxIDLength = 128
+	// echoLength is the most bytes of a caller's input an error message
+	// quotes.
+	echoLength = 64
+)
+
+// Handler routes the API behind the request id and authentication.
 func (a *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/orders", a.handle(a.orders))
-	mux.HandleFunc("GET /v1/orders/{id}", a.handle(func(r *http.Request) (any, error) {
-		return a.Reader.Order(r.Context(), r.PathValue("id"))
-	}))
+	mux.HandleFunc("GET /v1/orders/{id}", a.handle(a.order))
 	mux.HandleFunc("GET /v1/products", a.handle(a.products))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	if a.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics, promhttp.HandlerOpts{Registry: a.Metrics}))
-	}
-	return mux
+	mux.HandleFunc("/", a.handle(func(r *http.Request) (any, error) {
+		return nil, &Error{Code: CodeNotFound, Message: "no such resource: " + r.Method + " " + echo(r.URL.Path)}
+	}))
+	auth := a.authenticate(mux)
+	return a.withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
+			w.Write([]byte("ok\n"))
+			return
+		}
+		auth.ServeHTTP(w, r)
+	}))
 }
 
 // OrderPage is the body of GET /v1/orders.
@@ -71,15 +96,15 @@ func (a *Server) orders(r *http.Request) (any, error) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > a.MaxPageSize {
-			return nil, &paramError{"limit", "want an integer from 1 to " + strconv.Itoa(a.MaxPageSize) + ", got " + strconv.Quote(s)}
+			return nil, badParam("limit", "want an integer from 1 to %d, got %s", a.MaxPageSize, echo(s))
 		}
 		limit = n
 	}
 	var after *federation.Cursor
 	if s := q.Get("after"); s != "" {
-		c, err := federation.ParseCursor(s)
+		c, err := a.cursor(s)
 		if err != nil {
-			return nil, &paramError{"after", err.Error()}
+			return nil, err
 		}
 		after = &c
 	}
@@ -91,16 +116,35 @@ func (a *Server) orders(r *http.Request) (any, error) {
 	return page, err
 }
 
-func (a *Server) products(r *http.Request) (any, error) {
-	raw := r.URL.Query().Get("ids")
-	var ids []string
-	for _, id := range strings.Split(raw, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			ids = append(ids, id)
-		}
+// cursor parses an after= parameter; it refuses a cursor longer than one
+// that holds an id of MaxIDLength before decoding it.
+func (a *Server) cursor(s string) (federation.Cursor, error) {
+	if len(s) > base64.RawURLEncoding.EncodedLen(len(time.RFC3339Nano)+1+a.maxIDLength()) {
+		return federation.Cursor{}, badParam("after", "not a cursor from a previous page's next: %d bytes is too long", len(s))
 	}
-	if len(ids) == 0 || len(ids) > a.MaxPageSize {
-		return nil, &paramError{"ids", "want 1 to " + strconv.Itoa(a.MaxPageSize) + " comma-separated product ids, got " + strconv.Quote(raw)}
+	c, err := federation.ParseCursor(s)
+	if err != nil {
+		return c, badParam("after", "%v", err)
+	}
+	return c, a.checkID("after", "the cursor's id", c.ID)
+}
+
+func (a *Server) order(r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	if err := a.checkID("id", "order id", id); err != nil {
+		return nil, err
+	}
+	o, err := a.Reader.Order(r.Context(), id)
+	if errors.Is(err, federation.ErrNotFound) {
+		return nil, &Error{Code: CodeNotFound, Message: "order " + echo(id) + " not found", Err: err}
+	}
+	return o, err
+}
+
+func (a *Server) products(r *http.Request) (any, error) {
+	ids, err := a.ids(r.URL.Query().Get("ids"))
+	if err != nil {
+		return nil, err
 	}
 	rows, err := a.Reader.Products(r.Context(), ids)
 	out := ProductList{Products: []federation.Product{}, Missing: []string{}}
@@ -119,44 +163,68 @@ func (a *Server) products(r *http.Request) (any, error) {
 	return out, err
 }
 
-// paramError is a bad query parameter.
-type paramError struct{ param, msg string }
-
-func (e *paramError) Error() string { return e.param + ": " + e.msg }
-
-type apiError struct {
-	Message   string `json:"message"`
-	Parameter string `json:"parameter,omitempty"`
-	Database  string `json:"database,omitempty"`
+// ids parses an ids= parameter: 1 to MaxIDs comma-separated ids, each
+// passing checkID.
+func (a *Server) ids(raw string) ([]string, error) {
+	maxIDs := a.MaxIDs
+	if maxIDs <= 0 {
+		maxIDs = DefaultMaxIDs
+	}
+	var ids []string
+	for id := range strings.SplitSeq(raw, ",") {
+		if id = strings.TrimSpace(id); id == "" {
+			continue
+		}
+		if len(ids) == maxIDs {
+			return nil, badParam("ids", "at most %d product ids per request, got more", maxIDs)
+		}
+		if err := a.checkID("ids", "product id", id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, badParam("ids", "want 1 to %d comma-separated product ids, got %s", maxIDs, echo(raw))
+	}
+	return ids, nil
 }
 
-// handle serves fn's value as JSON, or its error with the status the
-// error's type calls for.
-func (a *Server) handle(fn func(*http.Request) (any, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := fn(r)
-		status := http.StatusOK
-		if err != nil {
-			status = http.StatusInternalServerError
-			body := apiError{Message: "internal error"}
-			if e, ok := errors.AsType[*paramError](err); ok {
-				status, body = http.StatusBadRequest, apiError{Message: e.Error(), Parameter: e.param}
-			} else if errors.Is(err, federation.ErrNotFound) {
-				status, body = http.StatusNotFound, apiError{Message: err.Error()}
-			} else if e, ok := errors.AsType[*federation.FederationTimeoutError](err); ok {
-				status, body = http.StatusGatewayTimeout, apiError{Message: e.Error(), Database: e.Database}
-			} else if e, ok := errors.AsType[*pg.PoolExhaustedError](err); ok {
-				status, body = http.StatusServiceUnavailable, apiError{Message: e.Error(), Database: e.Database}
-			} else if e, ok := errors.AsType[*pg.DatabaseConnectionError](err); ok {
-				status, body = http.StatusServiceUnavailable, apiError{Message: e.Error(), Database: e.Database}
-			}
-			if status >= 500 {
-				a.Logger.Error().Err(err).Str("path", r.URL.Path).Int("status", status).Msg("read failed")
-			}
-			v = map[string]apiError{"error": body}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(v)
+func (a *Server) maxIDLength() int {
+	if a.MaxIDLength <= 0 {
+		return DefaultMaxIDLength
 	}
+	return a.MaxIDLength
+}
+
+// checkID refuses an id that PostgreSQL cannot take as text (invalid
+// UTF-8, a NUL byte) or that is longer than MaxIDLength.
+func (a *Server) checkID(param, what, id string) error {
+	switch {
+	case len(id) > a.maxIDLength():
+		return badParam(param, "a %s has at most %d bytes, got %d: %s", what, a.maxIDLength(), len(id), echo(id))
+	case !utf8.ValidString(id):
+		return badParam(param, "a %s must be valid UTF-8, got %s", what, echo(id))
+	case strings.ContainsRune(id, 0):
+		return badParam(param, "a %s must not hold a NUL byte, got %s", what, echo(id))
+	}
+	return nil
+}
+
+// echo quotes a caller's input for a message, cut at a character
+// boundary so that the quoted text holds at most echoLength bytes (an
+// invalid byte takes four: \xff), with "..." and the input's length when
+// cut.
+func echo(s string) string {
+	if q := strconv.Quote(s); len(q) <= echoLength+2 {
+		return q
+	}
+	cut, quoted := 0, 0
+	for cut < len(s) {
+		_, w := utf8.DecodeRuneInString(s[cut:])
+		if quoted += len(strconv.Quote(s[cut:cut+w])) - 2; quoted > echoLength {
+			break
+		}
+		cut += w
+	}
+	return strconv.Quote(s[:cut]) + "... (" + strconv.Itoa(len(s)) + " bytes)"
 }
