@@ -17,9 +17,22 @@
 #
 # No BuildKit-only syntax (RUN --mount) is used, so the classic builder
 # (docker-compose v1) builds it as well as BuildKit does.
+#
+# Base images are pinned by digest (tag@sha256:...): a tag can be moved to
+# other bytes, a digest cannot. The tag stays for people; the digest is what
+# is pulled. To move to a newer image, resolve the tag's current digest (the
+# multi-platform index) and replace both:
+#
+#   docker buildx imagetools inspect golang:1.26 --format '{{.Manifest.Digest}}'
+#   docker buildx imagetools inspect gcr.io/distroless/static-debian12:nonroot --format '{{.Manifest.Digest}}'
+#
+# (or `crane digest IMAGE`, `skopeo inspect docker://IMAGE`). The digests
+# below were taken from public sources, not pulled on the machine that
+# wrote them (it reaches no registry): a wrong one fails the build at the
+# pull, never builds on other bytes.
 
 # ---- build stage -----------------------------------------------------------
-FROM golang:1.26 AS build
+FROM golang:1.26@sha256:3aff6657219a4d9c14e27fb1d8976c49c29fddb70ba835014f477e1c70636647 AS build
 
 WORKDIR /src
 
@@ -43,7 +56,7 @@ RUN CGO_ENABLED=0 go build -trimpath \
 # ---- runtime stage ---------------------------------------------------------
 # distroless/static: CA certificates, tzdata and /etc/passwd, nothing else
 # (no shell, no curl/wget). The :nonroot tag runs as uid/gid 65532.
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 
 ARG VERSION=devel
 ARG COMMIT=""

@@ -15,8 +15,11 @@ import (
 // when a product has too little, nothing is reserved and the step fails with
 // a non-retryable OutOfStockError naming every short product.
 func (a *Activities) ReserveInventory(ctx context.Context, o spec.Order) error {
+	ids, _, _, qtys, _, err := columns(o)
+	if err != nil {
+		return err
+	}
 	return forward(ctx, a.Inventory, o, spec.StepReserve, func(tx pgx.Tx) error {
-		ids, _, _, qtys, _ := columns(o.Lines)
 		rows, err := tx.Query(ctx,
 			`WITH want AS (SELECT * FROM unnest($1::text[], $2::int[]) AS w(id, qty)),
 			      taken AS (

@@ -15,6 +15,10 @@ import (
 
 // CreateOrder stores the order as pending with its items (orders database).
 func (a *Activities) CreateOrder(ctx context.Context, o spec.Order) error {
+	ids, skus, names, qtys, prices, err := columns(o)
+	if err != nil {
+		return err
+	}
 	return forward(ctx, a.Orders, o, spec.StepCreate, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx,
 			`INSERT INTO tb_order (id, customer_id, status, total_cents) VALUES ($1, $2, 'pending', $3)
@@ -26,7 +30,6 @@ func (a *Activities) CreateOrder(ctx context.Context, o spec.Order) error {
 		if tag.RowsAffected() == 0 {
 			return business(spec.ErrOrderState, "order %s exists already and belongs to another saga", o.OrderID)
 		}
-		ids, skus, names, qtys, prices := columns(o.Lines)
 		_, err = tx.Exec(ctx,
 			`INSERT INTO tb_order_item (order_id, product_id, sku, name, quantity, price_cents)
 			 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[])`,
@@ -154,13 +157,24 @@ func writeEvent(ctx context.Context, tx pgx.Tx, eventType string, o spec.Order) 
 	return nil
 }
 
-func columns(lines []spec.Line) (ids, skus, names []string, qtys []int32, prices []int64) {
-	for _, l := range lines {
+// columns are the order's lines as the columns of tb_order_item. A
+// quantity outside 1..spec.MaxQuantity is refused (non-retryable
+// InvalidInput), never narrowed to fit the int32 column.
+func columns(o spec.Order) (ids, skus, names []string, qtys []int32, prices []int64, err error) {
+	if len(o.Lines) > spec.MaxItems {
+		return nil, nil, nil, nil, nil, business(spec.ErrInvalidInput, "order %s: %d lines: %v", o.OrderID, len(o.Lines), spec.ErrItemCount)
+	}
+	for _, l := range o.Lines {
+		q := l.Quantity
+		if q < 1 || q > spec.MaxQuantity {
+			return nil, nil, nil, nil, nil, business(spec.ErrInvalidInput,
+				"order %s: product %s: quantity %d: %v", o.OrderID, l.ProductID, q, spec.ErrQuantity)
+		}
 		ids = append(ids, l.ProductID)
 		skus = append(skus, l.SKU)
 		names = append(names, l.Name)
-		qtys = append(qtys, int32(l.Quantity))
+		qtys = append(qtys, int32(q))
 		prices = append(prices, l.PriceCents)
 	}
-	return ids, skus, names, qtys, prices
+	return ids, skus, names, qtys, prices, nil
 }

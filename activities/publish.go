@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,14 +11,6 @@ import (
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/outbox"
-)
-
-// FaultEnv names the environment variable that injects faults in tests of
-// the worker process; FaultExitAfterAck makes the process exit right after
-// the stream acknowledged an event, before the outbox row is marked.
-const (
-	FaultEnv          = "FEDSAGA_FAULT"
-	FaultExitAfterAck = "exit-after-publish-ack"
 )
 
 // PublishEvent publishes an order's outbox event to JetStream with
@@ -42,9 +33,6 @@ func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (ev
 	res, err := outbox.Publish(ctx, a.JetStream, id, subject, []byte(payload))
 	if err != nil {
 		return res, err
-	}
-	if os.Getenv(FaultEnv) == FaultExitAfterAck {
-		os.Exit(3) // fault injection: die between the acknowledgement and the outbox update
 	}
 	err = a.Orders.Query(ctx, func(c *pgxpool.Conn) error {
 		_, err := c.Exec(ctx, `UPDATE tb_outbox SET published_at = now() WHERE id = $1 AND published_at IS NULL`, id)

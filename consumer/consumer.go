@@ -2,7 +2,9 @@
 // services that react to them: a durable consumer with explicit acks, event
 // ids already processed are skipped, and a message that keeps failing is
 // moved to a dead-letter stream after MaxDeliver attempts (driven by the
-// server's max-deliveries advisories).
+// server's max-deliveries advisories). A message that is not an order event
+// (events.Decode refuses it) goes to the dead-letter stream at once, with a
+// log line naming its subject and stream sequence.
 //
 //	c, err := consumer.New(ctx, js, consumer.Options{Durable: "billing", Types: []string{events.TypeConfirmed}})
 //	err = c.Run(ctx, func(ctx context.Context, ev events.Envelope) error {
@@ -20,6 +22,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/fedsaga/fedsaga/events"
 )
@@ -42,13 +45,26 @@ type Options struct {
 	// DeadLetterStream stores the messages that exceeded MaxDeliver, on
 	// "fedsaga.dlq.<original subject>". Default "ORDERS_DLQ".
 	DeadLetterStream string
-	// Seen remembers processed event ids; default an in-memory set.
+	// Seen remembers processed event ids; default NewMemorySeen with
+	// SeenCapacity ids.
 	Seen Seen
+	// SeenCapacity is how many event ids the default Seen remembers (the
+	// most recent ones). It must cover every event that can still be
+	// redelivered after it was handled: the events handled within
+	// MaxDeliver × AckWait (plus the backoff) of each other, at the
+	// consumer's peak rate. Default 100000 (about 5 MB); ignored when Seen
+	// is set.
+	SeenCapacity int
+	// Logger receives a line for every message sent to the dead-letter
+	// stream. Default: no logging.
+	Logger zerolog.Logger
 }
 
 // Seen remembers which event ids were processed, so that a redelivered
 // event (its ack was lost) is not handled twice. Back it by the consumer's
-// own database to make that hold across restarts.
+// own database to make that hold across restarts (a table with the event id
+// as primary key, written in the handler's transaction, and rows older than
+// the redelivery horizon deleted).
 type Seen interface {
 	Seen(ctx context.Context, id string) (bool, error)
 	Mark(ctx context.Context, id string) error
@@ -84,8 +100,11 @@ func New(ctx context.Context, js jetstream.JetStream, opts Options) (*Consumer, 
 	if opts.DeadLetterStream == "" {
 		opts.DeadLetterStream = opts.Stream + "_DLQ"
 	}
+	if opts.SeenCapacity <= 0 {
+		opts.SeenCapacity = DefaultSeenCapacity
+	}
 	if opts.Seen == nil {
-		opts.Seen = &memorySeen{ids: map[string]bool{}}
+		opts.Seen = NewMemorySeen(opts.SeenCapacity)
 	}
 	var filters []string
 	for _, t := range opts.Types {
@@ -156,9 +175,9 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 }
 
 func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
-	var ev events.Envelope
-	if err := json.Unmarshal(msg.Data(), &ev); err != nil || ev.ID == "" {
-		_ = msg.Term() // not an event: never redeliver
+	ev, err := events.Decode(msg.Data())
+	if err != nil {
+		c.malformed(ctx, msg, err)
 		return
 	}
 	seen, err := c.opts.Seen.Seen(ctx, ev.ID)
@@ -174,7 +193,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 		meta, _ := msg.Metadata()
 		delay := time.Second
 		if meta != nil {
-			delay = min(time.Duration(meta.NumDelivered)*time.Second, 30*time.Second)
+			delay = backoff(meta.NumDelivered)
 		}
 		_ = msg.NakWithDelay(delay)
 		return
@@ -184,6 +203,37 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 		return
 	}
 	_ = msg.DoubleAck(ctx)
+}
+
+// backoff is the redelivery delay after the given number of failed
+// deliveries: one second per delivery, at most 30.
+func backoff(delivered uint64) time.Duration {
+	const most = 30
+	if delivered > most {
+		delivered = most
+	}
+	return time.Duration(delivered) * time.Second
+}
+
+// malformed sends a message that is not an order event to the dead-letter
+// stream and terminates it: it is never redelivered, and never dropped
+// silently. When the dead-letter stream cannot take it, it is redelivered
+// later.
+func (c *Consumer) malformed(ctx context.Context, msg jetstream.Msg, cause error) {
+	var seq, deliveries uint64
+	if meta, err := msg.Metadata(); err == nil {
+		seq, deliveries = meta.Sequence.Stream, meta.NumDelivered
+	}
+	log := c.opts.Logger.With().Str("subject", msg.Subject()).Uint64("stream_seq", seq).
+		Str("stream", c.opts.Stream).Str("consumer", c.opts.Durable).Err(cause).Logger()
+	dead := &jetstream.RawStreamMsg{Subject: msg.Subject(), Sequence: seq, Header: msg.Headers(), Data: msg.Data()}
+	if err := c.publishDead(ctx, dead, c.opts.Stream, c.opts.Durable, deliveries, cause.Error()); err != nil {
+		log.Error().AnErr("dlq_error", err).Msg("malformed message: dead-letter stream unavailable; redelivering later")
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	log.Warn().Str("dlq_stream", c.opts.DeadLetterStream).Msg("malformed message moved to the dead-letter stream")
+	_ = msg.Term()
 }
 
 // deadLetter copies the message an advisory names to the dead-letter
@@ -206,34 +256,80 @@ func (c *Consumer) deadLetter(ctx context.Context, advisory []byte) error {
 	if err != nil {
 		return fmt.Errorf("dead-letter message %d of %s: %w", adv.StreamSeq, adv.Stream, err)
 	}
+	c.opts.Logger.Warn().Str("subject", raw.Subject).Uint64("stream_seq", adv.StreamSeq).Str("stream", adv.Stream).
+		Str("consumer", adv.Consumer).Uint64("deliveries", adv.Deliveries).
+		Str("dlq_stream", c.opts.DeadLetterStream).Msg("message failed every delivery: moved to the dead-letter stream")
+	return c.publishDead(ctx, raw, adv.Stream, adv.Consumer, adv.Deliveries, "")
+}
+
+// publishDead stores a copy of raw on the dead-letter stream, with headers
+// naming where it came from, once per (stream, consumer, sequence).
+func (c *Consumer) publishDead(ctx context.Context, raw *jetstream.RawStreamMsg, stream, consumer string, deliveries uint64, reason string) error {
 	msg := &nats.Msg{Subject: DeadLetterPrefix + raw.Subject, Data: raw.Data, Header: nats.Header{}}
 	for k, v := range raw.Header {
 		msg.Header[k] = v
 	}
 	msg.Header.Set("Fedsaga-Original-Subject", raw.Subject)
-	msg.Header.Set("Fedsaga-Original-Stream", adv.Stream)
-	msg.Header.Set("Fedsaga-Original-Sequence", fmt.Sprint(adv.StreamSeq))
-	msg.Header.Set("Fedsaga-Consumer", adv.Consumer)
-	msg.Header.Set("Fedsaga-Deliveries", fmt.Sprint(adv.Deliveries))
+	msg.Header.Set("Fedsaga-Original-Stream", stream)
+	msg.Header.Set("Fedsaga-Original-Sequence", fmt.Sprint(raw.Sequence))
+	msg.Header.Set("Fedsaga-Consumer", consumer)
+	msg.Header.Set("Fedsaga-Deliveries", fmt.Sprint(deliveries))
+	if reason != "" {
+		msg.Header.Set("Fedsaga-Reason", reason)
+	}
 	msg.Header.Del(jetstream.MsgIDHeader)
-	_, err = c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dlq-%s-%s-%d", adv.Stream, adv.Consumer, adv.StreamSeq)))
+	_, err := c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dlq-%s-%s-%d", stream, consumer, raw.Sequence)))
 	return err
 }
 
-type memorySeen struct {
-	mu  sync.Mutex
-	ids map[string]bool
+// DefaultSeenCapacity is the default of Options.SeenCapacity.
+const DefaultSeenCapacity = 100_000
+
+// MemorySeen is a Seen in memory that remembers the most recent event ids
+// it marked, up to its capacity: the oldest id is forgotten first. Memory
+// stays bounded however long the consumer runs.
+type MemorySeen struct {
+	mu   sync.Mutex
+	ids  map[string]struct{}
+	ring []string // marked ids, oldest at next once full
+	next int
 }
 
-func (m *memorySeen) Seen(_ context.Context, id string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.ids[id], nil
+// NewMemorySeen returns a MemorySeen for up to capacity ids (at least 1).
+func NewMemorySeen(capacity int) *MemorySeen {
+	capacity = max(capacity, 1)
+	return &MemorySeen{ids: make(map[string]struct{}, capacity), ring: make([]string, 0, capacity)}
 }
 
-func (m *memorySeen) Mark(_ context.Context, id string) error {
+// Seen reports whether id is among the ids remembered.
+func (m *MemorySeen) Seen(_ context.Context, id string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.ids[id] = true
+	_, ok := m.ids[id]
+	return ok, nil
+}
+
+// Mark remembers id, forgetting the oldest id when full.
+func (m *MemorySeen) Mark(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.ids[id]; ok {
+		return nil
+	}
+	if len(m.ring) < cap(m.ring) {
+		m.ring = append(m.ring, id)
+	} else {
+		delete(m.ids, m.ring[m.next])
+		m.ring[m.next] = id
+		m.next = (m.next + 1) % len(m.ring)
+	}
+	m.ids[id] = struct{}{}
 	return nil
+}
+
+// Len is how many ids are remembered: at most the capacity.
+func (m *MemorySeen) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.ids)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/fedsaga/fedsaga/consumer"
 	"github.com/fedsaga/fedsaga/events"
@@ -173,5 +176,172 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	var te *events.TypeError
 	if !errors.As(err, &te) || te.Type != "order.shipped" {
 		t.Errorf("unknown type: %v; want an *events.TypeError", err)
+	}
+}
+
+// TestMemorySeenIsBounded: after capacity+k marks the set holds capacity
+// ids, the most recent ones.
+func TestMemorySeenIsBounded(t *testing.T) {
+	ctx := context.Background()
+	const capacity, extra = 100, 37
+	s := consumer.NewMemorySeen(capacity)
+	for i := range capacity + extra {
+		if err := s.Mark(ctx, fmt.Sprint("ev-", i)); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Mark(ctx, fmt.Sprint("ev-", i)) // marking twice takes no room
+	}
+	if s.Len() != capacity {
+		t.Errorf("Len() = %d after %d marks, want the capacity %d", s.Len(), capacity+extra, capacity)
+	}
+	for i := range capacity + extra {
+		seen, _ := s.Seen(ctx, fmt.Sprint("ev-", i))
+		if want := i >= extra; seen != want {
+			t.Errorf("Seen(ev-%d) = %v, want %v (the oldest %d are forgotten)", i, seen, want, extra)
+		}
+	}
+}
+
+// TestConsumerSeenStaysBounded: a consumer that handled more events than
+// its Seen holds keeps only the most recent ids.
+func TestConsumerSeenStaysBounded(t *testing.T) {
+	js, _ := natstest.Orders(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const capacity, sent = 5, 8
+	for i := range sent {
+		publish(t, js, fmt.Sprint("ord-", i), events.TypeConfirmed)
+	}
+	seen := consumer.NewMemorySeen(capacity)
+	c, err := consumer.New(ctx, js, consumer.Options{Durable: "bounded", Seen: seen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled, done := start(ctx, c)
+	for range sent {
+		select {
+		case <-handled:
+		case <-time.After(30 * time.Second):
+			t.Fatal("events not handled within 30s")
+		}
+	}
+	cancel()
+	<-done
+	if seen.Len() != capacity {
+		t.Errorf("Seen holds %d ids after %d events, want %d", seen.Len(), sent, capacity)
+	}
+}
+
+// logLines is a zerolog sink that hands each line to the test.
+type logLines chan string
+
+func (l logLines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
+}
+
+// start runs c until ctx is done, sending each event's order id to the
+// returned channel; the error channel gets Run's result.
+func start(ctx context.Context, c *consumer.Consumer) (<-chan string, <-chan error) {
+	handled := make(chan string, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(ctx, func(_ context.Context, ev events.Envelope) error {
+			handled <- ev.Data.OrderID
+			return nil
+		})
+	}()
+	return handled, done
+}
+
+// TestConsumerDeadLettersMalformedMessages: a message that is not an order
+// event (not JSON, an unknown type) goes to the dead-letter stream at once
+// with the reason, a log line names its subject and stream sequence, the
+// handler never sees it, and the events after it are handled.
+func TestConsumerDeadLettersMalformedMessages(t *testing.T) {
+	js, stream := natstest.Orders(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	junk := events.Subject("ord-junk", events.TypeConfirmed)
+	if _, err := js.Publish(ctx, junk, []byte("not an event")); err != nil {
+		t.Fatal(err)
+	}
+	shipped, _ := json.Marshal(events.New("order.shipped", time.Now(), events.Order{OrderID: "ord-shipped"}))
+	odd := events.Subject("ord-shipped", events.TypeConfirmed)
+	if _, err := js.Publish(ctx, odd, shipped); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, js, "ord-good", events.TypeConfirmed)
+
+	logs := make(logLines, 100)
+	c, err := consumer.New(ctx, js, consumer.Options{Durable: "strict", Logger: zerolog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled, done := start(ctx, c)
+	select {
+	case id := <-handled:
+		if id != "ord-good" {
+			t.Errorf("handler got %s, want only ord-good", id)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the good event was not handled within 30s")
+	}
+
+	dlq, err := js.Stream(ctx, "ORDERS_DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	for subject, reason := range map[string]string{junk: "not an order event", odd: `"order.shipped"`} {
+		var msg *jetstream.RawStreamMsg
+		waitUntil(t, "dead letter of "+subject, func() bool {
+			msg, err = dlq.GetLastMsgForSubject(ctx, consumer.DeadLetterPrefix+subject)
+			return err == nil
+		})
+		info, _ := stream.GetLastMsgForSubject(ctx, subject)
+		if got := msg.Header.Get("Fedsaga-Original-Sequence"); got != fmt.Sprint(info.Sequence) {
+			t.Errorf("dead letter of %s: Fedsaga-Original-Sequence %s, want %d", subject, got, info.Sequence)
+		}
+		if !strings.Contains(msg.Header.Get("Fedsaga-Reason"), reason) {
+			t.Errorf("dead letter of %s: Fedsaga-Reason %q, want %q in it", subject, msg.Header.Get("Fedsaga-Reason"), reason)
+		}
+		line := fmt.Sprintf(`"subject":%q,"stream_seq":%d`, subject, info.Sequence)
+		waitUntil(t, "log line "+line, func() bool {
+			for {
+				select {
+				case l := <-logs:
+					logged = append(logged, l)
+				default:
+					return slices.ContainsFunc(logged, func(l string) bool { return strings.Contains(l, line) })
+				}
+			}
+		})
+	}
+	select {
+	case id := <-handled:
+		t.Errorf("handler got %s", id)
+	case <-time.After(500 * time.Millisecond):
+	}
+	cancel()
+	<-done
+	// Terminated, not redelivered: nothing pending on the consumer.
+	cons, err := js.Consumer(context.Background(), "ORDERS", "strict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci, err := cons.Info(context.Background()); err != nil || ci.NumAckPending != 0 || ci.NumPending != 0 {
+		t.Errorf("consumer info %+v, %v: want nothing pending", ci, err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

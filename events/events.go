@@ -4,6 +4,8 @@
 package events
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -118,4 +120,57 @@ type PublishResult struct {
 	Stream    string `json:"stream"`
 	Sequence  uint64 `json:"sequence"`
 	Duplicate bool   `json:"duplicate"`
+}
+
+// DecodeError says why a message is not an order event. Err is the JSON
+// error or the rule broken.
+type DecodeError struct {
+	Field string // the envelope's field at fault; "" when the JSON itself is
+	Err   error
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return "not an order event: " + e.Err.Error()
+	}
+	return "not an order event: " + e.Field + ": " + e.Err.Error()
+}
+
+// Unwrap returns the JSON error or the rule broken.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Decode reads an order event: a CloudEvents 1.0 JSON envelope with an id,
+// one of Types and the order's id as subject. Anything else is a
+// *DecodeError. Unknown fields are ignored, so that events with fields
+// added later still decode.
+func Decode(data []byte) (Envelope, error) {
+	var ev Envelope
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return Envelope{}, &DecodeError{Err: err}
+	}
+	bad := func(field string, err error) (Envelope, error) {
+		return Envelope{}, &DecodeError{Field: field, Err: err}
+	}
+	switch {
+	case ev.SpecVersion != "1.0":
+		return bad("specversion", fmt.Errorf("%q: want 1.0", cut(ev.SpecVersion)))
+	case ev.ID == "":
+		return bad("id", errors.New("required"))
+	case CheckType(ev.Type) != nil:
+		return bad("type", CheckType(cut(ev.Type)))
+	case ev.Data.OrderID == "":
+		return bad("data.order_id", errors.New("required"))
+	case ev.Subject != ev.Data.OrderID:
+		return bad("subject", fmt.Errorf("%q: want the order id %q", cut(ev.Subject), cut(ev.Data.OrderID)))
+	}
+	return ev, nil
+}
+
+// cut shortens a value echoed in an error.
+func cut(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
 }

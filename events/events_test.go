@@ -58,7 +58,7 @@ func TestCheckType(t *testing.T) {
 }
 
 // readmeEnvelope is the example envelope of the README's event contract.
-func readmeEnvelope(t *testing.T) []byte {
+func readmeEnvelope(t testing.TB) []byte {
 	t.Helper()
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {

@@ -44,6 +44,15 @@ ensure_workflowcheck() {
   go_install_cached "$WORKFLOWCHECK_BIN" "go.temporal.io/sdk/contrib/tools/workflowcheck@$WORKFLOWCHECK_VERSION"
 }
 
+GOSEC_VERSION="v2.30.0"
+GOSEC_BIN="$CACHE/bin/gosec-$GOSEC_VERSION"
+
+# ensure_gosec builds gosec once; scripts/test.sh runs its G115 check
+# (integer conversions that can overflow or truncate).
+ensure_gosec() {
+  go_install_cached "$GOSEC_BIN" "github.com/securego/gosec/v2/cmd/gosec@$GOSEC_VERSION"
+}
+
 HELM_VERSION="v3.22.0"
 HELM_BIN="$CACHE/bin/helm-$HELM_VERSION"
 

@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_temporal
 ensure_workflowcheck
+ensure_gosec
 ensure_helm
 ensure_postgres
 ensure_nats
@@ -26,5 +27,7 @@ log "go vet"
 go vet ./...
 log "workflowcheck (non-determinism in workflow code)"
 "$WORKFLOWCHECK_BIN" -test=false ./...
+log "gosec G115: no integer conversion that can overflow or truncate (check the bounds first)"
+"$GOSEC_BIN" -quiet -include=G115 ./...
 log "go test"
 go test -count=1 -timeout 30m "$@" ./...

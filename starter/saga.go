@@ -181,6 +181,9 @@ func (f Filter) Query(now time.Time) (string, error) {
 // stateQueries bounds the state queries one List runs at once.
 const stateQueries = 8
 
+// maxListPage is the largest page List asks the server for.
+const maxListPage = 1000
+
 // List finds order sagas through Temporal's visibility store. For sagas
 // still running, Step is the step in progress, read with the state query
 // (at most stateQueries at once); a saga whose query fails keeps the step
@@ -199,8 +202,12 @@ func List(ctx context.Context, c client.Client, f Filter) ([]Summary, error) {
 	var out []Summary
 	var token []byte
 	for len(out) < limit {
+		page := limit - len(out) // > 0 in the loop
+		if page > maxListPage {
+			page = maxListPage
+		}
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Query: query, PageSize: int32(min(limit-len(out), 1000)), NextPageToken: token,
+			Query: query, PageSize: int32(page), NextPageToken: token,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list sagas (%s): %w", query, err)

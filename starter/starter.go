@@ -32,7 +32,15 @@ import (
 // (temporal.task_queue).
 const DefaultTaskQueue = "fedsaga-orders"
 
-// Item is one order line: a SKU and a positive quantity.
+// Limits of an order: Request.Validate, PlaceOrder and ParseItem refuse
+// what lies outside them, naming the limit (see package spec).
+const (
+	MaxQuantity = spec.MaxQuantity // of one SKU in an order
+	MaxItems    = spec.MaxItems    // items in an order
+	MaxIDLength = spec.MaxIDLength // bytes of an order id, customer id or SKU
+)
+
+// Item is one order line: a SKU and a quantity from 1 to MaxQuantity.
 type Item = spec.Item
 
 // Outcome is a finished saga's result.
@@ -166,18 +174,30 @@ func (h *Handle) Result(ctx context.Context) (*Outcome, error) {
 	return &out, nil
 }
 
-// ParseItem parses "SKU=QTY" as the CLI takes it.
+// ParseItem parses "SKU=QTY" as the CLI takes it. The SKU and the quantity
+// must be within the order's limits (spec.CheckSKU, spec.CheckQuantity);
+// the error then wraps the limit broken. String formats an Item back.
 func ParseItem(s string) (Item, error) {
 	sku, qty, ok := strings.Cut(s, "=")
-	if !ok || strings.TrimSpace(sku) == "" {
-		return Item{}, fmt.Errorf("%q: want SKU=QTY, e.g. WIDGET=2", s)
+	sku = strings.TrimSpace(sku)
+	if !ok || sku == "" {
+		return Item{}, fmt.Errorf("%s: want SKU=QTY, e.g. WIDGET=2", spec.Quote(s))
 	}
-	n, err := strconv.Atoi(qty)
-	if err != nil || n <= 0 {
-		return Item{}, fmt.Errorf("%q: quantity %q is not a positive integer", s, qty)
+	if err := spec.CheckSKU(sku); err != nil {
+		return Item{}, fmt.Errorf("%s: SKU: %w", spec.Quote(s), err)
 	}
-	return Item{SKU: strings.TrimSpace(sku), Quantity: n}, nil
+	n, err := strconv.Atoi(strings.TrimSpace(qty))
+	if err != nil {
+		n = 0 // not a number, or beyond int: out of bounds either way
+	}
+	if err := spec.CheckQuantity(n); err != nil {
+		return Item{}, fmt.Errorf("%s: quantity: %w", spec.Quote(s), err)
+	}
+	return Item{SKU: sku, Quantity: n}, nil
 }
+
+// FormatItem is the "SKU=QTY" form of it that ParseItem reads.
+func FormatItem(it Item) string { return it.SKU + "=" + strconv.Itoa(it.Quantity) }
 
 // summary describes the order for the Web UI; the customer appears as its
 // search attribute does (the id, its hash, or not at all).

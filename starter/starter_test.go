@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedsaga/fedsaga/activities/spec"
 )
 
 func TestFilterQuery(t *testing.T) {
@@ -39,21 +41,34 @@ func TestFilterQuery(t *testing.T) {
 
 func TestParseItem(t *testing.T) {
 	for in, want := range map[string]Item{
-		"WIDGET=2":   {SKU: "WIDGET", Quantity: 2},
-		" GADGET =1": {SKU: "GADGET", Quantity: 1},
+		"WIDGET=2":          {SKU: "WIDGET", Quantity: 2},
+		" GADGET =1":        {SKU: "GADGET", Quantity: 1},
+		"GIZMO-LTD=1000000": {SKU: "GIZMO-LTD", Quantity: MaxQuantity},
 	} {
 		if got, err := ParseItem(in); err != nil || got != want {
 			t.Errorf("ParseItem(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for in, why := range map[string]string{
-		"WIDGET":   "want SKU=QTY",
-		"=2":       "want SKU=QTY",
-		"WIDGET=0": "not a positive integer",
-		"WIDGET=x": "not a positive integer",
+	for in, want := range map[string]error{
+		"WIDGET":                       nil,
+		"=2":                           nil,
+		"WIDGET=0":                     spec.ErrQuantity,
+		"WIDGET=x":                     spec.ErrQuantity,
+		"WIDGET=-1":                    spec.ErrQuantity,
+		"WIDGET=1000001":               spec.ErrQuantity,
+		"WIDGET=4294967297":            spec.ErrQuantity, // 2^32+1: int32(n) would be 1
+		"WIDGET=99999999999999999999":  spec.ErrQuantity,
+		"WID GET=1":                    spec.ErrSKU,
+		strings.Repeat("W", 65) + "=1": spec.ErrSKU,
 	} {
-		if _, err := ParseItem(in); err == nil || !strings.Contains(err.Error(), why) {
-			t.Errorf("ParseItem(%q): %v; want an error with %q", in, err, why)
+		_, err := ParseItem(in)
+		switch {
+		case err == nil:
+			t.Errorf("ParseItem(%q) accepted", in)
+		case want == nil && !strings.Contains(err.Error(), "want SKU=QTY"):
+			t.Errorf("ParseItem(%q): %v; want \"want SKU=QTY\"", in, err)
+		case want != nil && !errors.Is(err, want):
+			t.Errorf("ParseItem(%q): %v; want %v", in, err, want)
 		}
 	}
 }

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/rs/zerolog"
 
-	"github.com/fedsaga/fedsaga/activities"
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/internal/natstest"
@@ -55,32 +55,108 @@ func TestNATSDownWhilePublishing(t *testing.T) {
 	s.oneEvent(t, orderID, events.TypeConfirmed)
 }
 
+// holdOutboxMark makes every UPDATE of the order's outbox rows wait, from
+// outside fedsaga: a trigger on tb_outbox takes an advisory lock that the
+// test holds. release lets them go; the trigger is dropped when the test
+// ends.
+func (s *Stack) holdOutboxMark(t *testing.T, orderID string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := s.DBs.DB("orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pgx.ConnectConfig(ctx, db.Pool().Config().ConnConfig.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, `SELECT pg_advisory_lock(hashtext($1))`, orderID); err != nil {
+		t.Fatal(err)
+	}
+	name := pgx.Identifier{strings.ReplaceAll("hold_"+orderID, "-", "_")}.Sanitize()
+	literal := "'" + strings.ReplaceAll(orderID, "'", "''") + "'"
+	for _, sql := range []string{
+		`CREATE FUNCTION ` + name + `() RETURNS trigger LANGUAGE plpgsql AS $$
+		 BEGIN PERFORM pg_advisory_xact_lock(hashtext(OLD.order_id)); RETURN NEW; END $$`,
+		`CREATE TRIGGER ` + name + ` BEFORE UPDATE ON tb_outbox FOR EACH ROW
+		 WHEN (OLD.order_id = ` + literal + `) EXECUTE FUNCTION ` + name + `()`,
+	} {
+		if _, err := holder.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	released := false
+	release = func() {
+		if !released {
+			released = true
+			_, _ = holder.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+		}
+	}
+	t.Cleanup(func() {
+		release()
+		_, _ = holder.Exec(ctx, `DROP TRIGGER IF EXISTS `+name+` ON tb_outbox`)
+		_, _ = holder.Exec(ctx, `DROP FUNCTION IF EXISTS `+name+`()`)
+		holder.Close(ctx)
+	})
+	return release
+}
+
+// markQuery is the start of PublishEvent's statement that marks an outbox
+// row published.
+const markQuery = `UPDATE tb_outbox SET published_at = now() WHERE id = $1 AND published_at IS NULL`
+
+// waitingMarks counts (and with terminate, terminates) the connections to
+// the orders database whose outbox UPDATE waits for a lock.
+func (s *Stack) waitingMarks(t *testing.T, query string, terminate bool) int64 {
+	t.Helper()
+	sql := `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1 || '%'`
+	if terminate {
+		sql = strings.Replace(sql, "count(*)", "count(*) FILTER (WHERE pg_terminate_backend(pid))", 1)
+	}
+	return s.count(t, "orders", sql, query)
+}
+
+// TestWorkerDiesBetweenAckAndOutboxUpdate: the worker process is killed
+// after the stream acknowledged the event and before the outbox row is
+// marked published. The fault comes from outside: the test holds the
+// outbox UPDATE in the database, sees the message in the stream and the
+// UPDATE waiting, then kills the worker and terminates its connection.
 func TestWorkerDiesBetweenAckAndOutboxUpdate(t *testing.T) {
 	s := stack
 	p := s.addProduct(t, 100, 10)
 	customer := s.addCustomer(t, 10_000)
 	queue := uniq(t, "queue")
+	orderID := uniq(t, "ord")
+	release := s.holdOutboxMark(t, orderID)
 
-	// A worker process that exits right after the stream's acknowledgement.
 	doomed := exec.Command(fedsagaBin(t), "--config", s.ConfigPath, "worker")
-	doomed.Env = append(doomed.Environ(), "FEDSAGA_TEMPORAL__TASK_QUEUE="+queue,
-		activities.FaultEnv+"="+activities.FaultExitAfterAck, "FEDSAGA_EVENTS__RELAY_DELAY=1h")
+	doomed.Env = append(doomed.Environ(), "FEDSAGA_TEMPORAL__TASK_QUEUE="+queue, "FEDSAGA_EVENTS__RELAY_DELAY=1h")
 	if err := doomed.Start(); err != nil {
 		t.Fatal(err)
 	}
-	orderID := uniq(t, "ord")
+	t.Cleanup(func() { doomed.Process.Kill(); doomed.Wait() })
 	h := s.start(t, starter.Request{OrderID: orderID, CustomerID: customer, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}}, queue)
-	err := doomed.Wait()
-	if doomed.ProcessState.ExitCode() != 3 {
-		t.Fatalf("worker exited with %v, want the injected exit 3", err)
+	waitFor(t, "event acknowledged and its outbox update waiting", time.Minute, func() (bool, string) {
+		msgs, waiting := len(s.messages(t, orderID)), s.waitingMarks(t, markQuery, false)
+		return msgs == 1 && waiting == 1, fmt.Sprintf("%d messages, %d outbox updates waiting", msgs, waiting)
+	})
+	if err := doomed.Process.Kill(); err != nil {
+		t.Fatal(err)
 	}
-	// The message is in the stream, the outbox row is not marked.
+	_ = doomed.Wait()
+	// The message is in the stream, the outbox row is not marked; the dead
+	// worker's UPDATE never commits.
 	if msgs := s.messages(t, orderID); len(msgs) != 1 {
 		t.Fatalf("after the crash: %d messages, want 1", len(msgs))
 	}
 	if n := s.count(t, "orders", `SELECT count(*) FROM tb_outbox WHERE order_id = $1 AND published_at IS NULL`, orderID); n != 1 {
 		t.Fatalf("outbox row marked before the crash")
 	}
+	if n := s.waitingMarks(t, "UPDATE tb_outbox", true); n == 0 {
+		t.Fatal("the dead worker's outbox update was not there to terminate")
+	}
+	release()
 
 	// A new worker takes over the saga; its publish and the relays repeat
 	// the event: still one message.

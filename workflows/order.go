@@ -11,7 +11,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -86,33 +85,48 @@ type Outcome struct {
 	Resolved []string `json:"resolved,omitempty"`
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// Validate checks the input's shape. It reports every problem at once,
-// each a *FieldError naming its field (errors.Join).
+// Validate checks the input against the order's limits (package spec:
+// ids, item count, quantity per item and per SKU). It reports every
+// problem at once, each a *FieldError naming its field (errors.Join).
 func (in *PlaceOrderInput) Validate() error {
 	var errs []error
-	bad := func(field, value, problem string) {
-		errs = append(errs, &FieldError{Field: field, Value: value, Problem: problem})
-	}
-	if !idPattern.MatchString(in.OrderID) {
-		bad("order_id", strconv.Quote(in.OrderID), "want 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'")
-	}
-	if in.CustomerID == "" {
-		bad("customer_id", "", "required")
-	}
-	if len(in.Items) == 0 {
-		bad("items", "", "at least one item is required")
-	}
-	for i, it := range in.Items {
-		if it.SKU == "" {
-			bad(fmt.Sprintf("items[%d].sku", i), "", "required")
+	check := func(field, value string, err error) {
+		if err != nil {
+			errs = append(errs, &FieldError{Field: field, Value: value, Problem: err.Error(), Err: err})
 		}
-		if it.Quantity <= 0 {
-			bad(fmt.Sprintf("items[%d].quantity", i), strconv.Itoa(it.Quantity), "want a positive integer")
+	}
+	check("order_id", quote(in.OrderID), spec.CheckOrderID(in.OrderID))
+	check("customer_id", quote(in.CustomerID), spec.CheckCustomerID(in.CustomerID))
+	check("items", strconv.Itoa(len(in.Items)), spec.CheckItemCount(len(in.Items)))
+	perSKU := map[string]int{}
+	var skus []string
+	for i, it := range in.Items {
+		check(fmt.Sprintf("items[%d].sku", i), quote(it.SKU), spec.CheckSKU(it.SKU))
+		qerr := spec.CheckQuantity(it.Quantity)
+		check(fmt.Sprintf("items[%d].quantity", i), strconv.Itoa(it.Quantity), qerr)
+		if qerr != nil {
+			continue
+		}
+		if _, ok := perSKU[it.SKU]; !ok {
+			skus = append(skus, it.SKU)
+		}
+		perSKU[it.SKU] += it.Quantity // at most MaxItems × MaxQuantity: no overflow
+	}
+	for _, sku := range skus {
+		if n := perSKU[sku]; spec.CheckQuantity(n) != nil {
+			check("items", "SKU "+quote(sku)+" adds up to "+strconv.Itoa(n), spec.ErrQuantity)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// quote prints a value for a FieldError: "" for an empty one (a missing
+// value).
+func quote(s string) string {
+	if s == "" {
+		return ""
+	}
+	return spec.Quote(s)
 }
 
 // FieldError is one invalid field of an input.
@@ -120,6 +134,9 @@ type FieldError struct {
 	Field   string // JSON name and path, e.g. "customer_id" or "items[1].quantity"
 	Value   string // the value given, as printed; "" for a missing one
 	Problem string // what is wrong, and what is allowed
+	// Err is the limit broken (spec.ErrQuantity, spec.ErrRequired, ...),
+	// for errors.Is.
+	Err error
 }
 
 func (e *FieldError) Error() string {
@@ -128,6 +145,9 @@ func (e *FieldError) Error() string {
 	}
 	return e.Field + " " + e.Value + ": " + e.Problem
 }
+
+// Unwrap returns the limit broken.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Settings are the worker's saga settings. The order saga records them in
 // its history when it starts, so a worker with other settings replays it
@@ -180,7 +200,7 @@ type orderRun struct {
 
 func (r *orderRun) setup(ctx workflow.Context) error {
 	if err := r.in.Validate(); err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), spec.ErrInvalidInput, nil)
 	}
 	r.logger = log.With(workflow.GetLogger(ctx), "order_id", r.in.OrderID)
 	var err error

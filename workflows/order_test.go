@@ -568,18 +568,39 @@ func TestPlaceOrderValidateRefused(t *testing.T) {
 	}
 }
 
+// TestPlaceOrderInvalidInput: input outside the order's limits fails the
+// workflow with a non-retryable InvalidInput error naming the field, before
+// any activity runs (a quantity of 2^32+1 would be 1 in an int32 column).
 func TestPlaceOrderInvalidInput(t *testing.T) {
-	f := newFakes()
-	env := newOrderEnv(t, Settings{}, f)
-	in := testInput()
-	in.OrderID = "bad id"
-	_, err := runOrder(t, env, in)
-	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || app.Type() != "InvalidInput" || !app.NonRetryable() || !strings.Contains(app.Error(), "order_id") {
-		t.Fatalf("workflow error %v, want InvalidInput naming order_id", err)
+	for _, tc := range []struct {
+		name   string
+		modify func(*PlaceOrderInput)
+		field  string
+	}{
+		{"bad order id", func(in *PlaceOrderInput) { in.OrderID = "bad id" }, "order_id"},
+		{"quantity 2^32+1", func(in *PlaceOrderInput) { in.Items[0].Quantity = 4294967297 }, "items[0].quantity"},
+		{"2000 items", func(in *PlaceOrderInput) {
+			in.Items = make([]spec.Item, 2000)
+			for i := range in.Items {
+				in.Items[i] = spec.Item{SKU: "WIDGET", Quantity: 1}
+			}
+		}, "items"},
+		{"customer id with a space", func(in *PlaceOrderInput) { in.CustomerID = "alice smith" }, "customer_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakes()
+			env := newOrderEnv(t, Settings{}, f)
+			in := testInput()
+			tc.modify(&in)
+			_, err := runOrder(t, env, in)
+			var app *temporal.ApplicationError
+			if !errors.As(err, &app) || app.Type() != spec.ErrInvalidInput || !app.NonRetryable() || !strings.Contains(app.Error(), tc.field) {
+				t.Fatalf("workflow error %v, want InvalidInput naming %s", err, tc.field)
+			}
+			assertCalls(t, f.Calls(), nil)
+			assertUpserts(t, f.sa, nil)
+		})
 	}
-	assertCalls(t, f.Calls(), nil)
-	assertUpserts(t, f.sa, nil)
 }
 
 // failureKind is a way for a forward step to fail.
@@ -1503,6 +1524,11 @@ func TestPlaceOrderInputValidate(t *testing.T) {
 		{"quantity 0", func(in *PlaceOrderInput) { in.Items[1].Quantity = 0 }, "items[1].quantity"},
 		{"negative quantity", func(in *PlaceOrderInput) { in.Items[0].Quantity = -1 }, "items[0].quantity"},
 		{"empty sku", func(in *PlaceOrderInput) { in.Items[0].SKU = "" }, "items[0].sku"},
+		{"quantity at the maximum", func(in *PlaceOrderInput) { in.Items[0].Quantity = spec.MaxQuantity }, ""},
+		{"quantity above the maximum", func(in *PlaceOrderInput) { in.Items[0].Quantity = spec.MaxQuantity + 1 }, "items[0].quantity"},
+		{"customer id with a space", func(in *PlaceOrderInput) { in.CustomerID = "a b" }, "customer_id"},
+		{"customer id as an email", func(in *PlaceOrderInput) { in.CustomerID = "alice.b@example.com" }, ""},
+		{"sku with a space", func(in *PlaceOrderInput) { in.Items[0].SKU = "W 1" }, "items[0].sku"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,7 +58,7 @@ moves to the dead-letter stream ORDERS_DLQ.`,
 		}
 		ctx := cmd.Context()
 		c, err := consumer.New(ctx, js, consumer.Options{
-			Stream: config.OrdersStream, Durable: durable, Types: types, MaxDeliver: maxDeliver,
+			Stream: config.OrdersStream, Durable: durable, Types: types, MaxDeliver: maxDeliver, Logger: a.logger,
 		})
 		if err != nil {
 			return err

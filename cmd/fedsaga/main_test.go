@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,16 @@ func TestExitCodes(t *testing.T) {
 			[]string{`--order-id "a b": want`}},
 		{"every problem", []string{"order", "place", "--item", "W", "--order-id", "a.b"}, 2,
 			[]string{"--customer", "--order-id", `--item "W"`}},
+		{"quantity beyond int32", []string{"order", "place", "--customer", "alice", "--item", "W=4294967297"}, 2,
+			[]string{`--item "W=4294967297": quantity: want an integer from 1 to 1000000`}},
+		{"one SKU adds up too much", []string{"order", "place", "--customer", "alice", "--item", "W=1000000", "--item", "W=1"}, 2,
+			[]string{`--item SKU "W" adds up to 1000001: want an integer from 1 to 1000000`}},
+		{"too many items", append([]string{"order", "place", "--customer", "alice"}, manyItems(101)...), 2,
+			[]string{"--item 101: want 1 to 100 items"}},
+		{"bad customer id", []string{"order", "place", "--customer", "alice smith", "--item", "W=1"}, 2,
+			[]string{`--customer "alice smith": want 1 to 64 characters`}},
+		{"bad SKU", []string{"order", "place", "--customer", "alice", "--item", "W/1=1"}, 2,
+			[]string{`--item "W/1=1": SKU: want 1 to 64 characters`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,4 +115,13 @@ func TestOutputFlag(t *testing.T) {
 			}
 		}
 	}
+}
+
+// manyItems is n --item flags with distinct SKUs.
+func manyItems(n int) []string {
+	var args []string
+	for i := range n {
+		args = append(args, "--item", fmt.Sprintf("SKU-%d=1", i))
+	}
+	return args
 }

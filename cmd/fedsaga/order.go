@@ -80,7 +80,7 @@ Bad input exits with code 2 and starts nothing.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&customer, "customer", "", "customer id (required)")
-	f.StringArrayVar(&items, "item", nil, "an item as SKU=QTY, QTY a positive integer (repeatable, at least one)")
+	f.StringArrayVar(&items, "item", nil, fmt.Sprintf("an item as SKU=QTY, QTY from 1 to %d (repeatable, 1 to %d items)", starter.MaxQuantity, starter.MaxItems))
 	f.StringVar(&orderID, "order-id", "", "order id (default: a new one); the saga's workflow id is order-<id>")
 	f.BoolVar(&wait, "wait", false, "wait for the outcome and print it (as JSON unless --output text)")
 	return cmd
@@ -92,7 +92,7 @@ var orderFlags = map[string]string{"order_id": "--order-id", "customer_id": "--c
 // placeRequest checks the command line before anything is contacted; every
 // problem names its flag and exits with code 2.
 func placeRequest(customer, orderID string, items []string) (starter.Request, error) {
-	req := starter.Request{OrderID: orderID, CustomerID: customer}
+	req := starter.Request{OrderID: orderID, CustomerID: strings.TrimSpace(customer)}
 	var errs []string
 	for _, s := range items {
 		it, err := starter.ParseItem(s)
@@ -106,10 +106,9 @@ func placeRequest(customer, orderID string, items []string) (starter.Request, er
 	if probe.OrderID == "" {
 		probe.OrderID = "x" // PlaceOrder makes one
 	}
-	probe.CustomerID = strings.TrimSpace(customer)
-	badItems := len(errs) > 0
+	noItems := len(errs) > 0 && len(req.Items) == 0
 	for _, fe := range starter.FieldErrors(probe.Validate()) {
-		if fe.Field == "items" && badItems {
+		if fe.Field == "items" && noItems {
 			continue // the bad --item values are named already
 		}
 		field, path, _ := strings.Cut(fe.Field, "[")
