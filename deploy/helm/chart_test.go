@@ -32,7 +32,11 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/federation/api"
 )
 
 const chart = "fedsaga"
@@ -99,6 +103,13 @@ var renderings = []rendering{
 	{name: "nats user and password", set: []string{"config.nats.auth.type=user_password", "config.nats.auth.user=fedsaga"},
 		config: configCheck{natsAuth: config.AuthUserPassword}},
 	{name: "nats nkey", set: []string{"config.nats.auth.type=nkey"}, config: configCheck{natsAuth: config.AuthNKey}},
+	{name: "read API mutual TLS, no tokens, codec", set: []string{
+		"api.tls.secretName=read-api-tls", "api.tls.clientCAKey=ca.crt", "secrets.readAPITokens.key=",
+		"codec.enabled=true", "codec.secret=codec-keys", "codec.activeKey=k2", "codec.keys.k1=old-key", "codec.keys.k2=new-key",
+		"codec.customerIdAttribute=hash", "codec.customerIdKey=customer-id",
+	}, config: configCheck{natsAuth: config.AuthNone}},
+	{name: "read API without authentication", set: []string{"api.auth=none", "secrets.readAPITokens.key="},
+		config: configCheck{natsAuth: config.AuthNone}},
 }
 
 // args are the arguments of helm cmd (template or lint) for r.
@@ -254,13 +265,20 @@ func TestRenderings(t *testing.T) {
 			checkScaling(t, objs)
 			checkNoSecretInConfigMaps(t, objs)
 
+			checkServiceMonitors(t, objs)
+
 			cfg := loadConfig(t, objs, worker, r.config)
 			if cfg == nil {
 				return // a key the configuration does not know yet
 			}
 			checkWorker(t, worker, cfg)
-			checkAPI(t, api, objs, cfg)
 			checkFiles(t, worker, cfg)
+			// The read API's own environment: its tokens are its alone.
+			if cfg = loadConfig(t, objs, api, r.config); cfg == nil {
+				return
+			}
+			checkAPI(t, api, objs, cfg)
+			checkFiles(t, api, cfg)
 		})
 	}
 }
@@ -439,12 +457,18 @@ func knows(key string) bool {
 }
 
 // loadConfig loads the rendered fedsaga.toml with config.Load, in the
-// environment the worker container gets: each variable taken from a Secret
-// set to the rendered Secret's value, or a stand-in. It returns nil when
-// the only problems are pending keys.
-func loadConfig(t *testing.T, objs *objects, worker *appsv1.Deployment, want configCheck) *config.Config {
+// environment the container of d gets (and nothing else of fedsaga's):
+// each variable taken from a Secret set to the rendered Secret's value, or
+// a stand-in. It returns nil when the only problems are pending keys.
+func loadConfig(t *testing.T, objs *objects, d *appsv1.Deployment, want configCheck) *config.Config {
 	t.Helper()
-	c := worker.Spec.Template.Spec.Containers[0]
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "FEDSAGA_") && name != "FEDSAGA_HELM_BIN" {
+			t.Setenv(name, "")
+			os.Unsetenv(name)
+		}
+	}
 	values := map[string]string{}
 	for _, s := range objs.secrets {
 		for k, v := range s.StringData {
@@ -467,7 +491,7 @@ func loadConfig(t *testing.T, objs *objects, worker *appsv1.Deployment, want con
 			}
 			env[e.Name] = v
 		default:
-			t.Errorf("worker env %s: from %+v; want a value or a Secret", e.Name, e.ValueFrom)
+			t.Errorf("%s env %s: from %+v; want a value or a Secret", d.Name, e.Name, e.ValueFrom)
 		}
 	}
 	for name, v := range env {
@@ -598,19 +622,98 @@ func checkAPI(t *testing.T, d *appsv1.Deployment, objs *objects, cfg *config.Con
 	if got, want := containerPort(t, c, "http"), port(t, cfg.Federation.HTTPAddress); got != want {
 		t.Errorf("api containerPort %d, federation.http_address %q", got, cfg.Federation.HTTPAddress)
 	}
-	var found bool
-	for _, s := range objs.services {
-		if s.Spec.Selector["app.kubernetes.io/component"] == "api" && s.Spec.Ports[0].TargetPort.String() == "http" {
-			found = true
+	if got, want := containerPort(t, c, "metrics"), port(t, cfg.Federation.API.MetricsAddress); got != want {
+		t.Errorf("api containerPort metrics %d, federation.api.metrics_address %q", got, cfg.Federation.API.MetricsAddress)
+	}
+	for _, addr := range []string{cfg.Federation.HTTPAddress, cfg.Federation.API.MetricsAddress} {
+		if host, _, _ := net.SplitHostPort(addr); host != "" {
+			t.Errorf("the read API listens on %q: want every interface of the pod (\":port\")", addr)
 		}
 	}
-	if !found {
-		t.Error("no Service in front of the read API's http port")
+	checkAPIAuth(t, cfg)
+	for _, token := range cfg.Federation.API.Tokens {
+		for name, cm := range objs.configMaps {
+			for key, data := range cm.Data {
+				if strings.Contains(data, string(token)) {
+					t.Errorf("ConfigMap %s %s holds a read API token", name, key)
+				}
+			}
+		}
+	}
+	tls := cfg.Federation.API.TLS.CertFile != ""
+	for _, probe := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
+		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != "/healthz" || (probe.HTTPGet.Scheme == corev1.URISchemeHTTPS) != tls {
+			t.Errorf("api probe %+v: want GET /healthz, HTTPS when federation.api.tls.cert_file is set (%v)", probe, tls)
+		}
+	}
+	ports := map[string]bool{}
+	for _, s := range objs.services {
+		if s.Spec.Selector["app.kubernetes.io/component"] == "api" {
+			for _, p := range s.Spec.Ports {
+				ports[p.TargetPort.String()] = true
+			}
+		}
+	}
+	if !ports["http"] || !ports["metrics"] {
+		t.Errorf("the read API's Service targets ports %v; want http and metrics", ports)
+	}
+}
+
+// checkAPIAuth: `fedsaga serve` starts with cfg. It runs api.Start itself
+// (on a loopback port, without metrics) when the configuration names no
+// TLS files, which the test does not have; with TLS files it checks the
+// rule api.Start applies (federation/api/start.go), which federation/api
+// exposes no function for: auth "none", a token, or a client CA.
+func checkAPIAuth(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	a := cfg.Federation.API
+	if a.TLS != (config.APITLS{}) {
+		if a.Auth != config.APIAuthNone && len(a.Tokens) == 0 && a.TLS.ClientCAFile == "" {
+			t.Errorf("federation.api: auth %q without tokens or a client CA: `fedsaga serve` refuses to start", a.Auth)
+		}
+		return
+	}
+	fed := cfg.Federation
+	fed.HTTPAddress, fed.API.MetricsAddress = "127.0.0.1:0", ""
+	svc, err := api.Start(fed, nil, prometheus.NewRegistry(), zerolog.Nop())
+	if err != nil {
+		t.Errorf("`fedsaga serve` does not start with the chart's configuration: %v", err)
+		return
+	}
+	if err := svc.Shutdown(time.Second); err != nil {
+		t.Error(err)
+	}
+}
+
+// checkServiceMonitors: every port a ServiceMonitor scrapes is a port of
+// each Service it selects, and it selects the workers' and the read API's.
+func checkServiceMonitors(t *testing.T, objs *objects) {
+	t.Helper()
+	for _, m := range objs.monitors {
+		components := map[string]bool{}
+		for _, s := range objs.services {
+			selected := true
+			for k, v := range m.Spec.Selector.MatchLabels {
+				selected = selected && s.Labels[k] == v
+			}
+			if !selected {
+				continue
+			}
+			components[s.Labels["app.kubernetes.io/component"]] = true
+			for _, e := range m.Spec.Endpoints {
+				if !slices.ContainsFunc(s.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == e.Port }) {
+					t.Errorf("ServiceMonitor %s scrapes port %q, which Service %s does not have", m.ObjectMeta.Name, e.Port, s.Name)
+				}
+			}
+		}
+		if !components["worker"] || !components["api"] {
+			t.Errorf("ServiceMonitor %s selects the Services of %v; want worker and api", m.ObjectMeta.Name, components)
+		}
 	}
 }
 
 // checkFiles: every file the configuration names is in a volume mounted
-// from a Secret.
+// from a Secret, the codec keys and the read API's TLS files included.
 func checkFiles(t *testing.T, d *appsv1.Deployment, cfg *config.Config) {
 	t.Helper()
 	pod := d.Spec.Template.Spec
@@ -620,14 +723,26 @@ func checkFiles(t *testing.T, d *appsv1.Deployment, cfg *config.Config) {
 			secretVolumes[v.Name] = *v.Secret
 		}
 	}
-	for key, file := range map[string]string{
-		"nats.auth.nkey_seed_file":   cfg.NATS.Auth.NKeySeedFile,
-		"nats.auth.credentials_file": cfg.NATS.Auth.CredentialsFile,
-		"nats.tls.ca_file":           cfg.NATS.TLS.CAFile,
-		"nats.tls.cert_file":         cfg.NATS.TLS.CertFile,
-		"nats.tls.key_file":          cfg.NATS.TLS.KeyFile,
-	} {
-		if file == "" {
+	files := map[string]string{
+		"nats.auth.nkey_seed_file":          cfg.NATS.Auth.NKeySeedFile,
+		"nats.auth.credentials_file":        cfg.NATS.Auth.CredentialsFile,
+		"nats.tls.ca_file":                  cfg.NATS.TLS.CAFile,
+		"nats.tls.cert_file":                cfg.NATS.TLS.CertFile,
+		"nats.tls.key_file":                 cfg.NATS.TLS.KeyFile,
+		"codec.customer_id_key.file":        cfg.Codec.CustomerIDKey.File,
+		"federation.api.tls.cert_file":      cfg.Federation.API.TLS.CertFile,
+		"federation.api.tls.key_file":       cfg.Federation.API.TLS.KeyFile,
+		"federation.api.tls.client_ca_file": cfg.Federation.API.TLS.ClientCAFile,
+	}
+	for id, k := range cfg.Codec.Keys {
+		files["codec.keys."+id+".file"] = k.File
+	}
+	if cfg.Codec.Enabled && len(cfg.Codec.Keys) == 0 {
+		t.Error("codec.enabled without keys")
+	}
+	for key, file := range files {
+		// Only `fedsaga serve` reads federation.api.tls: only its pod mounts them.
+		if file == "" || strings.HasPrefix(key, "federation.api.") && d.Spec.Template.Labels["app.kubernetes.io/component"] != "api" {
 			continue
 		}
 		ok := false
@@ -641,7 +756,7 @@ func checkFiles(t *testing.T, d *appsv1.Deployment, cfg *config.Config) {
 			}
 		}
 		if !ok {
-			t.Errorf("%s = %q is not a file of a Secret volume", key, file)
+			t.Errorf("%s: %s = %q is not a file of a Secret volume", d.Name, key, file)
 		}
 	}
 }
@@ -651,19 +766,36 @@ func TestRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		set  []string
 		want string
+		file string
 	}{
-		{[]string{"worker.autoscaling.enabled=false", "worker.keda.enabled=true", "worker.keda.minReplicaCount=0"}, "worker.keda.minReplicaCount must be at least 1"},
-		{[]string{"worker.autoscaling.minReplicas=0"}, "worker.autoscaling.minReplicas must be at least 1"},
-		{[]string{"worker.replicas=0"}, "worker.replicas must be at least 1"},
-		{[]string{"worker.keda.enabled=true"}, "set worker.autoscaling.enabled=false"},
-		{[]string{"worker.terminationMarginSeconds=0"}, "worker.terminationMarginSeconds"},
-		{[]string{"config.worker.stop_timeout=1m"}, "set worker.stopTimeoutSeconds instead"},
-		{[]string{"config.databases.orders.url=postgres://u:p@h/db"}, "secrets.databaseURLs.orders"},
-		{[]string{"config.databases.audit.pool_size=5"}, "add secrets.databaseURLs.audit"},
-		{[]string{"config.nats.auth.token=abc"}, "set secrets.natsToken instead"},
+		{set: []string{"secrets.readAPITokens.key="}, want: "api.enabled with api.auth=required needs a way to authenticate"},
+		{set: []string{"secrets.readAPITokens.key=", "api.tls.secretName=api-tls"}, want: "api.tls.clientCAKey"},
+		{set: []string{"api.tls.clientCAKey=ca.crt"}, want: "api.tls.clientCAKey needs api.tls.secretName"},
+		{set: []string{"api.auth=open"}, want: `api.auth is "open"`},
+		{set: []string{"config.federation.api.tokens={abcdefghijklmnopq}"}, want: "set secrets.readAPITokens"},
+		{set: []string{"config.federation.api.auth=none"}, want: "set api.auth instead"},
+		{set: []string{"secrets.values.read-api-tokens=null"}, want: `secrets.values has no "read-api-tokens"`, file: "values-local.yaml"},
+		{set: []string{"secrets.values.read-api-tokens=long-enough-token-1\\,short"}, want: "token 2 has 5 characters", file: "values-local.yaml"},
+		{set: []string{"codec.enabled=true", "codec.activeKey=k1", "codec.keys.k1=k1"}, want: "codec.secret is not set"},
+		{set: []string{"codec.enabled=true", "codec.secret=codec", "codec.activeKey=k2", "codec.keys.k1=k1"}, want: `codec.activeKey "k2" is not an id of codec.keys`},
+		{set: []string{"codec.secret=codec", "codec.customerIdAttribute=hash"}, want: "codec.customerIdAttribute hash needs codec.customerIdKey"},
+		{set: []string{"config.codec.keys.k1.env=KEY"}, want: "set codec.secret and codec.keys instead"},
+		{set: []string{"worker.autoscaling.enabled=false", "worker.keda.enabled=true", "worker.keda.minReplicaCount=0"}, want: "worker.keda.minReplicaCount must be at least 1"},
+		{set: []string{"worker.autoscaling.minReplicas=0"}, want: "worker.autoscaling.minReplicas must be at least 1"},
+		{set: []string{"worker.replicas=0"}, want: "worker.replicas must be at least 1"},
+		{set: []string{"worker.keda.enabled=true"}, want: "set worker.autoscaling.enabled=false"},
+		{set: []string{"worker.terminationMarginSeconds=0"}, want: "worker.terminationMarginSeconds"},
+		{set: []string{"config.worker.stop_timeout=1m"}, want: "set worker.stopTimeoutSeconds instead"},
+		{set: []string{"config.databases.orders.url=postgres://u:p@h/db"}, want: "secrets.databaseURLs.orders"},
+		{set: []string{"config.databases.audit.pool_size=5"}, want: "add secrets.databaseURLs.audit"},
+		{set: []string{"config.nats.auth.token=abc"}, want: "set secrets.natsToken instead"},
 	} {
 		t.Run(strings.Join(tc.set, ","), func(t *testing.T) {
-			out, err := helm(t, rendering{set: tc.set}.args("template")...)
+			r := rendering{set: tc.set}
+			if tc.file != "" {
+				r.files = []string{tc.file}
+			}
+			out, err := helm(t, r.args("template")...)
 			if err == nil {
 				t.Fatalf("rendered, want a failure naming %q:\n%.300s", tc.want, out)
 			}

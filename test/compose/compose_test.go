@@ -667,3 +667,46 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 }
+
+// composeDefault resolves Compose's ${VAR:-default} interpolation to the
+// default, as `docker compose up` does when VAR is not set.
+var composeDefault = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}`)
+
+// TestReadAPI: the api service's environment loads, and `fedsaga serve`
+// would start with it: it listens on every interface of the container (the
+// published port), serves metrics on an exposed port, and has a token.
+func TestReadAPI(t *testing.T) {
+	cf := loadCompose(t)
+	svc, ok := cf.Services["api"]
+	if !ok || !slices.Equal(svc.command(), []string{"serve"}) {
+		t.Fatalf("no service api with command [serve] in %s", composePath)
+	}
+	t.Setenv(config.EnvConfig, filepath.Join(t.TempDir(), "empty.toml"))
+	if err := os.WriteFile(os.Getenv(config.EnvConfig), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range svc.env() {
+		t.Setenv(k, composeDefault.ReplaceAllString(v, "$1"))
+	}
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatalf("the api service's environment does not load: %v", err)
+	}
+	api := cfg.Federation.API
+	// The rule api.Start applies before it listens (federation/api/start.go,
+	// which exposes no function for it).
+	if api.Auth != config.APIAuthNone && len(api.Tokens) == 0 && api.TLS.ClientCAFile == "" {
+		t.Errorf("federation.api: no tokens and no client CA with auth %q: `fedsaga serve` refuses to start", api.Auth)
+	}
+	if !strings.HasPrefix(cfg.Federation.HTTPAddress, ":") && !strings.HasPrefix(cfg.Federation.HTTPAddress, "0.0.0.0:") {
+		t.Errorf("federation.http_address = %q: unreachable from outside the container", cfg.Federation.HTTPAddress)
+	}
+	_, httpPort, _ := strings.Cut(cfg.Federation.HTTPAddress, ":")
+	if !slices.ContainsFunc(svc.Ports, func(p any) bool { return strings.HasSuffix(fmt.Sprint(p), ":"+httpPort) }) {
+		t.Errorf("federation.http_address %q: port not published: %v", cfg.Federation.HTTPAddress, svc.Ports)
+	}
+	host, metricsPort, _ := strings.Cut(api.MetricsAddress, ":")
+	if host != "" && host != "0.0.0.0" || !slices.ContainsFunc(svc.Expose, func(p any) bool { return fmt.Sprint(p) == metricsPort }) {
+		t.Errorf("federation.api.metrics_address = %q: want every interface and the port exposed (%v)", api.MetricsAddress, svc.Expose)
+	}
+}

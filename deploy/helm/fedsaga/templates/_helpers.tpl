@@ -73,6 +73,15 @@ when the values contradict what fedsaga needs.
       (list "worker" "stop_timeout" "worker.stopTimeoutSeconds")
       (list "worker" "http_address" "worker.port")
       (list "federation" "http_address" "api.port")
+      (list "federation" "api" "metrics_address" "api.metricsPort")
+      (list "federation" "api" "auth" "api.auth")
+      (list "federation" "api" "tokens" "secrets.readAPITokens (a Secret and its key)")
+      (list "federation" "api" "tls" "api.tls")
+      (list "codec" "enabled" "codec.enabled")
+      (list "codec" "active_key" "codec.activeKey")
+      (list "codec" "keys" "codec.secret and codec.keys")
+      (list "codec" "customer_id_attribute" "codec.customerIdAttribute")
+      (list "codec" "customer_id_key" "codec.secret and codec.customerIdKey")
       (list "temporal" "api_key" "temporal.apiKey and secrets.temporalAPIKey")
       (list "temporal" "tls" "temporal.tls and secrets.temporalTLS")
       (list "nats" "tls" "secrets.natsTLS")
@@ -91,6 +100,8 @@ when the values contradict what fedsaga needs.
 {{- fail (printf "config.%s is set by the chart: set %s instead" (join "." $path) (last $k)) -}}
 {{- end -}}
 {{- end -}}
+{{- include "fedsaga.checkAPI" . -}}
+{{- include "fedsaga.checkCodec" . -}}
 {{- range $name, $db := ($c.databases | default dict) -}}
 {{- if hasKey $db "url" -}}
 {{- fail (printf "config.databases.%s.url would put a password in the ConfigMap: set secrets.databaseURLs.%s (a Secret and its key) instead" $name $name) -}}
@@ -99,6 +110,54 @@ when the values contradict what fedsaga needs.
 {{- fail (printf "config.databases.%s has no URL: add secrets.databaseURLs.%s (a Secret and its key)" $name $name) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/* fedsaga.checkAPI: `fedsaga serve` refuses to start without authentication. */}}
+{{- define "fedsaga.checkAPI" -}}
+{{- $a := .Values.api -}}
+{{- if $a.enabled -}}
+{{- if not (has $a.auth (list "required" "none")) -}}
+{{- fail (printf "api.auth is %q: want \"required\" or \"none\"" (toString $a.auth)) -}}
+{{- end -}}
+{{- $ref := .Values.secrets.readAPITokens -}}
+{{- $s := .Values.secrets -}}
+{{- if and $ref.key $s.create (not $ref.name) -}}
+{{- $tokens := get $s.values $ref.key -}}
+{{- if not $tokens -}}
+{{- fail (printf "secrets.values has no %q: the read API's tokens (comma-separated, at least 16 characters each) go there when the chart makes the Secret; or set secrets.readAPITokens.name to an existing Secret" $ref.key) -}}
+{{- end -}}
+{{- range $i, $t := splitList "," (toString $tokens) -}}
+{{- if lt (len (trim $t)) 16 -}}
+{{- fail (printf "secrets.values.%s: token %d has %d characters; a read API token needs at least 16" $ref.key (add1 $i) (len (trim $t))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and $a.tls.clientCAKey (not $a.tls.secretName) -}}
+{{- fail "api.tls.clientCAKey needs api.tls.secretName: mutual TLS needs the server's certificate" -}}
+{{- end -}}
+{{- if and (eq $a.auth "required") (not (or .Values.secrets.readAPITokens.key $a.tls.clientCAKey)) -}}
+{{- fail "api.enabled with api.auth=required needs a way to authenticate, or `fedsaga serve` refuses to start: set secrets.readAPITokens.key (a Secret's key holding the tokens), or api.tls.secretName with api.tls.clientCAKey; or set api.auth=none behind a proxy that authenticates" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* fedsaga.checkCodec: the keys payload encryption needs. */}}
+{{- define "fedsaga.checkCodec" -}}
+{{- $k := .Values.codec -}}
+{{- if and (or $k.enabled $k.keys (eq $k.customerIdAttribute "hash")) (not $k.secret) -}}
+{{- fail "codec.secret is not set: name the Secret that holds the keys of codec.keys and codec.customerIdKey" -}}
+{{- end -}}
+{{- if and $k.enabled (not (hasKey ($k.keys | default dict) (toString $k.activeKey))) -}}
+{{- fail (printf "codec.activeKey %q is not an id of codec.keys: add it (key id: the Secret's key)" (toString $k.activeKey)) -}}
+{{- end -}}
+{{- if and (eq $k.customerIdAttribute "hash") (not $k.customerIdKey) -}}
+{{- fail "codec.customerIdAttribute hash needs codec.customerIdKey: the Secret's key holding the HMAC key" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* fedsaga.codecMounted: whether pods mount the codec keys. */}}
+{{- define "fedsaga.codecMounted" -}}
+{{- if and .Values.codec.secret (or .Values.codec.keys .Values.codec.customerIdKey) -}}true{{- end -}}
 {{- end -}}
 
 {{/* The environment variable that carries a database's URL. */}}
@@ -124,6 +183,17 @@ Secret.
 {{- $_ = set $c "worker" $worker -}}
 {{- $fed := $c.federation | default dict -}}
 {{- $_ = set $fed "http_address" (printf ":%d" (int .Values.api.port)) -}}
+{{- $api := $fed.api | default dict -}}
+{{- $_ = set $api "metrics_address" (printf ":%d" (int .Values.api.metricsPort)) -}}
+{{- $_ = set $api "auth" .Values.api.auth -}}
+{{- with .Values.api.tls -}}
+{{- if .secretName -}}
+{{- $t := dict "cert_file" "/etc/fedsaga/api-tls/tls.crt" "key_file" "/etc/fedsaga/api-tls/tls.key" -}}
+{{- if .clientCAKey -}}{{- $_ = set $t "client_ca_file" "/etc/fedsaga/api-tls/ca.crt" -}}{{- end -}}
+{{- $_ = set $api "tls" $t -}}
+{{- end -}}
+{{- end -}}
+{{- $_ = set $fed "api" $api -}}
 {{- $_ = set $c "federation" $fed -}}
 {{- $dbs := $c.databases | default dict -}}
 {{- range $name, $ref := .Values.secrets.databaseURLs -}}
@@ -168,6 +238,22 @@ Secret.
 {{- $_ = set $temporal "tls" $t -}}
 {{- end -}}
 {{- $_ = set $c "temporal" $temporal -}}
+{{- $k := .Values.codec -}}
+{{- $codec := $c.codec | default dict -}}
+{{- $_ = set $codec "enabled" $k.enabled -}}
+{{- $_ = set $codec "customer_id_attribute" $k.customerIdAttribute -}}
+{{- if $k.activeKey -}}{{- $_ = set $codec "active_key" $k.activeKey -}}{{- end -}}
+{{- if $k.keys -}}
+{{- $keys := dict -}}
+{{- range $id, $_ := $k.keys -}}
+{{- $_ := set $keys $id (dict "file" (printf "/etc/fedsaga/codec/%s.key" $id)) -}}
+{{- end -}}
+{{- $_ = set $codec "keys" $keys -}}
+{{- end -}}
+{{- if $k.customerIdKey -}}
+{{- $_ = set $codec "customer_id_key" (dict "file" "/etc/fedsaga/codec/customer-id.key") -}}
+{{- end -}}
+{{- $_ = set $c "codec" $codec -}}
 {{- include "fedsaga.ints" $c -}}
 # fedsaga.toml rendered by the fedsaga chart from its values (config and the
 # keys it sets). Secrets are ${VAR} references: fedsaga expands them from
@@ -239,13 +325,22 @@ The environment of every fedsaga container. Argument: dict "root" .
   valueFrom:
     {{- include "fedsaga.secretKeyRef" (dict "ref" $root.Values.secrets.temporalAPIKey "secret" $secret) | nindent 4 }}
 {{- end }}
+{{- if .api }}
+{{- if $root.Values.secrets.readAPITokens.key }}
+- name: FEDSAGA_FEDERATION__API__TOKENS
+  valueFrom:
+    {{- include "fedsaga.secretKeyRef" (dict "ref" $root.Values.secrets.readAPITokens "secret" $secret) | nindent 4 }}
+{{- end }}
+{{- end }}
 {{- with $root.Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
 
-{{/* The volume mounts of every fedsaga container. */}}
+{{/* The volume mounts of every fedsaga container. Argument as fedsaga.volumes. */}}
 {{- define "fedsaga.volumeMounts" -}}
+{{- $api := .api -}}
+{{- with .root -}}
 - name: config
   mountPath: /etc/fedsaga/fedsaga.toml
   subPath: fedsaga.toml
@@ -265,6 +360,17 @@ The environment of every fedsaga container. Argument: dict "root" .
 - name: temporal-tls
   mountPath: /etc/fedsaga/temporal-tls
   readOnly: true
+{{- end }}
+{{- if include "fedsaga.codecMounted" . }}
+- name: codec-keys
+  mountPath: /etc/fedsaga/codec
+  readOnly: true
+{{- end }}
+{{- if and $api .Values.api.tls.secretName }}
+- name: api-tls
+  mountPath: /etc/fedsaga/api-tls
+  readOnly: true
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -326,6 +432,32 @@ ConfigMap> "secret" <the Secret a reference with no name uses>.
       - {key: {{ $s.temporalTLS.key | quote }}, path: tls.key}
       {{- end }}
 {{- end }}
+{{- $k := $root.Values.codec }}
+{{- if include "fedsaga.codecMounted" $root }}
+- name: codec-keys
+  secret:
+    secretName: {{ $k.secret }}
+    defaultMode: 0440
+    items:
+      {{- range $id, $key := $k.keys }}
+      - {key: {{ $key | quote }}, path: {{ printf "%s.key" $id | quote }}}
+      {{- end }}
+      {{- if $k.customerIdKey }}
+      - {key: {{ $k.customerIdKey | quote }}, path: customer-id.key}
+      {{- end }}
+{{- end }}
+{{- if and .api $root.Values.api.tls.secretName }}
+- name: api-tls
+  secret:
+    secretName: {{ $root.Values.api.tls.secretName }}
+    defaultMode: 0440
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+      {{- with $root.Values.api.tls.clientCAKey }}
+      - {key: {{ . | quote }}, path: ca.crt}
+      {{- end }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -358,5 +490,5 @@ securityContext:
 env:
   {{- include "fedsaga.env" . | nindent 2 }}
 volumeMounts:
-  {{- include "fedsaga.volumeMounts" $root | nindent 2 }}
+  {{- include "fedsaga.volumeMounts" . | nindent 2 }}
 {{- end -}}
