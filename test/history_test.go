@@ -2,12 +2,13 @@ package test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/fedsaga/fedsaga/worker"
 	"github.com/fedsaga/fedsaga/workflows"
 )
 
@@ -18,6 +19,10 @@ func activityInfo(ctx context.Context) activity.Info { return activity.GetInfo(c
 func (s *Stack) activityKinds(t *testing.T, orderID string) (local, regular map[string]bool) {
 	t.Helper()
 	local, regular = map[string]bool{}, map[string]bool{}
+	opts, err := worker.ClientOptions(s.Config, zerolog.Nop()) // the stack's payload codec
+	if err != nil {
+		t.Fatal(err)
+	}
 	it := s.Temporal.GetWorkflowHistory(context.Background(), workflows.OrderWorkflowID(orderID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -32,7 +37,7 @@ func (s *Stack) activityKinds(t *testing.T, orderID string) (local, regular map[
 				var data struct {
 					ActivityType string
 				}
-				if json.Unmarshal(p.GetPayloads()[0].GetData(), &data) == nil && data.ActivityType != "" {
+				if opts.DataConverter.FromPayload(p.GetPayloads()[0], &data) == nil && data.ActivityType != "" {
 					local[data.ActivityType] = true
 				}
 			}
