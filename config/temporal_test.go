@@ -118,17 +118,31 @@ disabled = true
 }
 
 // TestLoadTemporalTLSSwitch: TEMPORAL_TLS=false turns TLS off even with an
-// API key, as in the SDK; an error names the variable that set the value.
+// API key from TEMPORAL_API_KEY, as in the SDK, but never the TLS that
+// fedsaga's own api_key or TLS keys turn on; an error names the variable
+// that set the value.
 func TestLoadTemporalTLSSwitch(t *testing.T) {
 	isolate(t)
 	t.Setenv("TEMPORAL_TLS", "false")
-	c, err := Load(writeConfig(t, minimal+"[temporal]\napi_key = \"k\"\n"))
+	t.Setenv("TEMPORAL_API_KEY", "env-key")
+	c, err := Load(writeConfig(t, minimal))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.Temporal.TLS.Disabled || c.Temporal.UseTLS() {
-		t.Errorf("TEMPORAL_TLS=false: tls = %+v, TLS %v; want disabled", c.Temporal.TLS, c.Temporal.UseTLS())
+		t.Errorf("TEMPORAL_TLS=false with TEMPORAL_API_KEY: tls = %+v, TLS %v; want disabled", c.Temporal.TLS, c.Temporal.UseTLS())
 	}
+	for _, file := range []string{"[temporal]\napi_key = \"k\"\n", "[temporal.tls]\nserver_name = \"temporal.example\"\n"} {
+		c, err = Load(writeConfig(t, minimal+file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Temporal.TLS.Disabled || !c.Temporal.UseTLS() {
+			t.Errorf("TEMPORAL_TLS=false with %q in fedsaga's file: tls = %+v, TLS %v; want on (the API key must not go out in plaintext)",
+				file, c.Temporal.TLS, c.Temporal.UseTLS())
+		}
+	}
+	t.Setenv("TEMPORAL_API_KEY", "")
 
 	t.Setenv("TEMPORAL_TLS", "true")
 	t.Setenv("TEMPORAL_TLS_CLIENT_CERT_PATH", "/c.pem")

@@ -32,6 +32,9 @@ type temporalValue struct {
 // client certificate and key, and enabled and disabled, go as pairs: when
 // fedsaga sets one of a pair, the SDK's configuration sets neither. It
 // returns, for each key it set, where the value came from.
+// tlsImplying are the keys that turn TLS on when set (Temporal.UseTLS).
+var tlsImplying = []string{"temporal.api_key", "temporal.tls.ca_file", "temporal.tls.cert_file", "temporal.tls.key_file", "temporal.tls.server_name"}
+
 func loadTemporalEnv(ko *koanf.Koanf, explicit func(key string) bool) (map[string]string, []*Error) {
 	prof, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{})
 	source := temporalProfileSource()
@@ -89,6 +92,12 @@ func loadTemporalEnv(ko *koanf.Koanf, explicit func(key string) bool) (map[strin
 			pair = pairs[i]
 		}
 		if s, ok := v.value.(string); (ok && s == "") || slices.ContainsFunc(pair, explicit) {
+			continue
+		}
+		// TLS that fedsaga's own keys turn on (an API key, a TLS file or
+		// name) is never turned off from a lower source: the key would go
+		// out in plaintext.
+		if v.key == "temporal.tls.disabled" && slices.ContainsFunc(tlsImplying, explicit) {
 			continue
 		}
 		if s, ok := v.value.(string); ok {
