@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -97,5 +98,39 @@ func TestReplayEncryptedNeedsKey(t *testing.T) {
 	}
 	if strings.Contains(string(input.GetPayloads()[0].GetData()), "cust-") {
 		t.Error("the recorded input holds the customer id in plaintext")
+	}
+}
+
+// TestReplayInputAcceptedBeforeTheLimits: a saga started before the input
+// limits of package spec, with an input they refuse (a customer id with a
+// space) but the earlier checks accepted, replays as it ran instead of
+// failing where its history has the saga's steps.
+func TestReplayInputAcceptedBeforeTheLimits(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "happy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc := converter.GetDefaultDataConverter()
+	started := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
+	var in PlaceOrderInput
+	if err := dc.FromPayloads(started.GetInput(), &in); err != nil {
+		t.Fatal(err)
+	}
+	in.CustomerID = "Jane Doe"
+	if in.Validate() == nil || in.validBefore() != nil {
+		t.Fatalf("input %+v: want refused by the limits and accepted by the earlier checks", in)
+	}
+	payloads, err := dc.ToPayloads(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started.Input = payloads
+	if err := replayer(t, nil).ReplayWorkflowHistory(nil, hist); err != nil {
+		t.Fatalf("replay of a saga started before the limits: %v", err)
 	}
 }
