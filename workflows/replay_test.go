@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
@@ -77,15 +78,7 @@ func TestReplayEncryptedNeedsKey(t *testing.T) {
 			t.Errorf("%s: the replay passed; want it to fail", name)
 		}
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hist := readHistory(t, path)
 	input := hist.Events[0].GetWorkflowExecutionStartedEventAttributes().GetInput()
 	other, err := codec.Load(config.Codec{Keys: map[string]config.KeySource{"other": {File: filepath.Join("testdata", "customer-id-test.key")}}})
 	if err != nil {
@@ -106,15 +99,7 @@ func TestReplayEncryptedNeedsKey(t *testing.T) {
 // space) but the earlier checks accepted, replays as it ran instead of
 // failing where its history has the saga's steps.
 func TestReplayInputAcceptedBeforeTheLimits(t *testing.T) {
-	f, err := os.Open(filepath.Join("testdata", "happy.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hist := readHistory(t, filepath.Join("testdata", "happy.json"))
 	dc := converter.GetDefaultDataConverter()
 	started := hist.Events[0].GetWorkflowExecutionStartedEventAttributes()
 	var in PlaceOrderInput
@@ -133,4 +118,20 @@ func TestReplayInputAcceptedBeforeTheLimits(t *testing.T) {
 	if err := replayer(t, nil).ReplayWorkflowHistory(nil, hist); err != nil {
 		t.Fatalf("replay of a saga started before the limits: %v", err)
 	}
+}
+
+// readHistory reads a history exported with `temporal workflow show
+// --output json`.
+func readHistory(t *testing.T, path string) *historypb.History {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hist
 }
