@@ -22,6 +22,10 @@ max_id_length = 64
 read_timeout = "2s"
 idle_timeout = "3s"
 write_timeout = "4s"
+[federation.api.graphql]
+introspection = true
+max_depth = 7
+max_cost = 900
 [federation.api.tls]
 cert_file = "server.pem"
 key_file = "server-key.pem"
@@ -32,7 +36,8 @@ client_ca_file = "clients.pem"
 	}
 	want := ReadAPI{Auth: APIAuthRequired, Tokens: []Secret{"tok-from-file-0123456789", "second-token-0123456789"},
 		TLS:    APITLS{CertFile: "server.pem", KeyFile: "server-key.pem", ClientCAFile: "clients.pem"},
-		MaxIDs: 20, MaxIDLength: 64, ReadTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, WriteTimeout: 4 * time.Second}
+		MaxIDs: 20, MaxIDLength: 64, ReadTimeout: 2 * time.Second, IdleTimeout: 3 * time.Second, WriteTimeout: 4 * time.Second,
+		GraphQL: GraphQL{Introspection: true, MaxDepth: 7, MaxCost: 900}}
 	if !reflect.DeepEqual(c.Federation.API, want) {
 		t.Errorf("federation.api =\n%+v\nwant\n%+v", c.Federation.API, want)
 	}
@@ -81,6 +86,8 @@ func TestValidateReadAPI(t *testing.T) {
 			[]string{`config: federation.api.metrics_address: want host:port (e.g. "127.0.0.1:9465") or "" to turn it off, got "9465"`}},
 		{"limits", func(a *ReadAPI) { a.MaxIDs, a.MaxIDLength = 0, 5000 },
 			[]string{"config: federation.api.max_ids: must be from 1 to 10000, got 0", "config: federation.api.max_id_length: must be from 1 to 1024, got 5000"}},
+		{"graphql limits", func(a *ReadAPI) { a.GraphQL.MaxDepth, a.GraphQL.MaxCost = 0, 2000000 },
+			[]string{"config: federation.api.graphql.max_depth: must be from 1 to 100, got 0", "config: federation.api.graphql.max_cost: must be from 1 to 1000000, got 2000000"}},
 		{"timeouts", func(a *ReadAPI) { a.ReadTimeout, a.IdleTimeout, a.WriteTimeout = 0, -time.Second, 0 },
 			[]string{"config: federation.api.read_timeout: must be more than 0s, got 0s", "config: federation.api.idle_timeout: must be more than 0s, got -1s",
 				"config: federation.api.write_timeout: must be more than 0s, got 0s"}},

@@ -137,6 +137,7 @@ type ReadAPI struct {
 	ReadTimeout  time.Duration `koanf:"read_timeout"`
 	IdleTimeout  time.Duration `koanf:"idle_timeout"`
 	WriteTimeout time.Duration `koanf:"write_timeout"`
+	GraphQL      GraphQL       `koanf:"graphql"` // limits and introspection of /graphql ([federation.api.graphql]).
 }
 
 // APITLS is the TLS setup of the read API's listener.

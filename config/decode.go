@@ -153,7 +153,11 @@ func decodeErrors(err error, key string) []*Error {
 	var ue *mapstructure.UnconvertibleTypeError
 	switch {
 	case isDecode:
-		key, t := locate(de.Name())
+		name := de.Name()
+		if name == reflect.TypeFor[Config]().String() { // mapstructure ≥ v2.5.0 names the root by its type
+			name = ""
+		}
+		key, t := locate(name)
 		if unused, ok := strings.CutPrefix(de.Unwrap().Error(), "has invalid keys: "); ok && t != nil {
 			for _, k := range strings.Split(unused, ", ") {
 				errs = append(errs, &Error{Key: joinKey(key, k), Err: unknownKeyError{hint: suggest(k, t, key)}})

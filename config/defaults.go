@@ -27,7 +27,8 @@ func Default() *Config {
 				"payment":      {From: "order", To: "payment"},
 			},
 			API: ReadAPI{Auth: APIAuthRequired, Tokens: []Secret{}, MetricsAddress: "127.0.0.1:9465", MaxIDs: 100, MaxIDLength: 128,
-				ReadTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second},
+				ReadTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second,
+				GraphQL: DefaultGraphQL()},
 		},
 		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
 		NATS: NATS{

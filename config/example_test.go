@@ -86,6 +86,11 @@ func ExampleConfig_Print() {
 	//     tokens = []
 	//     write_timeout = '30s'
 	//
+	//     [federation.api.graphql]
+	//       introspection = false
+	//       max_cost = 5000
+	//       max_depth = 10
+	//
 	//     [federation.api.tls]
 	//       cert_file = ''
 	//       client_ca_file = ''

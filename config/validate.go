@@ -315,4 +315,5 @@ func (v *validator) readAPI(key string, a ReadAPI, httpAddress string) {
 	v.positive(key+".read_timeout", a.ReadTimeout)
 	v.positive(key+".idle_timeout", a.IdleTimeout)
 	v.positive(key+".write_timeout", a.WriteTimeout)
+	v.graphQL(key+".graphql", a.GraphQL)
 }

@@ -267,20 +267,20 @@ func TestFederationTimeoutWhenTheDatabaseStopsAnswering(t *testing.T) {
 	// arrives (a network partition, a frozen host): the read's own deadline
 	// must end the wait.
 	cfg := pgtest.Databases(t, "inventory")["inventory"]
-	proxy, proxied := newFreezeProxy(t, cfg.URL)
+	proxy, proxied := pgtest.NewFreezeProxy(t, cfg.URL)
 	cfg.URL = proxied
 	reg, err := pg.Open(map[string]config.Database{"inventory": cfg}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	defer proxy.close() // first: a pool closes its frozen connection only once it is dropped
+	defer proxy.Close() // first: a pool closes its frozen connection only once it is dropped
 	db, _ := reg.DB("inventory")
 	l := pair(db, federation.Timeouts{Default: 300 * time.Millisecond}, `SELECT x, x FROM unnest($1::text[]) x`)
 	if _, err := l.Load(context.Background(), []string{"a"}); err != nil {
 		t.Fatalf("load through the proxy: %v", err)
 	}
-	proxy.freeze() // the pooled connection stays open; its answers stop
+	proxy.Freeze() // the pooled connection stays open; its answers stop
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // the caller's patience, far longer
 	defer cancel()

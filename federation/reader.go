@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -163,8 +164,21 @@ func orderFields(o *Order) []any {
 }
 
 // Page returns up to limit orders after the cursor (nil: from the start),
-// oldest first, federated, and the cursor of the next page (nil at the end).
+// oldest first, with every declared relation, and the cursor of the next
+// page (nil at the end).
 func (r *Reader) Page(ctx context.Context, after *Cursor, limit int) ([]Order, *Cursor, error) {
+	orders, next, err := r.Orders(ctx, after, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.Expand(ctx, orders, All).Err(); err != nil {
+		return nil, nil, err
+	}
+	return orders, next, nil
+}
+
+// Orders is Page without the relations: one query on the orders database.
+func (r *Reader) Orders(ctx context.Context, after *Cursor, limit int) ([]Order, *Cursor, error) {
 	sql, args := `SELECT `+orderColumns+` FROM tb_order ORDER BY created_at, id LIMIT $1`, []any{limit + 1}
 	if after != nil {
 		sql = `SELECT ` + orderColumns + ` FROM tb_order WHERE (created_at, id) > ($2, $3) ORDER BY created_at, id LIMIT $1`
@@ -187,14 +201,26 @@ func (r *Reader) Page(ctx context.Context, after *Cursor, limit int) ([]Order, *
 		orders = orders[:limit]
 		next = &Cursor{CreatedAt: orders[limit-1].CreatedAt, ID: orders[limit-1].ID}
 	}
-	if err := r.expand(ctx, orders); err != nil {
-		return nil, nil, err
-	}
 	return orders, next, nil
 }
 
-// Order returns one order, federated; ErrNotFound when there is none.
+// Order returns one order with every declared relation; ErrNotFound when
+// there is none.
 func (r *Reader) Order(ctx context.Context, id string) (*Order, error) {
+	o, err := r.BareOrder(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	orders := []Order{*o}
+	if err := r.Expand(ctx, orders, All).Err(); err != nil {
+		return nil, err
+	}
+	return &orders[0], nil
+}
+
+// BareOrder is Order without the relations: one query on the orders
+// database.
+func (r *Reader) BareOrder(ctx context.Context, id string) (*Order, error) {
 	rows, err := r.order.Load(ctx, []string{id})
 	if err != nil {
 		return nil, err
@@ -202,38 +228,76 @@ func (r *Reader) Order(ctx context.Context, id string) (*Order, error) {
 	if !rows[0].Found {
 		return nil, fmt.Errorf("order %s: %w", id, ErrNotFound)
 	}
-	orders := rows[0].Values[:1]
-	if err := r.expand(ctx, orders); err != nil {
-		return nil, err
-	}
-	return &orders[0], nil
+	return &rows[0].Values[0], nil
 }
 
-// expand loads the declared relations of the orders, level by level, each
-// level's loads on different databases at once.
-func (r *Reader) expand(ctx context.Context, orders []Order) error {
+// Selection is the relations of orders that Expand loads, of those
+// declared in [federation.relations].
+type Selection struct {
+	Items, Products, Reservations, Payment bool // Products: the items' products, which needs Items
+}
+
+// All selects every relation.
+var All = Selection{Items: true, Products: true, Reservations: true, Payment: true}
+
+// RelationErrors are the loads of Expand that failed, by relation; nil
+// for those that succeeded or were not loaded.
+type RelationErrors struct {
+	Items, Products, Reservations, Payment error
+}
+
+// Err joins the errors, nil when there is none.
+func (e *RelationErrors) Err() error {
+	return errors.Join(e.Items, e.Products, e.Reservations, e.Payment)
+}
+
+// Expand loads the selected and declared relations of the orders: one
+// query per relation for the whole slice (up to batch_size keys), the
+// loads on different databases at once, the products as soon as the items
+// are there. A failed load leaves its relation empty and its error in the
+// result; the others complete. The items and reservations of every order
+// are never nil.
+func (r *Reader) Expand(ctx context.Context, orders []Order, sel Selection) *RelationErrors {
+	failed := &RelationErrors{}
 	if len(orders) == 0 {
-		return nil
+		return failed
 	}
 	ids := make([]string, len(orders))
 	for i, o := range orders {
 		ids[i] = o.ID
 		orders[i].Items, orders[i].Reservations = []Item{}, []Reservation{}
 	}
-	loads := []func(context.Context) error{
-		follow(r, "item", r.items, ids, func(i int, vs []Item) { orders[i].Items = append(orders[i].Items, vs...) }),
-		follow(r, "reservation", r.reservations, ids, func(i int, vs []Reservation) {
-			orders[i].Reservations = append(orders[i].Reservations, vs...)
-		}),
-		follow(r, "payment", r.payments, ids, func(i int, vs []Payment) {
-			if vs != nil {
-				orders[i].Payment = &vs[0]
+	var wg sync.WaitGroup
+	if sel.Items && r.relations[relation.Relation{From: "order", To: "item"}] {
+		wg.Go(func() {
+			failed.Items = follow(ctx, r.items, ids, func(i int, vs []Item) { orders[i].Items = append(orders[i].Items, vs...) })
+			if failed.Items == nil && sel.Products && r.relations[relation.Relation{From: "item", To: "product"}] {
+				failed.Products = r.itemProducts(ctx, orders)
 			}
-		}),
+		})
 	}
-	if err := Parallel(ctx, loads...); err != nil || !r.relations[relation.Relation{From: "item", To: "product"}] {
-		return err
+	if sel.Reservations && r.relations[relation.Relation{From: "order", To: "reservation"}] {
+		wg.Go(func() {
+			failed.Reservations = follow(ctx, r.reservations, ids, func(i int, vs []Reservation) {
+				orders[i].Reservations = append(orders[i].Reservations, vs...)
+			})
+		})
 	}
+	if sel.Payment && r.relations[relation.Relation{From: "order", To: "payment"}] {
+		wg.Go(func() {
+			failed.Payment = follow(ctx, r.payments, ids, func(i int, vs []Payment) {
+				if vs != nil {
+					orders[i].Payment = &vs[0]
+				}
+			})
+		})
+	}
+	wg.Wait()
+	return failed
+}
+
+// itemProducts loads the products of the orders' items into them.
+func (r *Reader) itemProducts(ctx context.Context, orders []Order) error {
 	var productIDs []string
 	for _, o := range orders {
 		for _, it := range o.Items {
@@ -255,19 +319,14 @@ func (r *Reader) expand(ctx context.Context, orders []Order) error {
 	return nil
 }
 
-// follow returns the load of the order → to relation, or a load that does
-// nothing when the relation is not declared; set gets each order's rows.
-func follow[V any](r *Reader, to string, l *Loader[string, V], ids []string, set func(i int, vs []V)) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if !r.relations[relation.Relation{From: "order", To: to}] {
-			return nil
-		}
-		rows, err := l.Load(ctx, ids)
-		for i, row := range rows {
-			set(i, row.Values)
-		}
-		return err
+// follow loads the rows of the order ids with l; set gets each order's
+// rows.
+func follow[V any](ctx context.Context, l *Loader[string, V], ids []string, set func(i int, vs []V)) error {
+	rows, err := l.Load(ctx, ids)
+	for i, row := range rows {
+		set(i, row.Values)
 	}
+	return err
 }
 
 // Products loads products by id, in the order of ids.

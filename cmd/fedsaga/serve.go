@@ -14,9 +14,10 @@ import (
 func (a *app) serveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the read API: federated orders and products over HTTP/JSON (federation.http_address)",
-		Long: `Serve GET /v1/orders?limit=N&after=CURSOR, GET /v1/orders/{id} and GET /v1/products?ids=...
-on federation.http_address, and /metrics on federation.api.metrics_address, until SIGINT or SIGTERM.
+		Short: "Serve the read API: federated orders and products over HTTP/JSON and GraphQL (federation.http_address)",
+		Long: `Serve GET /v1/orders?limit=N&after=CURSOR, GET /v1/orders/{id}, GET /v1/products?ids=...
+and GraphQL at /graphql (POST, or GET for queries; [federation.api.graphql]) on
+federation.http_address, and /metrics on federation.api.metrics_address, until SIGINT or SIGTERM.
 Requests need a bearer token of federation.api.tokens or a client certificate signed by
 federation.api.tls.client_ca_file; with neither configured, serve refuses to start unless
 federation.api.auth = "none".`,

@@ -26,6 +26,7 @@ import (
 //	GET /v1/orders?limit=N&after=CURSOR   a page of federated orders, oldest first
 //	GET /v1/orders/{id}                   one federated order
 //	GET /v1/products?ids=ID,ID,...        products by id, with the ids not found
+//	POST /graphql, GET /graphql?query=... the same reads in GraphQL (schema.graphql), selective
 //	GET /healthz                          the process answers (no authentication)
 //
 // Every other request needs the authentication the Server is given. Every
@@ -47,7 +48,10 @@ type Server struct {
 	// ClientCerts asks every request for a client certificate verified by
 	// the listener's TLS configuration (tls.VerifyClientCertIfGiven).
 	ClientCerts bool
-	Logger      zerolog.Logger
+	// GraphQL bounds /graphql and turns its introspection on; its zero
+	// value refuses every query (MaxDepth and MaxCost 0).
+	GraphQL config.GraphQL
+	Logger  zerolog.Logger
 }
 
 // Limits of a Server whose fields are 0.
@@ -65,6 +69,9 @@ func (a *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/orders", a.handle(a.orders))
 	mux.HandleFunc("GET /v1/orders/{id}", a.handle(a.order))
 	mux.HandleFunc("GET /v1/products", a.handle(a.products))
+	graphQL := a.graphQL()
+	mux.Handle("GET "+GraphQLPath, graphQL)
+	mux.Handle("POST "+GraphQLPath, graphQL)
 	mux.HandleFunc("/", a.handle(func(r *http.Request) (any, error) {
 		return nil, &Error{Code: CodeNotFound, Message: "no such resource: " + r.Method + " " + echo(r.URL.Path)}
 	}))
@@ -166,10 +173,7 @@ func (a *Server) products(r *http.Request) (any, error) {
 // ids parses an ids= parameter: 1 to MaxIDs comma-separated ids, each
 // passing checkID.
 func (a *Server) ids(raw string) ([]string, error) {
-	maxIDs := a.MaxIDs
-	if maxIDs <= 0 {
-		maxIDs = DefaultMaxIDs
-	}
+	maxIDs := a.maxIDs()
 	var ids []string
 	for id := range strings.SplitSeq(raw, ",") {
 		if id = strings.TrimSpace(id); id == "" {
@@ -187,6 +191,13 @@ func (a *Server) ids(raw string) ([]string, error) {
 		return nil, badParam("ids", "want 1 to %d comma-separated product ids, got %s", maxIDs, echo(raw))
 	}
 	return ids, nil
+}
+
+func (a *Server) maxIDs() int {
+	if a.MaxIDs <= 0 {
+		return DefaultMaxIDs
+	}
+	return a.MaxIDs
 }
 
 func (a *Server) maxIDLength() int {

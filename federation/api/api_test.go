@@ -69,6 +69,7 @@ type apiTest struct {
 	svc  *api.Service
 	base string // http://host:port of the API
 	log  *logBuffer
+	reg  *pg.Registry
 }
 
 // start serves the read API over dbs with the default configuration,
@@ -102,7 +103,7 @@ func start(t *testing.T, dbs map[string]config.Database, mutate func(*config.Fed
 	if cfg.API.TLS.CertFile != "" {
 		scheme = "https"
 	}
-	return &apiTest{svc: svc, base: scheme + "://" + svc.API.Addr(), log: log}
+	return &apiTest{svc: svc, base: scheme + "://" + svc.API.Addr(), log: log, reg: reg}
 }
 
 // response is an answer of the API.

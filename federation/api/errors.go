@@ -114,8 +114,12 @@ func (a *Server) fail(w http.ResponseWriter, r *http.Request, e *Error) {
 	}
 	ev.Str("request_id", id).Str("method", r.Method).Str("path", echo(r.URL.Path)).Int("status", status).
 		Str("code", string(e.Code)).Str("message", e.Message).AnErr("cause", e.Err).Msg("read API request failed")
-	writeJSON(w, status, map[string]body{"error": {Code: e.Code, Message: e.Message, RequestID: id,
-		Parameter: e.Parameter, Database: e.Database}})
+	b := body{Code: e.Code, Message: e.Message, RequestID: id, Parameter: e.Parameter, Database: e.Database}
+	if r.URL.Path == GraphQLPath {
+		graphQLFail(w, status, b)
+		return
+	}
+	writeJSON(w, status, map[string]body{"error": b})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -33,7 +33,8 @@ func Start(cfg config.Federation, reader *federation.Reader, metrics *prometheus
 		return nil, err
 	}
 	a := &Server{Reader: reader, DefaultPageSize: cfg.DefaultPageSize, MaxPageSize: cfg.MaxPageSize,
-		MaxIDs: c.MaxIDs, MaxIDLength: c.MaxIDLength, Tokens: c.Tokens, ClientCerts: c.TLS.ClientCAFile != "", Logger: logger}
+		MaxIDs: c.MaxIDs, MaxIDLength: c.MaxIDLength, Tokens: c.Tokens, ClientCerts: c.TLS.ClientCAFile != "",
+		GraphQL: c.GraphQL, Logger: logger}
 	switch {
 	case c.Auth == config.APIAuthNone:
 		logger.Warn().Str("address", cfg.HTTPAddress).Msg(`read API without authentication (federation.api.auth = "none")`)

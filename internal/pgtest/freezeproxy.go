@@ -1,4 +1,4 @@
-package federation_test
+package pgtest
 
 import (
 	"io"
@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// freezeProxy forwards TCP connections to a PostgreSQL server and, once
+// FreezeProxy forwards TCP connections to a PostgreSQL server and, once
 // frozen, stops passing the server's answers on: the database looks alive
 // (connections stay open) but never answers. Closed with the test.
-type freezeProxy struct {
+type FreezeProxy struct {
 	ln     net.Listener
 	target string
 
@@ -21,9 +21,9 @@ type freezeProxy struct {
 	once   sync.Once
 }
 
-// newFreezeProxy starts a proxy to the host of dbURL and returns it with
+// NewFreezeProxy starts a proxy to the host of dbURL and returns it with
 // dbURL pointed at it.
-func newFreezeProxy(t *testing.T, dbURL string) (*freezeProxy, string) {
+func NewFreezeProxy(t testing.TB, dbURL string) (*FreezeProxy, string) {
 	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {
@@ -33,14 +33,14 @@ func newFreezeProxy(t *testing.T, dbURL string) (*freezeProxy, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &freezeProxy{ln: ln, target: u.Host, thaw: make(chan struct{})}
+	p := &FreezeProxy{ln: ln, target: u.Host, thaw: make(chan struct{})}
 	go p.serve()
-	t.Cleanup(p.close)
+	t.Cleanup(p.Close)
 	u.Host = ln.Addr().String()
 	return p, u.String()
 }
 
-func (p *freezeProxy) serve() {
+func (p *FreezeProxy) serve() {
 	for {
 		client, err := p.ln.Accept()
 		if err != nil {
@@ -50,7 +50,7 @@ func (p *freezeProxy) serve() {
 	}
 }
 
-func (p *freezeProxy) forward(client net.Conn) {
+func (p *FreezeProxy) forward(client net.Conn) {
 	defer client.Close()
 	server, err := net.Dial("tcp", p.target)
 	if err != nil {
@@ -76,22 +76,22 @@ func (p *freezeProxy) forward(client net.Conn) {
 	}
 }
 
-// freeze makes the server's answers stop at the proxy from now on.
-func (p *freezeProxy) freeze() {
+// Freeze makes the server's answers stop at the proxy from now on.
+func (p *FreezeProxy) Freeze() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.frozen = true
 }
 
-func (p *freezeProxy) isFrozen() bool {
+func (p *FreezeProxy) isFrozen() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.frozen
 }
 
-// close stops the proxy and drops its connections; the clients see them
+// Close stops the proxy and drops its connections; the clients see them
 // closed. It may be called more than once.
-func (p *freezeProxy) close() {
+func (p *FreezeProxy) Close() {
 	p.once.Do(func() {
 		p.ln.Close()
 		close(p.thaw)
