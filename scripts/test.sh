@@ -25,6 +25,8 @@ for values in "" "$CHART"/values-*.yaml; do
 done
 log "go vet"
 go vet ./...
+log "gqlgen: the GraphQL code is current with federation/api/schema.graphql"
+scripts/gqlgen-check.sh
 log "workflowcheck (non-determinism in workflow code)"
 "$WORKFLOWCHECK_BIN" -test=false ./...
 log "gosec G115: no integer conversion that can overflow or truncate (check the bounds first)"

@@ -1,22 +1,31 @@
 package test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/rs/zerolog"
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation"
+	"github.com/fedsaga/fedsaga/federation/api"
 	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/internal/pgtest"
 )
 
 // A page of 100 federated orders: the batched reader against a naive
 // per-row reader (one query per order and relation, as an ORM's lazy
-// loading does), in the same run, on the same data.
+// loading does), and the read API's REST page against its GraphQL page of
+// the same fields, in the same run, on the same data.
 //
 //	go test ./test -run '^$' -bench BenchmarkFederationPage -count 6 | benchstat -
 var (
@@ -58,11 +67,11 @@ func BenchmarkFederationPage(b *testing.B) {
 		return n
 	}
 
+	r, err := federation.NewReader(stack.DBs, stack.Config.Federation)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Run("batched", func(b *testing.B) {
-		r, err := federation.NewReader(stack.DBs, stack.Config.Federation)
-		if err != nil {
-			b.Fatal(err)
-		}
 		before := stats()
 		for b.Loop() {
 			orders, _, err := r.Page(ctx, &benchStart, size)
@@ -72,6 +81,52 @@ func BenchmarkFederationPage(b *testing.B) {
 		}
 		b.ReportMetric(float64(queries(before))/float64(b.N), "queries/page")
 	})
+	// The same page over HTTP, as a caller gets it: REST, which loads every
+	// relation, and GraphQL selecting what REST answers; then GraphQL
+	// selecting the ids only.
+	h := (&api.Server{Reader: r, DefaultPageSize: size, MaxPageSize: size, GraphQL: config.DefaultGraphQL(), Logger: zerolog.Nop()}).Handler()
+	after := benchStart.String()
+	full, err := json.Marshal(map[string]any{"query": `query($after: String) { orders(first: 100, after: $after) { edges { node {
+		id customerId status totalCents createdAt updatedAt
+		items { productId quantity priceCents product { id sku name priceCents stock } }
+		reservations { productId quantity status } payment { status amountCents } } } pageInfo { endCursor } } }`,
+		"variables": map[string]any{"after": after}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids, _ := json.Marshal(map[string]any{"query": `query($after: String) { orders(first: 100, after: $after) { edges { node { id } } } }`,
+		"variables": map[string]any{"after": after}})
+	for _, page := range []struct {
+		name string
+		req  func() *http.Request
+	}{
+		{"rest", func() *http.Request {
+			return httptest.NewRequest(http.MethodGet, fmt.Sprintf("/v1/orders?limit=%d&after=%s", size, after), nil)
+		}},
+		{"graphql", func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(full))
+		}},
+		{"graphql-ids", func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(ids))
+		}},
+	} {
+		b.Run(page.name, func(b *testing.B) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, page.req())
+			if rec.Code != http.StatusOK || strings.Count(rec.Body.String(), `"id":`) < size || strings.Contains(rec.Body.String(), `"errors"`) {
+				b.Fatalf("%s: %d %.300s", page.name, rec.Code, rec.Body.String())
+			}
+			before := stats()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, page.req())
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%s: %d %.300s", page.name, rec.Code, rec.Body.String())
+				}
+			}
+			b.ReportMetric(float64(queries(before))/float64(b.N), "queries/page")
+		})
+	}
 	b.Run("naive", func(b *testing.B) {
 		before := stats()
 		for b.Loop() {

@@ -15,7 +15,8 @@
 //     throughput) and local with regular mode;
 //   - Relay/...: events/s;
 //   - Federation...: every benchmark whose name holds "batched" is compared
-//     with the one where "naive" stands instead (latency ratio), with any
+//     with the one where "naive" stands instead (latency ratio), one ending
+//     in /graphql with the one ending in /rest (GraphQL ÷ REST ≤ 1.3), with any
 //     metric whose unit names queries (queries/page).
 //
 // Other benchmarks are listed as they are.
@@ -301,6 +302,12 @@ func (r *Report) targets() []Target {
 		}
 		naive := r.find(strings.Replace(b.Name, "batched", "naive", 1))
 		ts = append(ts, ratio(fmt.Sprintf("federation %s: naive ÷ batched latency", b.Name), naive, b, "ns/op", atLeast(10)))
+	}
+	// A GraphQL page against the REST page of the same selection, over HTTP.
+	for _, b := range r.Benchmarks {
+		if base, ok := strings.CutSuffix(b.Name, "/graphql"); ok && strings.HasPrefix(b.base, "Federation") {
+			ts = append(ts, ratio(fmt.Sprintf("federation %s: GraphQL ÷ REST latency, same selection", base), b, r.find(base+"/rest"), "ns/op", atMost(1.3)))
+		}
 	}
 	relays := 0
 	for _, b := range r.Benchmarks {
