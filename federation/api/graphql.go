@@ -207,6 +207,10 @@ func (a *Server) checkQuery(op *graphql.OperationContext) *Error {
 			if slices.Contains(relationFields, f.Name) {
 				relations++
 			}
+			if f.Definition == nil || len(f.Selections) == 0 { // a leaf
+				deepest = max(deepest, depth+1)
+				continue
+			}
 			d, r := walk(graphql.CollectFields(op, f.Selections, []string{f.Definition.Type.Name()}), depth+1)
 			deepest, relations = max(deepest, d), relations+r
 		}
