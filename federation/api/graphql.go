@@ -363,7 +363,13 @@ func (r resolver) Products(ctx context.Context, ids []string) ([]*federation.Pro
 	}
 	rows, err := r.a.Reader.Products(ctx, ids)
 	if err != nil {
-		return nil, err
+		// The list is non-null: a null here would null the whole answer,
+		// the other root fields with it. Each product is null instead, with
+		// the error at its path.
+		for i := range ids {
+			graphql.AddError(ctx, gqlerror.WrapPath(append(slices.Clone(graphql.GetPath(ctx)), ast.PathIndex(i)), err))
+		}
+		return make([]*federation.Product, len(ids)), nil
 	}
 	out := make([]*federation.Product, len(rows))
 	for i, row := range rows {

@@ -236,6 +236,16 @@ func TestGraphQLInventoryStopsAnswering(t *testing.T) {
 	if lines := s.log.errorLines(t); len(lines) != 1 || lines[0]["code"] != "FEDERATION_TIMEOUT" || lines[0]["database"] != "inventory" {
 		t.Errorf("log: %v, want one error line for the request, naming the inventory's timeout", lines)
 	}
+
+	// products is a non-null list: its elements are null, each with the
+	// error, and the orders beside it are answered.
+	r = graphQL(t, s.base, "", `{ products(ids: ["`+d.Products[0]+`", "`+d.Products[1]+`"]) { name } orders(first: 2) { edges { node { id } } } }`, nil)
+	errs = r.gqlErrors()
+	if r.code != 200 || fmt.Sprint(at(r.body, "data", "products")) != "[<nil> <nil>]" || at(r.body, "data", "orders", "edges", 1, "node", "id") != d.IDs[1] ||
+		len(errs) != 2 || fmt.Sprint(errs[0]["path"], errs[1]["path"]) != "[products 0] [products 1]" ||
+		at(errs[1], "extensions", "code") != "FEDERATION_TIMEOUT" || at(errs[1], "extensions", "database") != "inventory" {
+		t.Errorf("products with inventory frozen: %d %s", r.code, r.raw)
+	}
 }
 
 func TestGraphQLRefusesBeforeAnyQuery(t *testing.T) {
