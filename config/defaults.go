@@ -29,11 +29,13 @@ func Default() *Config {
 			API: ReadAPI{Auth: APIAuthRequired, Tokens: []Secret{}, MetricsAddress: "127.0.0.1:9465", MaxIDs: 100, MaxIDLength: 128,
 				ReadTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second},
 		},
-		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
+		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular,
+			NotifyChannel: DefaultNotifyChannel},
 		NATS: NATS{
-			URL:       "nats://127.0.0.1:4222",
-			Auth:      NATSAuth{Type: AuthNone},
-			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{OrdersStream: orders}},
+			URL:  "nats://127.0.0.1:4222",
+			Auth: NATSAuth{Type: AuthNone},
+			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{OrdersStream: orders,
+				DeadLetterStream: deadLetterStream(), AdvisoryStream: advisoryStream()}},
 		},
 		Events: Events{
 			PublishTimeout: 2 * time.Minute,
