@@ -22,6 +22,7 @@ import (
 	"github.com/fedsaga/fedsaga/activities"
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/consumer"
 	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/outbox"
 	"github.com/fedsaga/fedsaga/server"
@@ -40,6 +41,7 @@ type Worker struct {
 	fatal    chan error
 	relay    *outbox.Relay
 	observe  []outbox.Observer
+	mover    *consumer.Mover // moves dead letters; nil without the advisory stream
 }
 
 // New connects to the databases, NATS (creating missing streams) and
@@ -69,6 +71,9 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 		return nil, fmt.Errorf("nats: jetstream: %w", err)
 	}
 	if err = EnsureStreams(ctx, js, cfg.NATS.JetStream, logger); err != nil {
+		return nil, err
+	}
+	if w.mover, err = newMover(ctx, cfg.NATS.JetStream, js, logger); err != nil {
 		return nil, err
 	}
 	acts, err := activities.New(w.dbs, cfg.Federation, js)
@@ -142,6 +147,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	bg.Go(func() { w.relay.Run(bgCtx) })
 	for _, o := range w.observe {
 		bg.Go(func() { o.Run(bgCtx, w.nc, w.logger) })
+	}
+	if w.mover != nil {
+		bg.Go(func() { w.mover.Run(bgCtx) })
 	}
 	w.logger.Info().
 		Str("task_queue", w.cfg.Temporal.TaskQueue).
