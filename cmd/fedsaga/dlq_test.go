@@ -126,7 +126,9 @@ duplicate_window = "1s"
 	}
 	runCtx, stop = context.WithCancel(ctx)
 	defer stop()
-	go func() { done <- c.Run(runCtx, func(context.Context, events.Envelope) error { handled <- struct{}{}; return nil }) }()
+	go func() {
+		done <- c.Run(runCtx, func(context.Context, events.Envelope) error { handled <- struct{}{}; return nil })
+	}()
 	code, out, stderr := fedsaga("replay", id)
 	if code != 0 || !strings.Contains(out, "replayed (ORDERS:2)") {
 		t.Fatalf("replay: %d %q %s", code, out, stderr)
