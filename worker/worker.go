@@ -80,6 +80,9 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Saga.NotifySteps {
+		acts.StepChannel = cfg.Saga.NotifyChannel
+	}
 	w.relay = outbox.NewRelay(acts.Orders, js, outbox.RelayOptions{
 		Delay: cfg.Events.RelayDelay, Poll: cfg.Events.RelayPoll, Batch: cfg.Events.RelayBatch,
 	}, reg, logger)
