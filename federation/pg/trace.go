@@ -28,10 +28,10 @@ func (db *DB) Stats() QueryStats {
 type queryTracer struct {
 	threshold  time.Duration // 0: no slow-query log
 	logQueries bool          // log every statement at info level
-	logger    zerolog.Logger
-	queries   atomic.Int64
-	reads     atomic.Int64
-	latency   prometheus.Observer
+	logger     zerolog.Logger
+	queries    atomic.Int64
+	reads      atomic.Int64
+	latency    prometheus.Observer
 }
 
 type queryStart struct {
