@@ -32,6 +32,9 @@ type Activities struct {
 	JetStream jetstream.JetStream
 	// Reader does the validate step's batched reads.
 	Reader *federation.Reader
+	// StepChannel, when not "", gets a pg_notify of every step that
+	// commits ([saga] notify_steps): see notifyStep.
+	StepChannel string
 }
 
 // New takes the three databases of the order saga from the registry; the
@@ -78,7 +81,7 @@ func claim(ctx context.Context, tx pgx.Tx, sagaID, step, op string) (bool, error
 // forward runs a step's business write behind the barrier, in one local
 // transaction. When the step's action row exists already, the step is a
 // duplicate or its compensation ran first: write nothing, report success.
-func forward(ctx context.Context, db *pg.DB, o spec.Order, step string, write func(pgx.Tx) error) error {
+func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step string, write func(pgx.Tx) error) error {
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
 	return db.Tx(ctx, func(tx pgx.Tx) error {
 		first, err := claim(ctx, tx, sagaID, step, opAction)
@@ -89,6 +92,9 @@ func forward(ctx context.Context, db *pg.DB, o spec.Order, step string, write fu
 			logger.Info("step already ran or was compensated: nothing to do")
 			return nil
 		}
+		if err := a.notifyStep(ctx, tx, o, step, StepCompleted); err != nil {
+			return err
+		}
 		return write(tx)
 	})
 }
@@ -98,7 +104,7 @@ func forward(ctx context.Context, db *pg.DB, o spec.Order, step string, write fu
 // ran (a null compensation) and the row now blocks a late action. Then it
 // inserts its own row: when that exists already, this is a duplicate and
 // nothing happens. Otherwise undo runs, told whether the action ran.
-func compensate(ctx context.Context, db *pg.DB, o spec.Order, step string, undo func(tx pgx.Tx, ran bool) error) error {
+func (a *Activities) compensate(ctx context.Context, db *pg.DB, o spec.Order, step string, undo func(tx pgx.Tx, ran bool) error) error {
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
 	return db.Tx(ctx, func(tx pgx.Tx) error {
 		neverRan, err := claim(ctx, tx, sagaID, step, opAction)
@@ -115,6 +121,9 @@ func compensate(ctx context.Context, db *pg.DB, o spec.Order, step string, undo 
 		}
 		if neverRan {
 			logger.Info("step never ran: null compensation; a late action is now blocked")
+		}
+		if err := a.notifyStep(ctx, tx, o, step, StepCompensated); err != nil {
+			return err
 		}
 		return undo(tx, !neverRan)
 	})

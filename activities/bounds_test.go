@@ -17,7 +17,7 @@ import (
 
 // newActivities opens fresh, migrated orders, inventory and payments
 // databases with one product (price priceCents, stock 10) and one customer.
-func newActivities(t *testing.T, priceCents int64) *activities.Activities {
+func newActivities(t testing.TB, priceCents int64) *activities.Activities {
 	t.Helper()
 	dbs, err := pg.Open(pgtest.Databases(t, config.RequiredDatabases...), zerolog.Nop())
 	if err != nil {

@@ -19,7 +19,7 @@ func (a *Activities) ReserveInventory(ctx context.Context, o spec.Order) error {
 	if err != nil {
 		return err
 	}
-	return forward(ctx, a.Inventory, o, spec.StepReserve, func(tx pgx.Tx) error {
+	return a.forward(ctx, a.Inventory, o, spec.StepReserve, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx,
 			`WITH want AS (SELECT * FROM unnest($1::text[], $2::int[]) AS w(id, qty)),
 			      taken AS (
@@ -63,7 +63,7 @@ func (a *Activities) ReserveInventory(ctx context.Context, o spec.Order) error {
 // ReleaseInventory compensates ReserveInventory: the order's reservations are
 // released and their quantities go back to stock.
 func (a *Activities) ReleaseInventory(ctx context.Context, o spec.Order) error {
-	return compensate(ctx, a.Inventory, o, spec.StepReserve, unless(func(tx pgx.Tx) error {
+	return a.compensate(ctx, a.Inventory, o, spec.StepReserve, unless(func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx,
 			`WITH released AS (
 			   UPDATE tb_reservation SET status = 'released', updated_at = now()

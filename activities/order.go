@@ -19,7 +19,7 @@ func (a *Activities) CreateOrder(ctx context.Context, o spec.Order) error {
 	if err != nil {
 		return err
 	}
-	return forward(ctx, a.Orders, o, spec.StepCreate, func(tx pgx.Tx) error {
+	return a.forward(ctx, a.Orders, o, spec.StepCreate, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx,
 			`INSERT INTO tb_order (id, customer_id, status, total_cents) VALUES ($1, $2, 'pending', $3)
 			 ON CONFLICT (id) DO NOTHING`,
@@ -46,7 +46,7 @@ func (a *Activities) CreateOrder(ctx context.Context, o spec.Order) error {
 // transaction. It also inserts the confirm step's barrier row, so a late
 // ConfirmOrder can never confirm a cancelled order.
 func (a *Activities) CancelOrder(ctx context.Context, o spec.Order) error {
-	return compensate(ctx, a.Orders, o, spec.StepCreate, func(tx pgx.Tx, ran bool) error {
+	return a.compensate(ctx, a.Orders, o, spec.StepCreate, func(tx pgx.Tx, ran bool) error {
 		if _, err := claim(ctx, tx, o.SagaID, spec.StepConfirm, opAction); err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ func cancelPending(ctx context.Context, tx pgx.Tx, o spec.Order) error {
 // order.confirmed event is written to the outbox in the same transaction.
 // Only a pending order is confirmed: a cancelled one stays cancelled.
 func (a *Activities) ConfirmOrder(ctx context.Context, o spec.Order) error {
-	return forward(ctx, a.Orders, o, spec.StepConfirm, func(tx pgx.Tx) error {
+	return a.forward(ctx, a.Orders, o, spec.StepConfirm, func(tx pgx.Tx) error {
 		var status string
 		err := tx.QueryRow(ctx,
 			`UPDATE tb_order SET status = 'confirmed', updated_at = now()

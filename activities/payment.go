@@ -14,7 +14,7 @@ import (
 // records the transaction (payments database). The balance never goes
 // negative: too little is a non-retryable InsufficientFundsError.
 func (a *Activities) ChargePayment(ctx context.Context, o spec.Order) error {
-	return forward(ctx, a.Payments, o, spec.StepCharge, func(tx pgx.Tx) error {
+	return a.forward(ctx, a.Payments, o, spec.StepCharge, func(tx pgx.Tx) error {
 		var balance int64
 		err := tx.QueryRow(ctx,
 			`UPDATE tb_account SET balance_cents = balance_cents - $2, updated_at = now()
@@ -48,7 +48,7 @@ func (a *Activities) ChargePayment(ctx context.Context, o spec.Order) error {
 // RefundPayment compensates ChargePayment: the charged amount goes back to
 // the customer's balance and the transaction becomes refunded.
 func (a *Activities) RefundPayment(ctx context.Context, o spec.Order) error {
-	return compensate(ctx, a.Payments, o, spec.StepCharge, unless(func(tx pgx.Tx) error {
+	return a.compensate(ctx, a.Payments, o, spec.StepCharge, unless(func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx,
 			`WITH refunded AS (
 			   UPDATE tb_transaction SET status = 'refunded', updated_at = now()

@@ -83,6 +83,10 @@ type Database struct {
 	IdleMaxAge       time.Duration `koanf:"idle_max_age"`      // closes connections idle longer. Default 5m.
 	StatementTimeout time.Duration `koanf:"statement_timeout"` // PostgreSQL's, on every connection. Default 5s.
 	LogSlowQueries   time.Duration `koanf:"log_slow_queries"`  // logs slower queries; 0 turns it off. Default 200ms.
+	// LogQueries logs every statement of this database at info level (SQL,
+	// duration, rows; never parameter values); log.level debug
+	// (FEDSAGA_LOG=debug) logs them for every database. Default false.
+	LogQueries bool `koanf:"log_queries"`
 }
 
 // Federation configures the batched reads across the databases and the
@@ -162,6 +166,12 @@ type Saga struct {
 	// ContinueWithError runs the remaining compensations when one fails
 	// (sequential mode) before the saga waits for an operator. Default false.
 	ContinueWithError bool `koanf:"continue_with_error"`
+	// NotifySteps makes every forward and compensation step that commits
+	// send pg_notify on NotifyChannel in its own transaction, with a JSON
+	// payload (saga_id, order_id, step, status), for [[observers]] to
+	// forward. Default false.
+	NotifySteps   bool   `koanf:"notify_steps"`
+	NotifyChannel string `koanf:"notify_channel"` // the channel of notify_steps. Default "fedsaga_saga_steps".
 }
 
 // Saga modes.

@@ -100,12 +100,15 @@ func TestDefault(t *testing.T) {
 				ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute, WriteTimeout: 30 * time.Second,
 				GraphQL: GraphQL{MaxDepth: 10, MaxCost: 5000}},
 		},
-		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
+		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular, NotifyChannel: "fedsaga_saga_steps"},
 		NATS: NATS{
 			URL:  "nats://127.0.0.1:4222",
 			Auth: NATSAuth{Type: AuthNone},
 			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{
-				"ORDERS": {Subjects: []string{"fedsaga.order.>"}, Retention: "limits", Replicas: 1, MaxMsgs: -1, MaxBytes: -1, DuplicateWindow: 2 * time.Minute},
+				"ORDERS":     {Subjects: []string{"fedsaga.order.>"}, Retention: "limits", Replicas: 1, MaxMsgs: -1, MaxBytes: -1, DuplicateWindow: 2 * time.Minute},
+				"ORDERS_DLQ": {Subjects: []string{"fedsaga.dlq.>"}, Retention: "limits", Replicas: 1, MaxMsgs: -1, MaxBytes: -1, DuplicateWindow: 2 * time.Minute},
+				"ORDERS_ADVISORIES": {Subjects: []string{"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.>"}, Retention: "workqueue",
+					Replicas: 1, MaxMsgs: -1, MaxBytes: -1, DuplicateWindow: 2 * time.Minute},
 			}},
 		},
 		Events: Events{PublishTimeout: 2 * time.Minute, RelayDelay: 5 * time.Second, RelayPoll: 5 * time.Second, RelayBatch: 500},
@@ -265,7 +268,7 @@ build_id = "v2.1.0"
 `,
 			check: func(t *testing.T, c *Config) {
 				want := Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeLocal,
-					ParallelCompensation: true, ContinueWithError: true}
+					ParallelCompensation: true, ContinueWithError: true, NotifyChannel: DefaultNotifyChannel}
 				if c.Saga != want {
 					t.Errorf("saga = %+v, want %+v", c.Saga, want)
 				}
@@ -305,8 +308,8 @@ build_id = "v2.1.0"
 				"FEDSAGA_NATS__JETSTREAM__STREAMS__ORDERS__SUBJECTS": "a.>, b.>",
 			},
 			check: func(t *testing.T, c *Config) {
-				if len(c.NATS.JetStream.Streams) != 1 {
-					t.Errorf("streams = %v, want ORDERS only", c.NATS.JetStream.Streams)
+				if len(c.NATS.JetStream.Streams) != 3 {
+					t.Errorf("streams = %v, want ORDERS, ORDERS_DLQ and ORDERS_ADVISORIES only", c.NATS.JetStream.Streams)
 				}
 				s := c.NATS.JetStream.Streams["ORDERS"]
 				if s.MaxMsgs != 5 || s.MaxBytes != 1024 || !reflect.DeepEqual(s.Subjects, []string{"a.>", "b.>"}) {
@@ -319,7 +322,7 @@ build_id = "v2.1.0"
 			file: minimal,
 			env:  map[string]string{"FEDSAGA_NATS__JETSTREAM__STREAMS__ORDERS__REPLICAS": "3"},
 			check: func(t *testing.T, c *Config) {
-				if got := c.NATS.JetStream.Streams; len(got) != 1 || got["ORDERS"].Replicas != 3 {
+				if got := c.NATS.JetStream.Streams; len(got) != 3 || got["ORDERS"].Replicas != 3 || got["ORDERS_DLQ"].Replicas != 1 {
 					t.Errorf("streams = %+v", got)
 				}
 			},
@@ -476,7 +479,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name: "duration as a number",
 			file: minimal + "[saga]\ntimeout = 300\n",
-			want: []string{`config: saga.timeout: expected a duration string such as "5s", got integer 300`},
+			want: []string{`config: saga.timeout: expected a duration string such as "5s", got integer 300; durations are strings such as "300ms" (if 300 meant milliseconds)`},
 		},
 		{
 			name: "bad values from the environment",
@@ -922,7 +925,7 @@ func TestRedacted(t *testing.T) {
 	m := c.Redacted()
 	saga := m["saga"].(map[string]any)
 	if want := map[string]any{"timeout": "5m0s", "compensation_timeout": "10m0s", "mode": "regular",
-		"parallel_compensation": false, "continue_with_error": false}; !reflect.DeepEqual(saga, want) {
+		"parallel_compensation": false, "continue_with_error": false, "notify_steps": false, "notify_channel": "fedsaga_saga_steps"}; !reflect.DeepEqual(saga, want) {
 		t.Errorf("saga = %v, want %v", saga, want)
 	}
 	if want := map[string]any{"stop_timeout": "30s", "http_address": ":9464", "deployment_name": "", "build_id": "",
@@ -987,7 +990,7 @@ func TestRedacted(t *testing.T) {
 		"codec.active_key", "codec.allow_unauthenticated", "codec.auth_token", "codec.cors_origins",
 		"codec.customer_id_attribute", "codec.customer_id_key.env", "codec.customer_id_key.file",
 		"codec.enabled", "codec.http_address",
-		"databases.orders.idle_max_age", "databases.orders.log_slow_queries", "databases.orders.pool_size",
+		"databases.orders.idle_max_age", "databases.orders.log_queries", "databases.orders.log_slow_queries", "databases.orders.pool_size",
 		"databases.orders.pool_timeout", "databases.orders.statement_timeout", "databases.orders.url",
 		"events.publish_timeout", "events.relay_batch", "events.relay_delay", "events.relay_poll",
 		"federation.api.auth", "federation.api.graphql.introspection", "federation.api.graphql.max_cost",
@@ -1006,9 +1009,16 @@ func TestRedacted(t *testing.T) {
 		"nats.jetstream.streams.ORDERS.duplicate_window", "nats.jetstream.streams.ORDERS.max_bytes",
 		"nats.jetstream.streams.ORDERS.max_msgs", "nats.jetstream.streams.ORDERS.replicas",
 		"nats.jetstream.streams.ORDERS.retention", "nats.jetstream.streams.ORDERS.subjects",
+		"nats.jetstream.streams.ORDERS_ADVISORIES.duplicate_window", "nats.jetstream.streams.ORDERS_ADVISORIES.max_bytes",
+		"nats.jetstream.streams.ORDERS_ADVISORIES.max_msgs", "nats.jetstream.streams.ORDERS_ADVISORIES.replicas",
+		"nats.jetstream.streams.ORDERS_ADVISORIES.retention", "nats.jetstream.streams.ORDERS_ADVISORIES.subjects",
+		"nats.jetstream.streams.ORDERS_DLQ.duplicate_window", "nats.jetstream.streams.ORDERS_DLQ.max_bytes",
+		"nats.jetstream.streams.ORDERS_DLQ.max_msgs", "nats.jetstream.streams.ORDERS_DLQ.replicas",
+		"nats.jetstream.streams.ORDERS_DLQ.retention", "nats.jetstream.streams.ORDERS_DLQ.subjects",
 		"nats.tls.ca_file", "nats.tls.cert_file", "nats.tls.key_file", "nats.url",
 		"observers",
-		"saga.compensation_timeout", "saga.continue_with_error", "saga.mode", "saga.parallel_compensation", "saga.timeout",
+		"saga.compensation_timeout", "saga.continue_with_error", "saga.mode", "saga.notify_channel", "saga.notify_steps",
+		"saga.parallel_compensation", "saga.timeout",
 		"temporal.address", "temporal.api_key", "temporal.manage_search_attributes", "temporal.namespace", "temporal.task_queue",
 		"temporal.tls.ca_file", "temporal.tls.cert_file", "temporal.tls.disabled", "temporal.tls.enabled",
 		"temporal.tls.key_file", "temporal.tls.server_name",

@@ -168,8 +168,12 @@ func decodeErrors(err error, key string) []*Error {
 	case key == "" && errors.Unwrap(err) != nil: // "decoding failed due to the following error(s)"
 		return decodeErrors(errors.Unwrap(err), key)
 	case errors.As(err, &ue): // never quote a secret
-		return []*Error{keyErr(key, "expected %s, got %s", describeType(ue.Expected.Type()),
-			describeValue(ue.Value, ue.Expected.Type() != secretType))}
+		hint := ""
+		if n, ok := ue.Value.(int64); ok && ue.Expected.Type() == durationType {
+			hint = durationHint(n)
+		}
+		return []*Error{keyErr(key, "expected %s, got %s%s", describeType(ue.Expected.Type()),
+			describeValue(ue.Value, ue.Expected.Type() != secretType), hint)}
 	}
 	return []*Error{{Key: key, Err: err}}
 }
@@ -223,6 +227,9 @@ func fieldType(t reflect.Type, k string) reflect.Type {
 // type of the table key, closest to the unknown key k, if it is close
 // enough to be a likely typo.
 func suggest(k string, t reflect.Type, key string) string {
+	if hint, ok := aliasHint(k, t, key); ok {
+		return hint
+	}
 	best, bestDist := "", min(3, len(k)/2+1)
 	for f := range t.Fields() {
 		name := f.Tag.Get("koanf")

@@ -30,11 +30,13 @@ func Default() *Config {
 				ReadTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second,
 				GraphQL: DefaultGraphQL()},
 		},
-		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular},
+		Saga: Saga{Timeout: 5 * time.Minute, CompensationTimeout: 10 * time.Minute, Mode: ModeRegular,
+			NotifyChannel: DefaultNotifyChannel},
 		NATS: NATS{
-			URL:       "nats://127.0.0.1:4222",
-			Auth:      NATSAuth{Type: AuthNone},
-			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{OrdersStream: orders}},
+			URL:  "nats://127.0.0.1:4222",
+			Auth: NATSAuth{Type: AuthNone},
+			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{OrdersStream: orders,
+				DeadLetterStream: deadLetterStream(), AdvisoryStream: advisoryStream()}},
 		},
 		Events: Events{
 			PublishTimeout: 2 * time.Minute,

@@ -63,6 +63,7 @@ func ExampleConfig_Print() {
 	// [databases]
 	//   [databases.orders]
 	//     idle_max_age = '5m0s'
+	//     log_queries = false
 	//     log_slow_queries = '200ms'
 	//     pool_size = 10
 	//     pool_timeout = '5s'
@@ -119,6 +120,8 @@ func ExampleConfig_Print() {
 	//   compensation_timeout = '10m0s'
 	//   continue_with_error = false
 	//   mode = 'regular'
+	//   notify_channel = 'fedsaga_saga_steps'
+	//   notify_steps = false
 	//   parallel_compensation = false
 	//   timeout = '5m0s'
 	//
@@ -144,6 +147,22 @@ func ExampleConfig_Print() {
 	//         replicas = 1
 	//         retention = 'limits'
 	//         subjects = ['fedsaga.order.>']
+	//
+	//       [nats.jetstream.streams.ORDERS_ADVISORIES]
+	//         duplicate_window = '2m0s'
+	//         max_bytes = -1
+	//         max_msgs = -1
+	//         replicas = 1
+	//         retention = 'workqueue'
+	//         subjects = ['$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.>']
+	//
+	//       [nats.jetstream.streams.ORDERS_DLQ]
+	//         duplicate_window = '2m0s'
+	//         max_bytes = -1
+	//         max_msgs = -1
+	//         replicas = 1
+	//         retention = 'limits'
+	//         subjects = ['fedsaga.dlq.>']
 	//
 	//   [nats.tls]
 	//     ca_file = ''

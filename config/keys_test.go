@@ -511,7 +511,7 @@ items = "order"
 `,
 			want: []string{
 				`config: federation.batch_size: invalid integer "lots"`,
-				`config: federation.default_timeout: expected a duration string such as "5s", got integer 5`,
+				`config: federation.default_timeout: expected a duration string such as "5s", got integer 5; durations are strings such as "5ms" (if 5 meant milliseconds)`,
 				`config: federation.database_timeouts.orders: invalid duration "5x"; use a Go duration such as "5s", "1m30s" or "200ms"`,
 				"config: federation.relations.items: expected a table, got a string",
 			},

@@ -68,6 +68,7 @@ func validate(c *Config) []*Error {
 		v.knownDatabase(key+".database", o.Database, c.Databases)
 	}
 	v.oneOf("saga.mode", c.Saga.Mode, ModeRegular, ModeLocal)
+	v.notifySteps(c.Saga)
 	v.want(c.Worker.BuildID == "" || c.Worker.DeploymentName != "", "worker.build_id",
 		"needs worker.deployment_name; with a deployment name and no build id, the build id is the binary's version (fedsaga version)")
 	v.hostPort("worker.http_address", c.Worker.HTTPAddress, `want host:port (e.g. ":9464") or "" to turn it off, got %q`)

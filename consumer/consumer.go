@@ -14,7 +14,6 @@ package consumer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -58,6 +57,11 @@ type Options struct {
 	// Logger receives a line for every message sent to the dead-letter
 	// stream. Default: no logging.
 	Logger zerolog.Logger
+	// ManageStreams lets New create the dead-letter stream when it is
+	// missing (nats.jetstream.manage_streams); false requires it to exist.
+	// New never changes an existing one: the worker keeps it as configured.
+	// Default false.
+	ManageStreams bool
 }
 
 // Seen remembers which event ids were processed, so that a redelivered
@@ -83,7 +87,8 @@ type Consumer struct {
 	cons jetstream.Consumer
 }
 
-// New creates (or updates) the durable consumer and the dead-letter stream.
+// New creates (or updates) the durable consumer, and checks that the
+// dead-letter stream exists (creating it with ManageStreams).
 func New(ctx context.Context, js jetstream.JetStream, opts Options) (*Consumer, error) {
 	if opts.Durable == "" {
 		return nil, errors.New("consumer: Durable is required")
@@ -131,13 +136,8 @@ func New(ctx context.Context, js jetstream.JetStream, opts Options) (*Consumer, 
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s on stream %s: %w", opts.Durable, opts.Stream, err)
 	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:     opts.DeadLetterStream,
-		Subjects: []string{DeadLetterPrefix + ">"},
-		Storage:  jetstream.FileStorage,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dead-letter stream %s: %w", opts.DeadLetterStream, err)
+	if err := ensureDeadLetterStream(ctx, js, opts.DeadLetterStream, opts.ManageStreams); err != nil {
+		return nil, err
 	}
 	return &Consumer{js: js, opts: opts, cons: cons}, nil
 }
@@ -234,52 +234,6 @@ func (c *Consumer) malformed(ctx context.Context, msg jetstream.Msg, cause error
 	}
 	log.Warn().Str("dlq_stream", c.opts.DeadLetterStream).Msg("malformed message moved to the dead-letter stream")
 	_ = msg.Term()
-}
-
-// deadLetter copies the message an advisory names to the dead-letter
-// stream, once (the Nats-Msg-Id is derived from the stream sequence).
-func (c *Consumer) deadLetter(ctx context.Context, advisory []byte) error {
-	var adv struct {
-		Stream     string `json:"stream"`
-		Consumer   string `json:"consumer"`
-		StreamSeq  uint64 `json:"stream_seq"`
-		Deliveries uint64 `json:"deliveries"`
-	}
-	if err := json.Unmarshal(advisory, &adv); err != nil {
-		return fmt.Errorf("max-deliveries advisory: %w", err)
-	}
-	stream, err := c.js.Stream(ctx, adv.Stream)
-	if err != nil {
-		return err
-	}
-	raw, err := stream.GetMsg(ctx, adv.StreamSeq)
-	if err != nil {
-		return fmt.Errorf("dead-letter message %d of %s: %w", adv.StreamSeq, adv.Stream, err)
-	}
-	c.opts.Logger.Warn().Str("subject", raw.Subject).Uint64("stream_seq", adv.StreamSeq).Str("stream", adv.Stream).
-		Str("consumer", adv.Consumer).Uint64("deliveries", adv.Deliveries).
-		Str("dlq_stream", c.opts.DeadLetterStream).Msg("message failed every delivery: moved to the dead-letter stream")
-	return c.publishDead(ctx, raw, adv.Stream, adv.Consumer, adv.Deliveries, "")
-}
-
-// publishDead stores a copy of raw on the dead-letter stream, with headers
-// naming where it came from, once per (stream, consumer, sequence).
-func (c *Consumer) publishDead(ctx context.Context, raw *jetstream.RawStreamMsg, stream, consumer string, deliveries uint64, reason string) error {
-	msg := &nats.Msg{Subject: DeadLetterPrefix + raw.Subject, Data: raw.Data, Header: nats.Header{}}
-	for k, v := range raw.Header {
-		msg.Header[k] = v
-	}
-	msg.Header.Set("Fedsaga-Original-Subject", raw.Subject)
-	msg.Header.Set("Fedsaga-Original-Stream", stream)
-	msg.Header.Set("Fedsaga-Original-Sequence", fmt.Sprint(raw.Sequence))
-	msg.Header.Set("Fedsaga-Consumer", consumer)
-	msg.Header.Set("Fedsaga-Deliveries", fmt.Sprint(deliveries))
-	if reason != "" {
-		msg.Header.Set("Fedsaga-Reason", reason)
-	}
-	msg.Header.Del(jetstream.MsgIDHeader)
-	_, err := c.js.PublishMsg(ctx, msg, jetstream.WithMsgID(fmt.Sprintf("dlq-%s-%s-%d", stream, consumer, raw.Sequence)))
-	return err
 }
 
 // DefaultSeenCapacity is the default of Options.SeenCapacity.

@@ -22,6 +22,7 @@ import (
 	"github.com/fedsaga/fedsaga/activities"
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/consumer"
 	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/outbox"
 	"github.com/fedsaga/fedsaga/server"
@@ -40,6 +41,7 @@ type Worker struct {
 	fatal    chan error
 	relay    *outbox.Relay
 	observe  []outbox.Observer
+	mover    *consumer.Mover // moves dead letters; nil without the advisory stream
 }
 
 // New connects to the databases, NATS (creating missing streams) and
@@ -71,9 +73,15 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if err = EnsureStreams(ctx, js, cfg.NATS.JetStream, logger); err != nil {
 		return nil, err
 	}
+	if w.mover, err = newMover(ctx, cfg.NATS.JetStream, js, logger); err != nil {
+		return nil, err
+	}
 	acts, err := activities.New(w.dbs, cfg.Federation, js)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Saga.NotifySteps {
+		acts.StepChannel = cfg.Saga.NotifyChannel
 	}
 	w.relay = outbox.NewRelay(acts.Orders, js, outbox.RelayOptions{
 		Delay: cfg.Events.RelayDelay, Poll: cfg.Events.RelayPoll, Batch: cfg.Events.RelayBatch,
@@ -142,6 +150,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	bg.Go(func() { w.relay.Run(bgCtx) })
 	for _, o := range w.observe {
 		bg.Go(func() { o.Run(bgCtx, w.nc, w.logger) })
+	}
+	if w.mover != nil {
+		bg.Go(func() { w.mover.Run(bgCtx) })
 	}
 	w.logger.Info().
 		Str("task_queue", w.cfg.Temporal.TaskQueue).

@@ -17,7 +17,7 @@ import (
 )
 
 func (a *app) eventsCmd() *cobra.Command {
-	return group("events", "Read the order events in NATS JetStream", a.eventsTailCmd())
+	return group("events", "Read the order events in NATS JetStream", a.eventsTailCmd(), a.eventsDLQCmd())
 }
 
 func (a *app) eventsTailCmd() *cobra.Command {
@@ -59,6 +59,7 @@ moves to the dead-letter stream ORDERS_DLQ.`,
 		ctx := cmd.Context()
 		c, err := consumer.New(ctx, js, consumer.Options{
 			Stream: config.OrdersStream, Durable: durable, Types: types, MaxDeliver: maxDeliver, Logger: a.logger,
+			ManageStreams: a.cfg.NATS.JetStream.ManageStreams,
 		})
 		if err != nil {
 			return err

@@ -76,7 +76,7 @@ func (r *Registry) open(name string, cfg config.Database, logger zerolog.Logger)
 		pc.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 	}
 	pc.ConnConfig.RuntimeParams["application_name"] = "fedsaga"
-	tracer := &queryTracer{threshold: cfg.LogSlowQueries, latency: r.latency.WithLabelValues(name),
+	tracer := &queryTracer{threshold: cfg.LogSlowQueries, logQueries: cfg.LogQueries, latency: r.latency.WithLabelValues(name),
 		logger: logger.With().Str("database", name).Logger()}
 	pc.ConnConfig.Tracer = tracer
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)

@@ -222,7 +222,7 @@ func TestSlowQueriesLoggedWithoutParameters(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer // written by the tracer on the querying goroutine
 	// A threshold far above a fast query's time, even on a loaded machine.
-	db := open(t, zerolog.New(&logs), func(c *config.Database) { c.LogSlowQueries = 500 * time.Millisecond })
+	db := open(t, zerolog.New(&logs).Level(zerolog.InfoLevel), func(c *config.Database) { c.LogSlowQueries = 500 * time.Millisecond })
 	var out string
 	if err := db.Pool().QueryRow(context.Background(), `SELECT $1::text FROM pg_sleep(0.55)`, "s3cret-param").Scan(&out); err != nil {
 		t.Fatal(err)

@@ -23,13 +23,15 @@ func (db *DB) Stats() QueryStats {
 }
 
 // queryTracer counts a database's queries, measures their latency and logs
-// those slower than log_slow_queries with their SQL but no parameter value.
+// those slower than log_slow_queries with their SQL but no parameter value;
+// and every statement at debug level, or at info level with log_queries.
 type queryTracer struct {
-	threshold time.Duration // 0: no slow-query log
-	logger    zerolog.Logger
-	queries   atomic.Int64
-	reads     atomic.Int64
-	latency   prometheus.Observer
+	threshold  time.Duration // 0: no slow-query log
+	logQueries bool          // log every statement at info level
+	logger     zerolog.Logger
+	queries    atomic.Int64
+	reads      atomic.Int64
+	latency    prometheus.Observer
 }
 
 type queryStart struct {
@@ -57,6 +59,7 @@ func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.T
 	if data.Err == nil && data.CommandTag.Select() && !writingCTE.MatchString(start.sql) {
 		t.reads.Add(1)
 	}
+	t.logStatement(start.sql, d, data)
 	if t.threshold > 0 && d >= t.threshold {
 		t.logger.Warn().
 			Dur("duration", d).
@@ -65,4 +68,19 @@ func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.T
 			Err(data.Err).
 			Msg("slow query")
 	}
+}
+
+// logStatement logs a statement that ran: at debug level (log.level debug,
+// FEDSAGA_LOG=debug), or at info level when the database has log_queries.
+// The line holds the database (the logger's), the SQL text, the duration
+// and the rows returned or affected, never the parameter values.
+func (t *queryTracer) logStatement(sql string, d time.Duration, data pgx.TraceQueryEndData) {
+	ev := t.logger.Debug()
+	if t.logQueries {
+		ev = t.logger.Info()
+	}
+	if !ev.Enabled() {
+		return
+	}
+	ev.Str("sql", sql).Dur("duration", d).Int64("rows", data.CommandTag.RowsAffected()).Err(data.Err).Msg("query")
 }

@@ -1,0 +1,45 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fedsaga/fedsaga/activities/spec"
+)
+
+// Statuses of a step notification.
+const (
+	StepCompleted   = "completed"   // a forward step committed its write
+	StepCompensated = "compensated" // a compensation committed (also a null one: the step never ran)
+)
+
+// StepNotification is the JSON payload of a step notification ([saga]
+// notify_steps), on the channel [saga] notify_channel of the database the
+// step wrote.
+type StepNotification struct {
+	SagaID  string `json:"saga_id"`
+	OrderID string `json:"order_id"`
+	Step    string `json:"step"`   // spec.StepCreate, spec.StepReserve, ...
+	Status  string `json:"status"` // StepCompleted or StepCompensated
+}
+
+// notifyStep sends the step's notification in the step's transaction when
+// StepChannel is set. PostgreSQL delivers a notification only when its
+// transaction commits, so a listener ([[observers]]) hears exactly the
+// steps that committed; a duplicate that writes nothing sends none.
+func (a *Activities) notifyStep(ctx context.Context, tx pgx.Tx, o spec.Order, step, status string) error {
+	if a.StepChannel == "" {
+		return nil
+	}
+	payload, err := json.Marshal(StepNotification{SagaID: o.SagaID, OrderID: o.OrderID, Step: step, Status: status})
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, a.StepChannel, string(payload)); err != nil {
+		return fmt.Errorf("notify step %s (%s) on %s: %w", step, status, a.StepChannel, err)
+	}
+	return nil
+}
