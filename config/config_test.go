@@ -105,7 +105,7 @@ func TestDefault(t *testing.T) {
 			Auth: NATSAuth{Type: AuthNone},
 			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{
 				"ORDERS": {Subjects: []string{"fedsaga.order.>"}, Retention: "limits", Replicas: 1, MaxMsgs: -1, MaxBytes: -1, DuplicateWindow: 2 * time.Minute},
-			}},
+			}, Consumers: map[string]Consumer{}},
 		},
 		Events: Events{PublishTimeout: 2 * time.Minute, RelayDelay: 5 * time.Second, RelayPoll: 5 * time.Second, RelayBatch: 500},
 		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464",
@@ -1004,6 +1004,7 @@ func TestRedacted(t *testing.T) {
 		"nats.jetstream.streams.ORDERS.duplicate_window", "nats.jetstream.streams.ORDERS.max_bytes",
 		"nats.jetstream.streams.ORDERS.max_msgs", "nats.jetstream.streams.ORDERS.replicas",
 		"nats.jetstream.streams.ORDERS.retention", "nats.jetstream.streams.ORDERS.subjects",
+		"nats.partitions.count",
 		"nats.tls.ca_file", "nats.tls.cert_file", "nats.tls.key_file", "nats.url",
 		"observers",
 		"saga.compensation_timeout", "saga.continue_with_error", "saga.mode", "saga.parallel_compensation", "saga.timeout",

@@ -33,7 +33,7 @@ func Default() *Config {
 		NATS: NATS{
 			URL:       "nats://127.0.0.1:4222",
 			Auth:      NATSAuth{Type: AuthNone},
-			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{OrdersStream: orders}},
+			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{OrdersStream: orders}, Consumers: map[string]Consumer{}},
 		},
 		Events: Events{
 			PublishTimeout: 2 * time.Minute,

@@ -131,6 +131,8 @@ func ExampleConfig_Print() {
 	//   [nats.jetstream]
 	//     manage_streams = true
 	//
+	//     [nats.jetstream.consumers]
+	//
 	//     [nats.jetstream.streams]
 	//       [nats.jetstream.streams.ORDERS]
 	//         duplicate_window = '2m0s'
@@ -139,6 +141,9 @@ func ExampleConfig_Print() {
 	//         replicas = 1
 	//         retention = 'limits'
 	//         subjects = ['fedsaga.order.>']
+	//
+	//   [nats.partitions]
+	//     count = 0
 	//
 	//   [nats.tls]
 	//     ca_file = ''

@@ -22,6 +22,7 @@ import (
 	"github.com/fedsaga/fedsaga/activities"
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/consumer"
 	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/outbox"
 	"github.com/fedsaga/fedsaga/server"
@@ -71,12 +72,18 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if err = EnsureStreams(ctx, js, cfg.NATS.JetStream, logger); err != nil {
 		return nil, err
 	}
+	if _, err = consumer.Ensure(ctx, js, consumer.Specs(cfg), cfg.NATS.JetStream.ManageStreams, logger); err != nil {
+		return nil, err
+	}
+	reg.MustRegister(consumer.NewCollector(js, consumer.Specs(cfg), logger))
 	acts, err := activities.New(w.dbs, cfg.Federation, js)
 	if err != nil {
 		return nil, err
 	}
+	acts.Partitions = cfg.NATS.Partitions.Count
 	w.relay = outbox.NewRelay(acts.Orders, js, outbox.RelayOptions{
 		Delay: cfg.Events.RelayDelay, Poll: cfg.Events.RelayPoll, Batch: cfg.Events.RelayBatch,
+		Partitions: cfg.NATS.Partitions.Count,
 	}, reg, logger)
 	for _, o := range cfg.Observers {
 		db, err := w.dbs.DB(o.Database)
