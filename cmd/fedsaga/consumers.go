@@ -19,9 +19,23 @@ import (
 func consumerFlags(cmd *cobra.Command) {
 	cmd.Flags().String("consumer", "", "read through the consumer configured as [nats.jetstream.consumers.NAME]")
 	cmd.Flags().IntSlice("partitions", nil, "with a partitioned --consumer: the partitions this process reads, e.g. 0,1 (default all)")
-	cmd.MarkFlagsMutuallyExclusive("consumer", "durable")
-	cmd.MarkFlagsMutuallyExclusive("consumer", "type")
-	cmd.MarkFlagsMutuallyExclusive("consumer", "max-deliver")
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		return exclusive(cmd, "consumer", "durable", "type", "max-deliver")
+	}
+}
+
+// exclusive refuses flag, given with any of others, as bad input (exit
+// code 2).
+func exclusive(cmd *cobra.Command, flag string, others ...string) error {
+	if !cmd.Flags().Changed(flag) {
+		return nil
+	}
+	for _, o := range others {
+		if cmd.Flags().Changed(o) {
+			return usagef("--%s and --%s exclude each other", flag, o)
+		}
+	}
+	return nil
 }
 
 // tailOptions are the consumer options of events tail: opts from the

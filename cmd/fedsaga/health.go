@@ -68,6 +68,6 @@ With --database NAME, check that database only; with --nats, NATS only.`,
 	}
 	cmd.Flags().StringVar(&database, "database", "", "check only this database (e.g. inventory)")
 	cmd.Flags().BoolVar(&natsOnly, "nats", false, "check only NATS, its streams and consumers")
-	cmd.MarkFlagsMutuallyExclusive("database", "nats")
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return exclusive(cmd, "nats", "database") }
 	return cmd
 }
