@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -248,5 +249,77 @@ func TestHealthStreams(t *testing.T) {
 	var checks []worker.Check
 	if err := json.Unmarshal([]byte(out), &checks); err != nil || code != 0 || len(checks) != 2 || checks[1].State != worker.StatePresent {
 		t.Errorf("health --output json: exit %d, %v: %s", code, err, out)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestTailConfiguredConsumer: `events tail --consumer NAME --partitions`
+// reads through the configured, partitioned consumer, and only the
+// partitions named.
+func TestTailConfiguredConsumer(t *testing.T) {
+	ns := natstest.Start(t)
+	_, js := natstest.Connect(t, ns)
+	path, cfg := natsConfig(t, ns.ClientURL(), consumersConfig)
+	ctx := context.Background()
+	if err := worker.EnsureStreams(ctx, js, cfg.NATS.JetStream, zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for i := range 20 {
+		id := fmt.Sprintf("ord-%d", i)
+		ev := events.New(events.TypeConfirmed, time.Now(), events.Order{OrderID: id, CustomerID: "alice"})
+		data, _ := json.Marshal(ev)
+		if _, err := outbox.Publish(ctx, js, ev.ID, events.Subject(id, events.TypeConfirmed), data); err != nil {
+			t.Fatal(err)
+		}
+		if err := outbox.PublishPartition(ctx, js, 4, ev.ID, events.Subject(id, events.TypeConfirmed), data); err != nil {
+			t.Fatal(err)
+		}
+		if p := events.Partition(id, 4); p == 1 || p == 3 {
+			want[id] = true
+		}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	var out, errOut lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(runCtx, []string{"events", "tail", "--consumer", "ordered", "--partitions", "1,3", "--config", path}, &out, &errOut)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(out.String(), "\n") < len(want) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // nothing more may come
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("events tail: exit %d: %s", code, errOut.String())
+	}
+	got := map[string]bool{}
+	for line := range strings.Lines(out.String()) {
+		var ev events.Envelope
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %q", err, line)
+		}
+		got[ev.Data.OrderID] = true
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || strings.Count(out.String(), "\n") != len(want) {
+		t.Errorf("tail printed orders %v (%d lines), want those of partitions 1 and 3: %v", got, strings.Count(out.String(), "\n"), want)
 	}
 }
