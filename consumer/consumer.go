@@ -240,13 +240,14 @@ func backoff(delivered uint64) time.Duration {
 // later.
 func (c *Consumer) malformed(ctx context.Context, msg jetstream.Msg, cause error) {
 	var seq, deliveries uint64
-	if meta, err := msg.Metadata(); err == nil {
-		seq, deliveries = meta.Sequence.Stream, meta.NumDelivered
+	stream, durable := c.opts.Stream, c.opts.Durable
+	if meta, err := msg.Metadata(); err == nil { // a partition's stream and durable
+		seq, deliveries, stream, durable = meta.Sequence.Stream, meta.NumDelivered, meta.Stream, meta.Consumer
 	}
 	log := c.opts.Logger.With().Str("subject", msg.Subject()).Uint64("stream_seq", seq).
-		Str("stream", c.opts.Stream).Str("consumer", c.opts.Durable).Err(cause).Logger()
+		Str("stream", stream).Str("consumer", durable).Err(cause).Logger()
 	dead := &jetstream.RawStreamMsg{Subject: msg.Subject(), Sequence: seq, Header: msg.Headers(), Data: msg.Data()}
-	if err := c.publishDead(ctx, dead, c.opts.Stream, c.opts.Durable, deliveries, cause.Error()); err != nil {
+	if err := c.publishDead(ctx, dead, stream, durable, deliveries, cause.Error()); err != nil {
 		log.Error().AnErr("dlq_error", err).Msg("malformed message: dead-letter stream unavailable; redelivering later")
 		_ = msg.NakWithDelay(5 * time.Second)
 		return

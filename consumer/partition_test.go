@@ -280,3 +280,63 @@ func TestPartitionedConsumersKeepOrderAcrossAKill(t *testing.T) {
 		t.Errorf("handled by process %v: want both to handle some, b those after the kill (%d)", byProcess, total-atKill)
 	}
 }
+
+// TestPartitionMovesOnAfterDeadLetter: a message of a partition that fails
+// every delivery goes to the dead-letter stream, and the partition's next
+// message is handled after it (one pending per partition does not block
+// a partition for good).
+func TestPartitionMovesOnAfterDeadLetter(t *testing.T) {
+	_, js := partitionedOrders(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	poison := "ord-poison"
+	next := ""
+	for i := 0; next == ""; i++ {
+		if id := fmt.Sprintf("ord-%d", i); events.Partition(id, 2) == events.Partition(poison, 2) {
+			next = id
+		}
+	}
+	publishEvent(t, js, 2, poison, events.TypeConfirmed)
+	publishEvent(t, js, 2, next, events.TypeConfirmed)
+	c, err := consumer.New(ctx, js, consumer.Options{Durable: "moves-on", PartitionCount: 2, MaxDeliver: 2, AckWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handled := make(chan string, 10)
+	go c.Run(ctx, func(_ context.Context, ev events.Envelope) error {
+		handled <- ev.Data.OrderID
+		if ev.Data.OrderID == poison {
+			return errors.New("always fails")
+		}
+		return nil
+	})
+	var order []string
+	for timeout := time.After(20 * time.Second); len(order) == 0 || order[len(order)-1] != next; {
+		select {
+		case id := <-handled:
+			order = append(order, id)
+		case <-timeout:
+			t.Fatalf("handled %v after 20s; want %s after the poison's 2 deliveries", order, next)
+		}
+	}
+	if fmt.Sprint(order) != fmt.Sprint([]string{poison, poison, next}) {
+		t.Errorf("handled %v; want the poison twice, then %s", order, next)
+	}
+	dlq, err := js.Stream(ctx, "ORDERS_DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		msg, err := dlq.GetLastMsgForSubject(ctx, consumer.DeadLetterPrefix+events.PartitionSubject(poison, events.TypeConfirmed, 2))
+		if err == nil {
+			if msg.Header.Get("Fedsaga-Original-Stream") != config.PartitionsStream ||
+				msg.Header.Get("Fedsaga-Consumer") != consumer.PartitionDurable("moves-on", events.Partition(poison, 2)) {
+				t.Errorf("dead letter headers %v", msg.Header)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("poison not in ORDERS_DLQ: %v", err)
+		}
+	}
+}
