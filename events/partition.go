@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -15,8 +16,12 @@ const PartitionPrefix = "fedsaga.partition."
 // bits) of the order id, modulo n. It is the hash of the NATS subject
 // mapping function partition(n, 3) applied to the order id token of
 // Subject, so the same orders fall in the same partitions whether fedsaga
-// or a NATS 2.10+ server computes it. n must be at least 1.
+// or a NATS 2.10+ server computes it. n is from 1 to math.MaxInt32
+// (config.MaxPartitions is far below); Partition panics otherwise.
 func Partition(orderID string, n int) int {
+	if n < 1 || n > math.MaxInt32 {
+		panic(fmt.Sprintf("events.Partition: %d partitions, want 1 to %d", n, math.MaxInt32))
+	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(orderID))
 	return int(h.Sum32() % uint32(n))
