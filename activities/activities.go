@@ -30,6 +30,9 @@ type Activities struct {
 	Payments  *pg.DB
 	// JetStream publishes the order events.
 	JetStream jetstream.JetStream
+	// Partitions ([nats.partitions] count) also publishes each event's
+	// partition copy; 0 is off.
+	Partitions int
 	// Reader does the validate step's batched reads.
 	Reader *federation.Reader
 	// StepChannel, when not "", gets a pg_notify of every step that

@@ -34,6 +34,9 @@ func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (ev
 	if err != nil {
 		return res, err
 	}
+	if err := outbox.PublishPartition(ctx, a.JetStream, a.Partitions, id, subject, []byte(payload)); err != nil {
+		return res, err
+	}
 	err = a.Orders.Query(ctx, func(c *pgxpool.Conn) error {
 		_, err := c.Exec(ctx, `UPDATE tb_outbox SET published_at = now() WHERE id = $1 AND published_at IS NULL`, id)
 		return err

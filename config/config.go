@@ -1,7 +1,8 @@
 // Package config loads and validates fedsaga's configuration: a TOML file,
 // then environment overrides (FEDSAGA_ prefix, "__" for nesting), then
 // ${NAME} expansion inside string values. Of fedsaga it imports only
-// federation/relation, which decides the valid relations.
+// federation/relation, which decides the valid relations, and events, which
+// decides the event types and subjects.
 package config
 
 import (
@@ -186,6 +187,9 @@ type NATS struct {
 	Auth      NATSAuth  `koanf:"auth"`      // Default none.
 	TLS       NATSTLS   `koanf:"tls"`       // Default: as the URL scheme says.
 	JetStream JetStream `koanf:"jetstream"` // the streams, keyed by name.
+	// Partitions publishes a copy of every event addressed by partition
+	// (see Partitions). Default off.
+	Partitions Partitions `koanf:"partitions"`
 }
 
 // NATS authentication types.
@@ -223,6 +227,9 @@ type JetStream struct {
 	// that differ; false makes them a start-up error (StreamNotFoundError). Default true.
 	ManageStreams bool              `koanf:"manage_streams"`
 	Streams       map[string]Stream `koanf:"streams"` // by name. Default ORDERS (the order events), subjects ["fedsaga.order.>"].
+	// Consumers are the durable consumers of the order events, by name;
+	// created or updated like the streams (manage_streams). Default none.
+	Consumers map[string]Consumer `koanf:"consumers"`
 }
 
 // Stream is one JetStream stream.

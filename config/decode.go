@@ -33,6 +33,7 @@ var tableDefaults = map[reflect.Type]any{
 	reflect.TypeFor[Database](): DefaultDatabase(),
 	reflect.TypeFor[Stream]():   DefaultStream(),
 	reflect.TypeFor[Observer](): DefaultObserver(),
+	reflect.TypeFor[Consumer](): DefaultConsumer(),
 }
 
 // expandHook expands the ${NAME} references of a string value. A string
@@ -95,7 +96,7 @@ func convertHook(from, to reflect.Value) (any, error) {
 			return nil, fmt.Errorf(`invalid duration %q; use a Go duration such as "5s", "1m30s" or "200ms"`, from.String())
 		}
 		return d, nil
-	case fk == reflect.String && tk == reflect.Slice && to.Type().Elem().Kind() == reflect.String: // []string, []Secret
+	case fk == reflect.String && tk == reflect.Slice && (to.Type().Elem().Kind() == reflect.String || to.Type().Elem() == durationType): // []string, []Secret, []time.Duration
 		list := []string{}
 		for item := range strings.SplitSeq(s, ",") {
 			if item = strings.TrimSpace(item); item != "" {

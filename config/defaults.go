@@ -36,7 +36,7 @@ func Default() *Config {
 			URL:  "nats://127.0.0.1:4222",
 			Auth: NATSAuth{Type: AuthNone},
 			JetStream: JetStream{ManageStreams: true, Streams: map[string]Stream{OrdersStream: orders,
-				DeadLetterStream: deadLetterStream(), AdvisoryStream: advisoryStream()}},
+				DeadLetterStream: deadLetterStream(), AdvisoryStream: advisoryStream()}, Consumers: map[string]Consumer{}},
 		},
 		Events: Events{
 			PublishTimeout: 2 * time.Minute,

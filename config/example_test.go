@@ -139,6 +139,8 @@ func ExampleConfig_Print() {
 	//   [nats.jetstream]
 	//     manage_streams = true
 	//
+	//     [nats.jetstream.consumers]
+	//
 	//     [nats.jetstream.streams]
 	//       [nats.jetstream.streams.ORDERS]
 	//         duplicate_window = '2m0s'
@@ -163,6 +165,9 @@ func ExampleConfig_Print() {
 	//         replicas = 1
 	//         retention = 'limits'
 	//         subjects = ['fedsaga.dlq.>']
+	//
+	//   [nats.partitions]
+	//     count = 0
 	//
 	//   [nats.tls]
 	//     ca_file = ''

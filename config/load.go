@@ -102,6 +102,7 @@ func Load(path string) (*Config, error) {
 		errs = append(errs, decodeErrors(err, "")...)
 	}
 	cfg.deriveSlots()
+	cfg.derivePartitionStream()
 	// A value that could not be read would also fail validation, usually
 	// less clearly, or leave its table out: report it once.
 	inside := func(a, b string) bool { return a == b || strings.HasPrefix(a, b+".") || strings.HasPrefix(a, b+"[") }

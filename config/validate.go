@@ -54,6 +54,7 @@ func validate(c *Config) []*Error {
 	for _, name := range slices.Sorted(maps.Keys(streams)) {
 		v.stream("nats.jetstream.streams."+name, name, streams[name])
 	}
+	v.consumers(c.NATS)
 	v.natsAuth("nats.auth", c.NATS.Auth)
 	v.together("nats.tls.cert_file", c.NATS.TLS.CertFile, "nats.tls.key_file", c.NATS.TLS.KeyFile)
 	v.want(c.Events.RelayDelay >= 0, "events.relay_delay", "must not be negative, got %s", c.Events.RelayDelay)

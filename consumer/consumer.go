@@ -62,6 +62,31 @@ type Options struct {
 	// New never changes an existing one: the worker keeps it as configured.
 	// Default false.
 	ManageStreams bool
+	// BackOff is the server's redelivery schedule (JetStream BackOff), at
+	// most MaxDeliver values; its first value replaces AckWait. With it, a
+	// message whose handler failed is left to the schedule. Default none:
+	// redelivered one second per delivery later, at most 30.
+	BackOff []time.Duration
+	// MaxAckPending caps the messages delivered and not acknowledged.
+	// Default 0: JetStream's (1000), or 1 per partition when partitioned.
+	MaxAckPending int
+	// DeliverPolicy is where a new consumer starts: "all" (default), "new",
+	// "last" or "last_per_subject".
+	DeliverPolicy string
+	// PartitionCount > 0 reads the partition copies of the events
+	// ([nats.partitions] count, stream ORDERS_PARTITIONS) through one
+	// durable per partition, PartitionDurable(Durable, N), with one message
+	// pending per partition: one order's events are handled strictly in
+	// order, by any number of instances. Default 0: the stream Stream.
+	PartitionCount int
+	// Partitions are the partitions this instance consumes. Default: all.
+	Partitions []int
+	// CheckOnly does not create or update the consumer: a missing or
+	// different one is a *NotFoundError (manage_streams = false).
+	CheckOnly bool
+	// Key is the configuration key the consumer comes from, for errors;
+	// Configured sets it.
+	Key string
 }
 
 // Seen remembers which event ids were processed, so that a redelivered
@@ -84,7 +109,7 @@ const DeadLetterPrefix = "fedsaga.dlq."
 type Consumer struct {
 	js   jetstream.JetStream
 	opts Options
-	cons jetstream.Consumer
+	cons []jetstream.Consumer // one, or one per partition consumed
 }
 
 // New creates (or updates) the durable consumer, and checks that the
@@ -111,30 +136,17 @@ func New(ctx context.Context, js jetstream.JetStream, opts Options) (*Consumer, 
 	if opts.Seen == nil {
 		opts.Seen = NewMemorySeen(opts.SeenCapacity)
 	}
-	var filters []string
 	for _, t := range opts.Types {
 		if err := events.CheckType(t); err != nil {
 			return nil, fmt.Errorf("consumer: %w", err)
 		}
-		filters = append(filters, events.Subject("*", t))
 	}
-	cc := jetstream.ConsumerConfig{
-		Durable:       opts.Durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		MaxDeliver:    opts.MaxDeliver,
-		AckWait:       opts.AckWait,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+	if err := opts.checkPartitions(); err != nil {
+		return nil, err
 	}
-	switch len(filters) {
-	case 0:
-	case 1:
-		cc.FilterSubject = filters[0] // one filter also works on servers before 2.10
-	default:
-		cc.FilterSubjects = filters
-	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, opts.Stream, cc)
+	cons, err := Ensure(ctx, js, opts.specs(opts.Durable), !opts.CheckOnly, opts.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s on stream %s: %w", opts.Durable, opts.Stream, err)
+		return nil, err
 	}
 	if err := ensureDeadLetterStream(ctx, js, opts.DeadLetterStream, opts.ManageStreams); err != nil {
 		return nil, err
@@ -146,28 +158,32 @@ func New(ctx context.Context, js jetstream.JetStream, opts Options) (*Consumer, 
 // Seen store; a failed one is redelivered with backoff; one that exceeds
 // MaxDeliver is copied to the dead-letter stream.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
-	advisory := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", c.opts.Stream, c.opts.Durable)
 	var dlqErr error
 	var mu sync.Mutex
-	sub, err := c.js.Conn().Subscribe(advisory, func(m *nats.Msg) {
-		if err := c.deadLetter(ctx, m.Data); err != nil {
-			mu.Lock()
-			dlqErr = err
-			mu.Unlock()
+	for _, cons := range c.cons {
+		info := cons.CachedInfo()
+		advisory := fmt.Sprintf("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.%s.%s", info.Stream, info.Name)
+		sub, err := c.js.Conn().Subscribe(advisory, func(m *nats.Msg) {
+			if err := c.deadLetter(ctx, m.Data); err != nil {
+				mu.Lock()
+				dlqErr = err
+				mu.Unlock()
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("subscribe to %s: %w", advisory, err)
 		}
-	})
-	if err != nil {
-		return fmt.Errorf("subscribe to %s: %w", advisory, err)
+		defer sub.Unsubscribe()
 	}
-	defer sub.Unsubscribe()
-
-	cc, err := c.cons.Consume(func(msg jetstream.Msg) {
-		c.handle(ctx, msg, h)
-	})
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", c.opts.Durable, err)
+	for _, cons := range c.cons { // each in its own goroutine: partitions run in parallel
+		cc, err := cons.Consume(func(msg jetstream.Msg) {
+			c.handle(ctx, msg, h)
+		})
+		if err != nil {
+			return fmt.Errorf("consume %s: %w", cons.CachedInfo().Name, err)
+		}
+		defer cc.Stop()
 	}
-	defer cc.Stop()
 	<-ctx.Done()
 	mu.Lock()
 	defer mu.Unlock()
@@ -190,6 +206,9 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 		return
 	}
 	if err := h(ctx, ev); err != nil {
+		if len(c.opts.BackOff) > 0 {
+			return // the server redelivers it on the BackOff schedule
+		}
 		meta, _ := msg.Metadata()
 		delay := time.Second
 		if meta != nil {
@@ -221,13 +240,14 @@ func backoff(delivered uint64) time.Duration {
 // later.
 func (c *Consumer) malformed(ctx context.Context, msg jetstream.Msg, cause error) {
 	var seq, deliveries uint64
-	if meta, err := msg.Metadata(); err == nil {
-		seq, deliveries = meta.Sequence.Stream, meta.NumDelivered
+	stream, durable := c.opts.Stream, c.opts.Durable
+	if meta, err := msg.Metadata(); err == nil { // a partition's stream and durable
+		seq, deliveries, stream, durable = meta.Sequence.Stream, meta.NumDelivered, meta.Stream, meta.Consumer
 	}
 	log := c.opts.Logger.With().Str("subject", msg.Subject()).Uint64("stream_seq", seq).
-		Str("stream", c.opts.Stream).Str("consumer", c.opts.Durable).Err(cause).Logger()
+		Str("stream", stream).Str("consumer", durable).Err(cause).Logger()
 	dead := &jetstream.RawStreamMsg{Subject: msg.Subject(), Sequence: seq, Header: msg.Headers(), Data: msg.Data()}
-	if err := c.publishDead(ctx, dead, c.opts.Stream, c.opts.Durable, deliveries, cause.Error()); err != nil {
+	if err := c.publishDead(ctx, dead, stream, durable, deliveries, cause.Error()); err != nil {
 		log.Error().AnErr("dlq_error", err).Msg("malformed message: dead-letter stream unavailable; redelivering later")
 		_ = msg.NakWithDelay(5 * time.Second)
 		return

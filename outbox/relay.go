@@ -34,6 +34,10 @@ type RelayOptions struct {
 	Poll time.Duration
 	// Batch is the most rows claimed at once.
 	Batch int
+	// Partitions ([nats.partitions] count) also publishes each row's
+	// partition copy (PublishPartition); a row is published once both
+	// copies are stored. 0: off.
+	Partitions int
 }
 
 // Relay publishes unpublished outbox rows. Any number of relays may run at
@@ -215,22 +219,27 @@ func (r *Relay) publish(ctx context.Context, rows []pending) ([]string, error) {
 		}
 		futures[i] = f
 	}
+	copies, perrs := r.partitionFutures(rows)
+	errs = append(errs, perrs...)
 	var done []string
 	for i, f := range futures {
 		if f == nil {
 			continue
 		}
-		select {
-		case <-f.Ok():
-			done = append(done, rows[i].id)
-		case err := <-f.Err():
-			if AlreadyStored(err) {
-				done = append(done, rows[i].id)
-				continue
+		err := awaitStored(ctx, f)
+		if err == nil && r.opts.Partitions > 0 { // stored once both copies are
+			err = errors.New("partition copy not sent")
+			if copies[i] != nil {
+				err = awaitStored(ctx, copies[i])
 			}
-			errs = append(errs, fmt.Errorf("publish %s: %w", rows[i].id, err))
-		case <-ctx.Done():
+		}
+		switch {
+		case ctx.Err() != nil:
 			return done, ctx.Err()
+		case err != nil:
+			errs = append(errs, fmt.Errorf("publish %s: %w", rows[i].id, err))
+		default:
+			done = append(done, rows[i].id)
 		}
 	}
 	return done, errors.Join(errs...)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -400,12 +401,17 @@ func TestCLIOutputJSON(t *testing.T) {
 		t.Errorf("order place --output json: %v, want order_id and workflow_id", started)
 	}
 	checks, _ := decode("health", "--output", "json").([]any)
-	if len(checks) != 5 {
-		t.Errorf("health --output json: %v, want the three databases, temporal and nats", checks)
-	}
+	names := map[string]bool{}
 	for _, c := range checks {
-		if c, _ := c.(map[string]any); c["ok"] != true {
+		c, _ := c.(map[string]any)
+		if c["ok"] != true {
 			t.Errorf("health --output json: %v is not ok", c)
+		}
+		names[fmt.Sprint(c["name"])] = true
+	}
+	for _, want := range []string{"orders", "inventory", "payments", "temporal", "nats", "stream ORDERS", "stream ORDERS_PARTITIONS", "consumer stack-audit-p0"} {
+		if !names[want] {
+			t.Errorf("health --output json: %v, want a check %q (the three databases, temporal, nats, each stream and consumer)", checks, want)
 		}
 	}
 	rows, _ := decode("seed", "--output", "json").([]any)

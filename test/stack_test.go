@@ -186,6 +186,13 @@ compensation_timeout = "5s"
 [nats]
 url = %q
 
+# Every event also on its partition (ORDERS_PARTITIONS), and a configured
+# partitioned consumer whose lag the worker exports.
+[nats.partitions]
+count = 4
+[nats.jetstream.consumers.stack-audit]
+partitioned = true
+
 [events]
 publish_timeout = "3s"
 relay_delay = "1s"

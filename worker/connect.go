@@ -342,47 +342,6 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg config.JetSt
 	return errors.Join(errs...)
 }
 
-// CheckNATS connects to NATS, checks that JetStream is available and
-// probes the configured streams. It returns a line for a person: the URL
-// (redacted) and which streams are missing. A missing stream is not a
-// failure when nats.jetstream.manage_streams is on (the worker creates it
-// at start-up); otherwise it is a *StreamNotFoundError, as the worker would
-// report it.
-func CheckNATS(ctx context.Context, cfg config.NATS, logger zerolog.Logger) (string, error) {
-	url := config.RedactURL(cfg.URL)
-	nc, err := ConnectNATS(cfg, logger)
-	if err != nil {
-		return url, err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return url, fmt.Errorf("nats: jetstream: %w", err)
-	}
-	if _, err := js.AccountInfo(ctx); err != nil {
-		return url, fmt.Errorf("nats: jetstream not available at %s: %w", url, err)
-	}
-	var missing []string
-	for _, name := range slices.Sorted(maps.Keys(cfg.JetStream.Streams)) {
-		if _, err := js.Stream(ctx, name); errors.Is(err, jetstream.ErrStreamNotFound) {
-			missing = append(missing, name)
-		} else if err != nil {
-			return url, fmt.Errorf("nats.jetstream.streams.%s: %w", name, err)
-		}
-	}
-	switch {
-	case len(missing) == 0:
-		return url + " (jetstream, streams present)", nil
-	case cfg.JetStream.ManageStreams:
-		return fmt.Sprintf("%s (streams not created yet: %s; the worker creates them)", url, strings.Join(missing, ", ")), nil
-	}
-	errs := make([]error, len(missing))
-	for i, name := range missing {
-		errs[i] = &StreamNotFoundError{Stream: name}
-	}
-	return url, errors.Join(errs...)
-}
-
 // StreamConfig is the JetStream configuration of a configured stream.
 func StreamConfig(name string, s config.Stream) jetstream.StreamConfig {
 	sc := jetstream.StreamConfig{
@@ -392,11 +351,13 @@ func StreamConfig(name string, s config.Stream) jetstream.StreamConfig {
 		MaxMsgs:    s.MaxMsgs,
 		MaxBytes:   s.MaxBytes,
 		Duplicates: s.DuplicateWindow,
-		Storage:    jetstream.FileStorage,
-		Retention:  retention(s.Retention),
-		Discard:    jetstream.DiscardOld,
+		// The server reports an unlimited per-subject limit as -1 (0 on create).
+		MaxMsgsPerSubject: -1,
+		Storage:           jetstream.FileStorage,
+		Retention:         retention(s.Retention),
+		Discard:           jetstream.DiscardOld,
 	}
-	if name == config.OrdersStream {
+	if name == config.OrdersStream || name == config.PartitionsStream {
 		sc.MaxMsgsPerSubject = 1
 		sc.Discard = jetstream.DiscardNew
 		sc.DiscardNewPerSubject = true

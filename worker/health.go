@@ -17,6 +17,9 @@ type Check struct {
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"` // where it was reached, and how
 	Error  string `json:"error,omitempty"`  // why it is down
+	// State is how a stream or consumer compares with its configuration:
+	// StatePresent, StateMissing or StateDifferent; "" for the others.
+	State string `json:"state,omitempty"`
 }
 
 // String is the check as `fedsaga health` prints it.
@@ -55,8 +58,7 @@ func Health(ctx context.Context, cfg *config.Config, logger zerolog.Logger, data
 	}
 	if len(databases) == 0 {
 		add("temporal", cfg.Temporal.Address, CheckTemporal(ctx, cfg, logger))
-		detail, err := CheckNATS(ctx, cfg.NATS, logger)
-		add("nats", detail, err)
+		checks = append(checks, NATSChecks(ctx, cfg, logger)...)
 	}
 	return checks, nil
 }

@@ -76,6 +76,10 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if w.mover, err = newMover(ctx, cfg.NATS.JetStream, js, logger); err != nil {
 		return nil, err
 	}
+	if _, err = consumer.Ensure(ctx, js, consumer.Specs(cfg), cfg.NATS.JetStream.ManageStreams, logger); err != nil {
+		return nil, err
+	}
+	reg.MustRegister(consumer.NewCollector(js, consumer.Specs(cfg), logger))
 	acts, err := activities.New(w.dbs, cfg.Federation, js)
 	if err != nil {
 		return nil, err
@@ -83,8 +87,10 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	if cfg.Saga.NotifySteps {
 		acts.StepChannel = cfg.Saga.NotifyChannel
 	}
+	acts.Partitions = cfg.NATS.Partitions.Count
 	w.relay = outbox.NewRelay(acts.Orders, js, outbox.RelayOptions{
 		Delay: cfg.Events.RelayDelay, Poll: cfg.Events.RelayPoll, Batch: cfg.Events.RelayBatch,
+		Partitions: cfg.NATS.Partitions.Count,
 	}, reg, logger)
 	for _, o := range cfg.Observers {
 		db, err := w.dbs.DB(o.Database)

@@ -7,17 +7,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/consumer"
 	"github.com/fedsaga/fedsaga/events"
-	"github.com/fedsaga/fedsaga/worker"
 )
 
 func (a *app) eventsCmd() *cobra.Command {
-	return group("events", "Read the order events in NATS JetStream", a.eventsTailCmd(), a.eventsDLQCmd())
+	return group("events", "Read the order events in NATS JetStream", a.eventsTailCmd(), a.eventsConsumersCmd(), a.eventsDLQCmd())
 }
 
 func (a *app) eventsTailCmd() *cobra.Command {
@@ -34,7 +32,11 @@ func (a *app) eventsTailCmd() *cobra.Command {
 The events are read through the durable consumer --durable with explicit acks: a
 second tail with the same name continues where the first stopped. Event ids
 already printed are skipped; a message that cannot be handled --max-deliver times
-moves to the dead-letter stream ORDERS_DLQ.`,
+moves to the dead-letter stream ORDERS_DLQ.
+--consumer NAME reads through the consumer configured as
+[nats.jetstream.consumers.NAME] instead (its durable, event types, ack wait,
+deliveries, back-off, max ack pending and deliver policy); --partitions picks
+which partitions of a partitioned one this process reads (default: all).`,
 		Args: noArgs,
 	}
 	out := outputFlag(cmd, "json")
@@ -44,23 +46,20 @@ moves to the dead-letter stream ORDERS_DLQ.`,
 				return usagef("--type: %w", err)
 			}
 		}
-		if err := a.load(); err != nil {
-			return err
-		}
-		nc, err := worker.ConnectNATS(a.cfg.NATS, a.logger)
+		js, closeNATS, err := a.jetStream()
 		if err != nil {
 			return err
 		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return err
-		}
+		defer closeNATS()
 		ctx := cmd.Context()
-		c, err := consumer.New(ctx, js, consumer.Options{
+		opts, err := a.tailOptions(cmd, consumer.Options{
 			Stream: config.OrdersStream, Durable: durable, Types: types, MaxDeliver: maxDeliver, Logger: a.logger,
 			ManageStreams: a.cfg.NATS.JetStream.ManageStreams,
 		})
+		if err != nil {
+			return err
+		}
+		c, err := consumer.New(ctx, js, opts)
 		if err != nil {
 			return err
 		}
@@ -76,5 +75,6 @@ moves to the dead-letter stream ORDERS_DLQ.`,
 	cmd.Flags().StringArrayVar(&types, "type", nil, "only this event type (repeatable)")
 	cmd.Flags().StringVar(&durable, "durable", "fedsaga-events-tail", "durable consumer name")
 	cmd.Flags().IntVar(&maxDeliver, "max-deliver", 5, "deliveries before a message goes to the dead-letter stream")
+	consumerFlags(cmd)
 	return cmd
 }

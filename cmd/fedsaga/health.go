@@ -14,12 +14,19 @@ import (
 )
 
 func (a *app) healthCmd() *cobra.Command {
-	var database string
+	var (
+		database string
+		natsOnly bool
+	)
 	cmd := &cobra.Command{
 		Use:   "health",
 		Short: "Check the databases, Temporal and NATS; exit 1 naming what is down",
-		Long: `Check every configured database, Temporal and NATS (with its streams).
-With --database NAME, check that database only.`,
+		Long: `Check every configured database, Temporal and NATS, with each configured stream
+and consumer: present (and as configured), missing, or different (naming the
+fields). A missing or different stream or consumer is down only when fedsaga may
+not fix it (nats.jetstream.manage_streams = false); otherwise the worker creates
+or updates it at start-up.
+With --database NAME, check that database only; with --nats, NATS only.`,
 		Args: noArgs,
 	}
 	out := outputFlag(cmd, "text")
@@ -37,7 +44,13 @@ With --database NAME, check that database only.`,
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 		defer cancel()
-		checks, err := worker.Health(ctx, a.cfg, a.logger, names...)
+		var checks []worker.Check
+		var err error
+		if natsOnly {
+			checks = worker.NATSChecks(ctx, a.cfg, a.logger)
+		} else {
+			checks, err = worker.Health(ctx, a.cfg, a.logger, names...)
+		}
 		if err != nil {
 			return err
 		}
@@ -54,5 +67,7 @@ With --database NAME, check that database only.`,
 		return err
 	}
 	cmd.Flags().StringVar(&database, "database", "", "check only this database (e.g. inventory)")
+	cmd.Flags().BoolVar(&natsOnly, "nats", false, "check only NATS, its streams and consumers")
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return exclusive(cmd, "nats", "database") }
 	return cmd
 }

@@ -35,6 +35,9 @@ func TestExitCodes(t *testing.T) {
 		{"no order id", []string{"saga", "status"}, 2, []string{"order id"}},
 		{"no reason", []string{"saga", "compensate", "o-1"}, 2, []string{"--reason"}},
 		{"bad event type", []string{"events", "tail", "--type", "order.lost"}, 2, []string{"--type"}},
+		{"--consumer with --durable", []string{"events", "tail", "--consumer", "a", "--durable", "b"}, 2, []string{"--consumer and --durable"}},
+		{"--consumer with --type", []string{"events", "tail", "--consumer", "a", "--type", "order.confirmed"}, 2, []string{"--consumer and --type"}},
+		{"--nats with --database", []string{"health", "--nats", "--database", "orders"}, 2, []string{"--nats and --database"}},
 		{"no items", []string{"order", "place", "--customer", "alice"}, 2, []string{"--item"}},
 		{"bad item", []string{"order", "place", "--customer", "alice", "--item", "W=0"}, 2, []string{`--item "W=0"`}},
 		{"blank customer", []string{"order", "place", "--customer", " ", "--item", "W=1"}, 2, []string{"--customer: required"}},
@@ -87,6 +90,7 @@ func TestOutputFlag(t *testing.T) {
 		{[]string{"migrate"}, "text"},
 		{[]string{"config", "print"}, "text"},
 		{[]string{"events", "tail"}, "json"},
+		{[]string{"events", "consumers"}, "text"},
 		{[]string{"order", "place"}, ""}, // text, or json with --wait
 	} {
 		cmd, _, err := newRoot().Find(tc.path)
