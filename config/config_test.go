@@ -112,6 +112,7 @@ func TestDefault(t *testing.T) {
 			MaxConcurrentWorkflowTasks: 1000, WorkflowTaskPollers: 100, ActivityTaskPollers: 100},
 		Codec: Codec{Keys: map[string]KeySource{}, CustomerIDAttribute: "plain", HTTPAddress: "127.0.0.1:8234",
 			CORSOrigins: []string{"http://localhost:8233"}},
+		Telemetry: Telemetry{Protocol: "grpc", SampleRatio: 1, ServiceName: "fedsaga"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant %+v", c, want)
@@ -1007,6 +1008,7 @@ func TestRedacted(t *testing.T) {
 		"nats.tls.ca_file", "nats.tls.cert_file", "nats.tls.key_file", "nats.url",
 		"observers",
 		"saga.compensation_timeout", "saga.continue_with_error", "saga.mode", "saga.parallel_compensation", "saga.timeout",
+		"telemetry.enabled", "telemetry.endpoint", "telemetry.protocol", "telemetry.sample_ratio", "telemetry.service_name",
 		"temporal.address", "temporal.api_key", "temporal.manage_search_attributes", "temporal.namespace", "temporal.task_queue",
 		"temporal.tls.ca_file", "temporal.tls.cert_file", "temporal.tls.disabled", "temporal.tls.enabled",
 		"temporal.tls.key_file", "temporal.tls.server_name",

@@ -111,6 +111,14 @@ func convertHook(from, to reflect.Value) (any, error) {
 			return nil, fmt.Errorf("invalid integer %q", from.String())
 		}
 		return n, nil
+	case fk == reflect.String && tk == reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("invalid number %q", from.String())
+		}
+		return f, nil
+	case fk == reflect.Int && tk == reflect.Float64: // sample_ratio = 1
+		return float64(from.Int()), nil
 	case fk == reflect.String && tk == reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
@@ -132,6 +140,8 @@ func kind(t reflect.Type) reflect.Kind {
 		return reflect.Int
 	case k == reflect.Struct:
 		return reflect.Map
+	case k == reflect.Float32:
+		return reflect.Float64
 	default:
 		return k
 	}
@@ -153,7 +163,11 @@ func decodeErrors(err error, key string) []*Error {
 	var ue *mapstructure.UnconvertibleTypeError
 	switch {
 	case isDecode:
-		key, t := locate(de.Name())
+		name := de.Name()
+		if name == reflect.TypeFor[Config]().String() {
+			name = "" // mapstructure v2.5 names the root by its type
+		}
+		key, t := locate(name)
 		if unused, ok := strings.CutPrefix(de.Unwrap().Error(), "has invalid keys: "); ok && t != nil {
 			for _, k := range strings.Split(unused, ", ") {
 				errs = append(errs, &Error{Key: joinKey(key, k), Err: unknownKeyError{hint: suggest(k, t, key)}})

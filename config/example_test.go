@@ -176,4 +176,11 @@ func ExampleConfig_Print() {
 	//     file = ''
 	//
 	//   [codec.keys]
+	//
+	// [telemetry]
+	//   enabled = false
+	//   endpoint = ''
+	//   protocol = 'grpc'
+	//   sample_ratio = 1.0
+	//   service_name = 'fedsaga'
 }

@@ -189,6 +189,8 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 		_ = msg.Ack()
 		return
 	}
+	ctx, span := c.startProcess(ctx, msg, ev)
+	defer span.End()
 	if err := h(ctx, ev); err != nil {
 		meta, _ := msg.Metadata()
 		delay := time.Second
