@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -165,6 +166,12 @@ var newExporter = func(ctx context.Context, cfg config.Telemetry) (sdktrace.Span
 	case config.ProtocolHTTP:
 		var opts []otlptracehttp.Option
 		if endpoint != "" {
+			// The URL is the collector's, as OTEL_EXPORTER_OTLP_ENDPOINT's
+			// is: the traces' path goes after it, unless it has a path.
+			if u, err := url.Parse(endpoint); err == nil && strings.Trim(u.Path, "/") == "" {
+				u.Path = "/v1/traces"
+				endpoint = u.String()
+			}
 			opts = append(opts, otlptracehttp.WithEndpointURL(endpoint))
 		}
 		exp, err = otlptracehttp.New(ctx, opts...)
