@@ -36,6 +36,7 @@ func BenchmarkSagaTelemetry(b *testing.B) {
 	if baseline != "" {
 		variants = append([]string{"baseline"}, variants...)
 	}
+	ranOn := false
 	for _, conc := range []int{1, saturation} {
 		for _, telemetry := range variants {
 			name := fmt.Sprintf("mode=%s/workers=1/kind=%s/conc=%d/telemetry=%s", config.ModeRegular, kindHappy, conc, telemetry)
@@ -43,7 +44,7 @@ func BenchmarkSagaTelemetry(b *testing.B) {
 				set := workerSet{fedsaga: true, mode: config.ModeRegular, n: 1}
 				switch telemetry {
 				case "on":
-					set.otlp = otlp.URL
+					set.otlp, ranOn = otlp.URL, true
 				case "baseline":
 					set.bin = baseline
 				}
@@ -56,7 +57,7 @@ func BenchmarkSagaTelemetry(b *testing.B) {
 	workers.stop() // the last spans are exported as the worker stops
 	otlp.mu.Lock()
 	defer otlp.mu.Unlock()
-	if otlp.received == 0 {
+	if ranOn && otlp.received == 0 {
 		b.Fatal("the workers with telemetry on exported no span")
 	}
 	b.Logf("%d spans exported", otlp.received)

@@ -367,6 +367,7 @@ func TestTracing(t *testing.T) {
 	})
 
 	t.Run("relay in another process", func(t *testing.T) {
+		began := time.Now()
 		// NATS is down for the whole publish step: the event stays in the outbox.
 		e.nats.Shutdown()
 		e.nats.WaitForShutdown()
@@ -374,8 +375,10 @@ func TestTracing(t *testing.T) {
 		// The worker stops: its connection's reconnect buffer, which may
 		// hold the step's last attempt, goes with it. Only the relay can
 		// publish the event now.
+		t.Logf("%s: saga done", time.Since(began))
 		e.stop()
 		e.startNATS(t)
+		t.Logf("%s: worker stopped, NATS back", time.Since(began))
 		if out.Status != workflows.Confirmed || out.EventPublished {
 			t.Fatalf("outcome %+v: want confirmed with the event left to the relay", out)
 		}
@@ -437,12 +440,14 @@ func TestTracing(t *testing.T) {
 			return strings.Contains(relayLog.String(), "worker started"), relayLog.String()
 		})
 
+		t.Logf("%s: relay process started", time.Since(began))
 		var handled trace.SpanContext
 		select {
 		case handled = <-received:
 		case <-time.After(time.Minute):
 			t.Fatalf("the consumer got no event; relay's log:\n%s", relayLog.String())
 		}
+		t.Logf("%s: event handled", time.Since(began))
 		msg := e.message(t, out.OrderID, events.TypeConfirmed)
 		header := msg.Header.Get(tracing.TraceParent)
 		ev, err := events.Decode(msg.Data)
