@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/events"
+	"github.com/fedsaga/fedsaga/tracing"
 )
 
 // CreateOrder stores the order as pending with its items (orders database).
@@ -143,14 +144,19 @@ func writeEvent(ctx context.Context, tx pgx.Tx, eventType string, o spec.Order) 
 		Items:      items,
 		Reason:     o.Reason,
 	})
+	// The step's span, when tracing: the event and its publish continue
+	// the saga's trace.
+	tc := tracing.FromContext(ctx)
+	ev.TraceParent, ev.TraceState = tc.Parent, tc.State
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx,
-		`INSERT INTO tb_outbox (id, order_id, event_type, subject, payload) VALUES ($1, $2, $3, $4, $5)
+		`INSERT INTO tb_outbox (id, order_id, event_type, subject, payload, traceparent, tracestate)
+		 VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''))
 		 ON CONFLICT (id) DO NOTHING`,
-		ev.ID, o.OrderID, eventType, events.Subject(o.OrderID, eventType), string(payload))
+		ev.ID, o.OrderID, eventType, events.Subject(o.OrderID, eventType), string(payload), tc.Parent, tc.State)
 	if err != nil {
 		return fmt.Errorf("write outbox event: %w", err)
 	}

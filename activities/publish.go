@@ -11,6 +11,7 @@ import (
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/outbox"
+	"github.com/fedsaga/fedsaga/tracing"
 )
 
 // PublishEvent publishes an order's outbox event to JetStream with
@@ -21,8 +22,10 @@ import (
 func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (events.PublishResult, error) {
 	id := events.ID(in.OrderID, in.EventType)
 	var subject, payload string
+	var tc tracing.Context
 	err := a.Orders.Query(ctx, func(c *pgxpool.Conn) error {
-		return c.QueryRow(ctx, `SELECT subject, payload::text FROM tb_outbox WHERE id = $1`, id).Scan(&subject, &payload)
+		return c.QueryRow(ctx, `SELECT subject, payload::text, coalesce(traceparent, ''), coalesce(tracestate, '')
+			FROM tb_outbox WHERE id = $1`, id).Scan(&subject, &payload, &tc.Parent, &tc.State)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return events.PublishResult{}, business(spec.ErrOrderState, "no outbox event %s (%s) for order %s", id, in.EventType, in.OrderID)
@@ -30,7 +33,9 @@ func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (ev
 	if err != nil {
 		return events.PublishResult{}, fmt.Errorf("read outbox event %s: %w", id, err)
 	}
-	res, err := outbox.Publish(ctx, a.JetStream, id, subject, []byte(payload))
+	// The activity's span is the publish's parent; without one (tracing
+	// off here), the trace context the row was written with.
+	res, err := outbox.Publish(tracing.Continue(ctx, tc), a.JetStream, id, subject, []byte(payload))
 	if err != nil {
 		return res, err
 	}

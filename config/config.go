@@ -24,6 +24,8 @@ type Config struct {
 	Observers  []Observer          `koanf:"observers"`
 	Worker     Worker              `koanf:"worker"`
 	Codec      Codec               `koanf:"codec"` // payload encryption, the codec server, CustomerId.
+
+	Telemetry Telemetry `koanf:"telemetry"` // OpenTelemetry tracing; off by default.
 }
 
 // Log configures fedsaga's own log lines (zerolog).

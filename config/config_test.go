@@ -116,6 +116,7 @@ func TestDefault(t *testing.T) {
 			MaxConcurrentWorkflowTasks: 1000, WorkflowTaskPollers: 100, ActivityTaskPollers: 100},
 		Codec: Codec{Keys: map[string]KeySource{}, CustomerIDAttribute: "plain", HTTPAddress: "127.0.0.1:8234",
 			CORSOrigins: []string{"http://localhost:8233"}},
+		Telemetry: Telemetry{Protocol: "grpc", SampleRatio: 1, ServiceName: "fedsaga"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() = %+v\nwant %+v", c, want)
@@ -1020,6 +1021,7 @@ func TestRedacted(t *testing.T) {
 		"observers",
 		"saga.compensation_timeout", "saga.continue_with_error", "saga.mode", "saga.notify_channel", "saga.notify_steps",
 		"saga.parallel_compensation", "saga.timeout",
+		"telemetry.enabled", "telemetry.endpoint", "telemetry.protocol", "telemetry.sample_ratio", "telemetry.service_name",
 		"temporal.address", "temporal.api_key", "temporal.manage_search_attributes", "temporal.namespace", "temporal.task_queue",
 		"temporal.tls.ca_file", "temporal.tls.cert_file", "temporal.tls.disabled", "temporal.tls.enabled",
 		"temporal.tls.key_file", "temporal.tls.server_name",

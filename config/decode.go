@@ -112,6 +112,14 @@ func convertHook(from, to reflect.Value) (any, error) {
 			return nil, fmt.Errorf("invalid integer %q", from.String())
 		}
 		return n, nil
+	case fk == reflect.String && tk == reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("invalid number %q", from.String())
+		}
+		return f, nil
+	case fk == reflect.Int && tk == reflect.Float64: // sample_ratio = 1
+		return float64(from.Int()), nil
 	case fk == reflect.String && tk == reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
@@ -133,6 +141,8 @@ func kind(t reflect.Type) reflect.Kind {
 		return reflect.Int
 	case k == reflect.Struct:
 		return reflect.Map
+	case k == reflect.Float32:
+		return reflect.Float64
 	default:
 		return k
 	}

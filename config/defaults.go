@@ -46,7 +46,8 @@ func Default() *Config {
 		},
 		Worker: Worker{StopTimeout: 30 * time.Second, HTTPAddress: ":9464",
 			MaxConcurrentWorkflowTasks: 1000, WorkflowTaskPollers: 100, ActivityTaskPollers: 100},
-		Codec: DefaultCodec(),
+		Codec:     DefaultCodec(),
+		Telemetry: DefaultTelemetry(),
 	}
 }
 

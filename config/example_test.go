@@ -205,4 +205,11 @@ func ExampleConfig_Print() {
 	//     file = ''
 	//
 	//   [codec.keys]
+	//
+	// [telemetry]
+	//   enabled = false
+	//   endpoint = ''
+	//   protocol = 'grpc'
+	//   sample_ratio = 1.0
+	//   service_name = 'fedsaga'
 }

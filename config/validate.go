@@ -80,6 +80,7 @@ func validate(c *Config) []*Error {
 	v.want(c.Worker.WorkflowTaskPollers >= 2, "worker.workflow_task_pollers", "must be at least 2, got %d", c.Worker.WorkflowTaskPollers)
 	v.want(c.Worker.ActivityTaskPollers >= 1, "worker.activity_task_pollers", "must be at least 1, got %d", c.Worker.ActivityTaskPollers)
 	v.codec(c.Codec)
+	v.telemetry(c.Telemetry)
 	return v.errs
 }
 

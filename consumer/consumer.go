@@ -205,6 +205,8 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 		_ = msg.Ack()
 		return
 	}
+	ctx, span := c.startProcess(ctx, msg, ev)
+	defer span.End()
 	if err := h(ctx, ev); err != nil {
 		if len(c.opts.BackOff) > 0 {
 			return // the server redelivers it on the BackOff schedule

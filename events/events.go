@@ -75,6 +75,11 @@ type Envelope struct {
 	Time            time.Time `json:"time"`
 	DataContentType string    `json:"datacontenttype"`
 	Data            Order     `json:"data"`
+	// TraceParent and TraceState are the CloudEvents distributed-tracing
+	// extension: the W3C trace context of the saga step that wrote the
+	// event. Absent when tracing was off.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // Order is the data of an order event: what a consumer needs without

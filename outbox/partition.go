@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fedsaga/fedsaga/events"
+	"github.com/fedsaga/fedsaga/tracing"
 )
 
 // PublishPartition stores the partition copy of an event (subject is the
@@ -22,7 +23,7 @@ func PublishPartition(ctx context.Context, js jetstream.JetStream, n int, id, su
 	if err != nil {
 		return err
 	}
-	if _, err := js.PublishMsg(ctx, eventMsg(ps, payload), jetstream.WithMsgID(id)); err != nil && !AlreadyStored(err) {
+	if _, err := js.PublishMsg(ctx, eventMsg(ctx, ps, payload), jetstream.WithMsgID(id)); err != nil && !AlreadyStored(err) {
 		return fmt.Errorf("publish event %s on %s: %w", id, ps, err)
 	}
 	return nil
@@ -31,7 +32,7 @@ func PublishPartition(ctx context.Context, js jetstream.JetStream, n int, id, su
 // partitionFutures publishes the partition copies of rows (partitions on)
 // asynchronously; a row whose copy could not be sent has a nil future and
 // an error.
-func (r *Relay) partitionFutures(rows []pending) ([]jetstream.PubAckFuture, []error) {
+func (r *Relay) partitionFutures(ctx context.Context, rows []pending) ([]jetstream.PubAckFuture, []error) {
 	futures := make([]jetstream.PubAckFuture, len(rows))
 	var errs []error
 	if r.opts.Partitions <= 0 {
@@ -40,7 +41,7 @@ func (r *Relay) partitionFutures(rows []pending) ([]jetstream.PubAckFuture, []er
 	for i, x := range rows {
 		ps, err := events.PartitionSubjectOf(x.subject, r.opts.Partitions)
 		if err == nil {
-			futures[i], err = r.js.PublishMsgAsync(eventMsg(ps, x.payload), jetstream.WithMsgID(x.id))
+			futures[i], err = r.js.PublishMsgAsync(eventMsg(tracing.Continue(ctx, x.trace), ps, x.payload), jetstream.WithMsgID(x.id))
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("publish %s (partition copy): %w", x.id, err))

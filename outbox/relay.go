@@ -18,9 +18,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fedsaga/fedsaga/events"
 	"github.com/fedsaga/fedsaga/federation/pg"
+	"github.com/fedsaga/fedsaga/tracing"
 )
 
 // Channel is the notification channel an insert into tb_outbox notifies.
@@ -156,6 +158,7 @@ func (r *Relay) Run(ctx context.Context) {
 type pending struct {
 	id, subject string
 	payload     []byte
+	trace       tracing.Context // of the transaction that wrote the event
 }
 
 // RelayOnce claims up to Batch publishable rows, publishes them, waits for
@@ -169,7 +172,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		// arguments every time; a cached generic plan of this anti-join is
 		// orders of magnitude slower.
 		rows, err := tx.Query(ctx, `
-			SELECT o.id, o.subject, o.payload::text FROM tb_outbox o
+			SELECT o.id, o.subject, o.payload::text, coalesce(o.traceparent, ''), coalesce(o.tracestate, '') FROM tb_outbox o
 			WHERE o.published_at IS NULL AND o.created_at <= now() - $1::interval
 			  AND NOT EXISTS (SELECT 1 FROM tb_outbox p
 			                  WHERE p.order_id = o.order_id AND p.published_at IS NULL AND p.seq < o.seq)
@@ -182,7 +185,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		claimed, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pending, error) {
 			var x pending
 			var payload string
-			err := row.Scan(&x.id, &x.subject, &payload)
+			err := row.Scan(&x.id, &x.subject, &payload, &x.trace.Parent, &x.trace.State)
 			x.payload = []byte(payload)
 			return x, err
 		})
@@ -210,16 +213,27 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 // acknowledgements; it returns the ids JetStream stored (or already held).
 func (r *Relay) publish(ctx context.Context, rows []pending) ([]string, error) {
 	futures := make([]jetstream.PubAckFuture, len(rows))
+	spans := make([]trace.Span, len(rows))
+	defer func() { // those not ended below: not sent, or the round ended first
+		for _, span := range spans {
+			if span != nil {
+				endPublish(span, errNotAcknowledged)
+			}
+		}
+	}()
 	var errs []error
 	for i, x := range rows {
-		f, err := r.js.PublishMsgAsync(eventMsg(x.subject, x.payload), jetstream.WithMsgID(x.id))
+		// Each event continues the trace of the saga that wrote it.
+		pctx, span := startPublish(tracing.Continue(ctx, x.trace), x.id, x.subject, byRelay)
+		spans[i] = span
+		f, err := r.js.PublishMsgAsync(eventMsg(pctx, x.subject, x.payload), jetstream.WithMsgID(x.id))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("publish %s: %w", x.id, err))
 			break
 		}
 		futures[i] = f
 	}
-	copies, perrs := r.partitionFutures(rows)
+	copies, perrs := r.partitionFutures(ctx, rows)
 	errs = append(errs, perrs...)
 	var done []string
 	for i, f := range futures {
@@ -241,6 +255,8 @@ func (r *Relay) publish(ctx context.Context, rows []pending) ([]string, error) {
 		default:
 			done = append(done, rows[i].id)
 		}
+		endPublish(spans[i], err)
+		spans[i] = nil
 	}
 	return done, errors.Join(errs...)
 }
@@ -255,13 +271,19 @@ func (r *Relay) measureBacklog(ctx context.Context) {
 	}
 }
 
-// eventMsg is the message of an outbox event; the publisher adds its
-// Nats-Msg-Id.
-func eventMsg(subject string, payload []byte) *nats.Msg {
+// eventMsg is the message of an outbox event, with the trace context of
+// the span in ctx (traceparent, tracestate) when there is one; the
+// publisher adds its Nats-Msg-Id.
+func eventMsg(ctx context.Context, subject string, payload []byte) *nats.Msg {
 	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
 	msg.Header.Set("Content-Type", "application/cloudevents+json")
+	tracing.Inject(ctx, tracing.Headers(msg.Header))
 	return msg
 }
+
+// errNotAcknowledged ends the span of an event the round did not see
+// acknowledged.
+var errNotAcknowledged = errors.New("not acknowledged in this relay round")
 
 // AlreadyStored reports a publish refused because the stream already holds
 // a message on that subject (MaxMsgsPerSubject = 1, DiscardNewPerSubject):
@@ -274,8 +296,13 @@ func AlreadyStored(err error) bool {
 // Publish sends one event to JetStream with Nats-Msg-Id = id and waits for
 // the acknowledgement. A stream that already holds the event's subject
 // refuses the copy: that counts as published (Duplicate).
-func Publish(ctx context.Context, js jetstream.JetStream, id, subject string, payload []byte) (events.PublishResult, error) {
-	ack, err := js.PublishMsg(ctx, eventMsg(subject, payload), jetstream.WithMsgID(id))
+//
+// The publish is a span, child of the span or the remote trace context in
+// ctx (tracing.Continue), and the message carries its traceparent.
+func Publish(ctx context.Context, js jetstream.JetStream, id, subject string, payload []byte) (_ events.PublishResult, err error) {
+	ctx, span := startPublish(ctx, id, subject, bySaga)
+	defer func() { endPublish(span, err) }()
+	ack, err := js.PublishMsg(ctx, eventMsg(ctx, subject, payload), jetstream.WithMsgID(id))
 	if err != nil {
 		if AlreadyStored(err) {
 			return events.PublishResult{EventID: id, Duplicate: true}, nil

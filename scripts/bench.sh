@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fedsaga's benchmark command (`make bench`): the order saga against its
-# floor, the outbox relay and the federated reads, on a stack the benchmarks
-# start themselves (see test/stack_test.go). Writes bench-results/:
+# floor, the order saga with telemetry off and on (SagaTelemetry), the outbox
+# relay and the federated reads, on a stack the benchmarks start themselves
+# (see test/stack_test.go). Writes bench-results/:
 #   raw.txt       go test output (benchstat input: go tool benchstat raw.txt)
 #   benchstat.txt benchstat's summary, with confidence intervals
 #   results.json  every figure, the machine and the command, the targets

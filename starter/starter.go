@@ -9,6 +9,10 @@
 //		Items:      []starter.Item{{SKU: "WIDGET", Quantity: 2}},
 //	})
 //	outcome, err := h.Result(ctx) // outcome.Status is "confirmed" or "cancelled"
+//
+// With tracing.Interceptor() among the client's Interceptors (package
+// tracing), the saga's trace continues the span in the ctx given to
+// PlaceOrder: one trace from the starting service to the event's consumer.
 package starter
 
 import (

@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,6 +72,10 @@ type workerSet struct {
 	// local activity slots and events.publish_timeout.
 	pool, slots                 int
 	poolTimeout, publishTimeout time.Duration
+	// otlp, when not "", turns telemetry on, exporting to this OTLP/HTTP endpoint.
+	otlp string
+	// bin, when not "", is the fedsaga binary to run instead of this tree's.
+	bin string
 }
 
 // env is the environment of the set's processes on queue.
@@ -88,6 +93,10 @@ func (w workerSet) env(queue string) []string {
 	}
 	if w.publishTimeout != 0 {
 		env = append(env, "FEDSAGA_EVENTS__PUBLISH_TIMEOUT="+w.publishTimeout.String())
+	}
+	if w.otlp != "" {
+		env = append(env, "FEDSAGA_TELEMETRY__ENABLED=true", "FEDSAGA_TELEMETRY__PROTOCOL=http/protobuf",
+			"FEDSAGA_TELEMETRY__ENDPOINT="+w.otlp)
 	}
 	if w.slots != 0 {
 		env = append(env, fmt.Sprintf("FEDSAGA_WORKER__MAX_CONCURRENT_ACTIVITIES=%d", w.slots),
@@ -144,7 +153,7 @@ func (w *benchWorkers) use(b *testing.B, set workerSet) string {
 	args := []string{"--config", w.s.ConfigPath}
 	var bin string
 	if set.fedsaga {
-		bin = benchBinary(b, "../cmd/fedsaga")
+		bin = cmp.Or(set.bin, benchBinary(b, "../cmd/fedsaga"))
 		args = append(args, "worker")
 	} else {
 		bin = benchBinary(b, "./floorworker")

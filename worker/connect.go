@@ -23,6 +23,7 @@ import (
 	"github.com/fedsaga/fedsaga/codec"
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/logging"
+	"github.com/fedsaga/fedsaga/tracing"
 )
 
 // ClientOptions are the Temporal client options of the configuration: the
@@ -37,6 +38,11 @@ func ClientOptions(cfg *config.Config, logger zerolog.Logger) (client.Options, e
 		HostPort:  t.Address,
 		Namespace: t.Namespace,
 		Logger:    logging.Temporal(logger.With().Str("component", "temporal").Logger()),
+	}
+	if cfg.Telemetry.Enabled {
+		// The client's spans and, through the worker made from it, every
+		// workflow's and activity's (see package tracing).
+		opts.Interceptors = append(opts.Interceptors, tracing.Interceptor())
 	}
 	c, err := codec.Load(cfg.Codec)
 	if err != nil {

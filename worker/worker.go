@@ -54,7 +54,7 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 			w.Close()
 		}
 	}()
-	if w.dbs, err = pg.Open(cfg.Databases, logger); err != nil {
+	if w.dbs, err = pg.Open(cfg.Databases, logger, pg.WithTracing(cfg.Telemetry.Enabled)); err != nil {
 		return nil, err
 	}
 	reg := server.Metrics(w.dbs)

@@ -30,7 +30,8 @@ func main() {
 
 // run runs the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRoot()
+	root, a := newApp()
+	defer a.close()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -10,6 +12,7 @@ import (
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/logging"
+	"github.com/fedsaga/fedsaga/telemetry"
 )
 
 // app holds what every subcommand shares: the --config flag, and the
@@ -18,9 +21,16 @@ type app struct {
 	configPath string
 	cfg        *config.Config
 	logger     zerolog.Logger
+	tracing    *telemetry.Tracing // [telemetry]; shut down when the command ends
 }
 
 func newRoot() *cobra.Command {
+	root, _ := newApp()
+	return root
+}
+
+// newApp is the command tree and the app its commands share.
+func newApp() (*cobra.Command, *app) {
 	a := &app{}
 	root := group("fedsaga", "Durable saga orchestration on Temporal across PostgreSQL databases",
 		a.workerCmd(),
@@ -41,7 +51,7 @@ func newRoot() *cobra.Command {
 		"configuration file (default: $FEDSAGA_CONFIG, then ./fedsaga.toml)")
 	versionFlag(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	return root
+	return root, a
 }
 
 // group is a command that only holds subcommands. Alone it prints its
@@ -79,7 +89,18 @@ func (a *app) load() error {
 		return err
 	}
 	a.cfg, a.logger = cfg, logger
-	return nil
+	a.tracing, err = telemetry.Start(context.Background(), cfg.Telemetry)
+	return err
+}
+
+// close exports the spans still buffered; a command's last ones would be
+// lost otherwise.
+func (a *app) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.tracing.Shutdown(ctx); err != nil {
+		a.logger.Warn().Err(err).Msg("telemetry: could not export the last spans")
+	}
 }
 
 // noArgs refuses positional arguments with exit code 2.
@@ -96,7 +117,7 @@ func (a *app) withDatabases(fn func(*pg.Registry) error) error {
 	if err := a.load(); err != nil {
 		return err
 	}
-	dbs, err := pg.Open(a.cfg.Databases, a.logger)
+	dbs, err := pg.Open(a.cfg.Databases, a.logger, pg.WithTracing(a.cfg.Telemetry.Enabled))
 	if err != nil {
 		return err
 	}

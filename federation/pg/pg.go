@@ -44,14 +44,18 @@ type DB struct {
 
 // Open builds a pool per configured database. Pools connect lazily, so Open
 // fails only on a malformed configuration; Ping and Health reach them.
-func Open(dbs map[string]config.Database, logger zerolog.Logger) (*Registry, error) {
+func Open(dbs map[string]config.Database, logger zerolog.Logger, opts ...Option) (*Registry, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	r := &Registry{dbs: make(map[string]*DB, len(dbs)), latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "fedsaga_database_query_seconds",
 		Help:    "Query latency per database.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"database"})}
 	for name, cfg := range dbs {
-		db, err := r.open(name, cfg, logger)
+		db, err := r.open(name, cfg, logger, o)
 		if err != nil {
 			r.Close()
 			return nil, err
@@ -61,7 +65,7 @@ func Open(dbs map[string]config.Database, logger zerolog.Logger) (*Registry, err
 	return r, nil
 }
 
-func (r *Registry) open(name string, cfg config.Database, logger zerolog.Logger) (*DB, error) {
+func (r *Registry) open(name string, cfg config.Database, logger zerolog.Logger, o openOptions) (*DB, error) {
 	if err := config.CheckDatabaseURL(cfg.URL); err != nil {
 		return nil, &config.Error{Key: "databases." + name + ".url", Err: err}
 	}
@@ -78,7 +82,7 @@ func (r *Registry) open(name string, cfg config.Database, logger zerolog.Logger)
 	pc.ConnConfig.RuntimeParams["application_name"] = "fedsaga"
 	tracer := &queryTracer{threshold: cfg.LogSlowQueries, logQueries: cfg.LogQueries, latency: r.latency.WithLabelValues(name),
 		logger: logger.With().Str("database", name).Logger()}
-	pc.ConnConfig.Tracer = tracer
+	pc.ConnConfig.Tracer = o.tracerFor(tracer)
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		return nil, fmt.Errorf("databases.%s: %w", name, err)

@@ -62,6 +62,7 @@ func (t *queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.T
 	t.logStatement(start.sql, d, data)
 	if t.threshold > 0 && d >= t.threshold {
 		t.logger.Warn().
+			Ctx(ctx). // trace_id and span_id, inside a trace
 			Dur("duration", d).
 			Dur("threshold", t.threshold).
 			Str("sql", start.sql).
