@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -40,6 +41,7 @@ type Worker struct {
 	fatal    chan error
 	relay    *outbox.Relay
 	observe  []outbox.Observer
+	metrics  io.Closer // the SDK's metrics reporting
 }
 
 // New connects to the databases, NATS (creating missing streams) and
@@ -57,7 +59,7 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	}
 	reg := server.Metrics(w.dbs)
 	if cfg.Worker.HTTPAddress != "" {
-		if w.probes, err = newProbes(cfg.Worker.HTTPAddress, reg, logger); err != nil {
+		if w.probes, err = newProbes(cfg.Worker.HTTPAddress, cfg.Worker.Pprof, reg, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -85,9 +87,13 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 		}
 		w.observe = append(w.observe, outbox.Observer{DB: db, Channel: o.Channel, Subject: o.NATSSubject})
 	}
-	if w.temporal, err = DialTemporal(ctx, cfg, logger); err != nil {
+	sdkMetrics, closer := NewMetricsHandler(reg, logger)
+	w.metrics = closer
+	if w.temporal, err = DialTemporal(ctx, cfg, logger, WithMetrics(sdkMetrics)); err != nil {
 		return nil, err
 	}
+	reg.MustRegister(&CompensationFailed{Client: w.temporal, Namespace: cfg.Temporal.Namespace,
+		TaskQueue: cfg.Temporal.TaskQueue, Types: []string{workflows.PlaceOrderName}, Logger: logger})
 	added, err := EnsureSearchAttributes(ctx, w.temporal, cfg.Temporal.Namespace, cfg.Temporal.ManageSearchAttributes)
 	if err != nil {
 		return nil, err
@@ -172,6 +178,9 @@ func (w *Worker) Close() {
 	w.probes.close()
 	if w.temporal != nil {
 		w.temporal.Close()
+	}
+	if w.metrics != nil {
+		_ = w.metrics.Close()
 	}
 	if w.nc != nil {
 		if err := w.nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
