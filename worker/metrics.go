@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -26,6 +27,16 @@ var MetricsBuckets = []float64{
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 	1, 2.5, 5, 10, 30, 60, 300, 900, 3600,
 }
+
+// sanitize makes names and label names valid for Prometheus, as the SDK's
+// contrib recommends, but keeps label values as they are: Prometheus takes
+// any value, and task_queue="fedsaga-orders" (not "fedsaga_orders") matches
+// the configuration, the Web UI and fedsaga's own metrics.
+var sanitize = func() tally.SanitizeOptions {
+	o := sdktally.PrometheusSanitizeOptions
+	o.ValueCharacters = tally.ValidCharacters{Ranges: []tally.SanitizeRange{{0, unicode.MaxRune}}}
+	return o
+}()
 
 // metricsInterval is how often the SDK's metrics reach the registry.
 const metricsInterval = time.Second
@@ -50,7 +61,7 @@ func NewMetricsHandler(reg prometheus.Registerer, logger zerolog.Logger) (client
 	scope, closer := tally.NewRootScope(tally.ScopeOptions{
 		CachedReporter:         reporter,
 		Separator:              tallyprom.DefaultSeparator,
-		SanitizeOptions:        &sdktally.PrometheusSanitizeOptions,
+		SanitizeOptions:        &sanitize,
 		OmitCardinalityMetrics: true,
 	}, metricsInterval)
 	return sdktally.NewMetricsHandler(sdktally.NewPrometheusNamingScope(scope)), closer
