@@ -273,6 +273,9 @@ func TestMetricsOfEveryOutcome(t *testing.T) {
 	stuck := onQueue("workflow_type", workflows.PlaceOrderName)
 	waitMetric(t, addr, "fedsaga_saga_compensation_failed", stuck, 1)
 	waitMetric(t, addr, "fedsaga_saga_compensation_failures_total", onQueue("step", spec.StepReserve), 1)
+	// Now the worker exports every metric it has: the dashboard and the
+	// alerts use no other.
+	checkMonitoring(t, scrapeMetrics(t, addr))
 
 	// A new worker process: the gauge comes from visibility, not memory.
 	workers.signal(t, 0, syscall.SIGTERM)
