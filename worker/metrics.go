@@ -87,8 +87,8 @@ var descCompensationFailed = prometheus.NewDesc("fedsaga_saga_compensation_faile
 // type on a task queue whose SagaStatus is compensation_failed. It counts
 // them in Temporal's visibility store (CountWorkflow), not in the process,
 // so every worker reports the same number, also right after a restart.
-// Counts are reused for a few seconds; when Temporal cannot answer, the
-// gauge is left out of the scrape.
+// Counts, and a failure to count, are reused for a few seconds; when
+// Temporal cannot answer, the gauge is left out of the scrape.
 type CompensationFailed struct {
 	Client    client.Client
 	Namespace string
@@ -115,7 +115,7 @@ func (c *CompensationFailed) Describe(ch chan<- *prometheus.Desc) { ch <- descCo
 func (c *CompensationFailed) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.counts == nil || time.Since(c.at) >= compensationFailedTTL {
+	if c.at.IsZero() || time.Since(c.at) >= compensationFailedTTL { // a failure waits as long
 		c.counts = c.count()
 		c.at = time.Now()
 	}
