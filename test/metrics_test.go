@@ -254,20 +254,8 @@ func TestMetricsOfEveryOutcome(t *testing.T) {
 	// compensation_failed: the refund is not needed (charge failed), the
 	// release of the reservation fails until an operator resolves it.
 	orderID := uniq(t, "ord")
-	fn := "fail_" + strings.ReplaceAll(strings.ToLower(orderID), "-", "_")
 	inv := s.pool(t, "inventory")
-	for _, sql := range []string{
-		`CREATE FUNCTION ` + fn + `() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'broken'; END $$`,
-		`CREATE TRIGGER ` + fn + ` BEFORE UPDATE ON tb_reservation FOR EACH ROW WHEN (OLD.order_id = '` + orderID + `') EXECUTE FUNCTION ` + fn + `()`,
-	} {
-		if _, err := inv.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		inv.Exec(ctx, `DROP TRIGGER IF EXISTS `+fn+` ON tb_reservation`)
-		inv.Exec(ctx, `DROP FUNCTION IF EXISTS `+fn+`()`)
-	})
+	fn := s.breakRelease(t, orderID)
 	h := s.start(t, starter.Request{OrderID: orderID, CustomerID: poor, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}}, queue)
 	s.waitState(t, orderID, saga.StatusCompensationFailed, "")
 	stuck := onQueue("workflow_type", workflows.PlaceOrderName)
