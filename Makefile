@@ -34,5 +34,5 @@ image-check: ## build a FROM scratch image of the static binary with podman and 
 vet:
 	go vet ./...
 
-tools: ## build and cache the Temporal CLI (dev server + Web UI) and Helm
-	@bash -c 'source scripts/lib.sh && ensure_temporal && ensure_helm && echo $$TEMPORAL_BIN $$HELM_BIN'
+tools: ## build and cache the Temporal CLI (dev server + Web UI), Helm and promtool
+	@bash -c 'source scripts/lib.sh && ensure_temporal && ensure_helm && ensure_promtool && echo $$TEMPORAL_BIN $$HELM_BIN $$PROMTOOL_BIN'

@@ -265,6 +265,10 @@ type Observer struct {
 type Worker struct {
 	StopTimeout time.Duration `koanf:"stop_timeout"` // wait for running activities before cancelling them. Default 30s.
 	HTTPAddress string        `koanf:"http_address"` // /healthz, /readyz, /metrics; "" turns it off. Default ":9464".
+	// Pprof serves net/http/pprof's profiles under /debug/pprof/ on
+	// HTTPAddress, which needs to be set. Default false. Anyone who reaches
+	// the address can read them: keep it on a private network.
+	Pprof bool `koanf:"pprof"`
 	// DeploymentName turns on Worker Deployments (versioning); BuildID is
 	// this worker's version in it, and needs DeploymentName. Default ""
 	// (unversioned); BuildID "" with a DeploymentName is the binary's

@@ -931,7 +931,7 @@ func TestRedacted(t *testing.T) {
 	}
 	if want := map[string]any{"stop_timeout": "30s", "http_address": ":9464", "deployment_name": "", "build_id": "",
 		"max_concurrent_activities": 10, "max_concurrent_local_activities": 10, "max_concurrent_workflow_tasks": 1000,
-		"workflow_task_pollers": 100, "activity_task_pollers": 100}; !reflect.DeepEqual(m["worker"], want) {
+		"workflow_task_pollers": 100, "activity_task_pollers": 100, "pprof": false}; !reflect.DeepEqual(m["worker"], want) {
 		t.Errorf("worker = %v, want %v", m["worker"], want)
 	}
 	orders := m["databases"].(map[string]any)["orders"].(map[string]any)
@@ -1027,7 +1027,7 @@ func TestRedacted(t *testing.T) {
 		"temporal.tls.key_file", "temporal.tls.server_name",
 		"worker.activity_task_pollers", "worker.build_id", "worker.deployment_name", "worker.http_address",
 		"worker.max_concurrent_activities", "worker.max_concurrent_local_activities", "worker.max_concurrent_workflow_tasks",
-		"worker.stop_timeout", "worker.workflow_task_pollers",
+		"worker.pprof", "worker.stop_timeout", "worker.workflow_task_pollers",
 	}
 	if !slices.Equal(keys, want) {
 		t.Errorf("Redacted() keys =\n%q\nwant\n%q", keys, want)

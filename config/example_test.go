@@ -188,6 +188,7 @@ func ExampleConfig_Print() {
 	//   max_concurrent_activities = 0
 	//   max_concurrent_local_activities = 0
 	//   max_concurrent_workflow_tasks = 1000
+	//   pprof = false
 	//   stop_timeout = '30s'
 	//   workflow_task_pollers = 100
 	//

@@ -73,6 +73,8 @@ func validate(c *Config) []*Error {
 	v.want(c.Worker.BuildID == "" || c.Worker.DeploymentName != "", "worker.build_id",
 		"needs worker.deployment_name; with a deployment name and no build id, the build id is the binary's version (fedsaga version)")
 	v.hostPort("worker.http_address", c.Worker.HTTPAddress, `want host:port (e.g. ":9464") or "" to turn it off, got %q`)
+	v.want(!c.Worker.Pprof || c.Worker.HTTPAddress != "", "worker.pprof",
+		`serves /debug/pprof/ on worker.http_address, which is "" (off): set worker.http_address or turn pprof off`)
 	v.want(c.Worker.StopTimeout >= 0, "worker.stop_timeout", "must not be negative, got %s", c.Worker.StopTimeout)
 	v.slots("worker.max_concurrent_activities", c.Worker.MaxConcurrentActivities)
 	v.slots("worker.max_concurrent_local_activities", c.Worker.MaxConcurrentLocalActivities)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 )
 
 // DeadLetter is one message of the dead-letter stream.
@@ -284,4 +286,39 @@ func (d *DeadLetters) Purge(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("purge %s: %w", d.name, err)
 	}
 	return info.State.Msgs, nil
+}
+
+// DeadLetterCollector exports fedsaga_dlq_messages, the messages in the
+// dead-letter stream (dead letters replayed or not, until purge), read from
+// the server at every scrape: a growing value is a consumer whose messages
+// exhaust their deliveries.
+type DeadLetterCollector struct {
+	js     jetstream.JetStream
+	stream string
+	logger zerolog.Logger
+	desc   *prometheus.Desc
+}
+
+// NewDeadLetterCollector returns the collector of the dead-letter stream
+// named stream.
+func NewDeadLetterCollector(js jetstream.JetStream, stream string, logger zerolog.Logger) *DeadLetterCollector {
+	return &DeadLetterCollector{js: js, stream: stream, logger: logger,
+		desc: prometheus.NewDesc("fedsaga_dlq_messages", "Messages in the dead-letter stream (until fedsaga events dlq purge).",
+			nil, prometheus.Labels{"stream": stream})}
+}
+
+// Describe sends the description of fedsaga_dlq_messages.
+func (c *DeadLetterCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect reads the stream's message count; a stream that cannot be read
+// (missing, NATS down) is left out, with a log line.
+func (c *DeadLetterCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), ScrapeTimeout)
+	defer cancel()
+	s, err := c.js.Stream(ctx, c.stream)
+	if err != nil {
+		c.logger.Warn().Err(err).Str("stream", c.stream).Msg("dead-letter metrics: cannot read the stream")
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(s.CachedInfo().State.Msgs))
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,14 +53,15 @@ type Relay struct {
 	opts   RelayOptions
 	logger zerolog.Logger
 
-	backlog   prometheus.Gauge
+	backlog   *backlog
 	published prometheus.Counter
 	failures  prometheus.Counter
 }
 
 // NewRelay returns a relay for the orders database; reg, when not nil,
-// gets its metrics: fedsaga_outbox_backlog, fedsaga_outbox_published_total,
-// fedsaga_outbox_publish_failures_total.
+// gets its metrics: fedsaga_outbox_backlog,
+// fedsaga_outbox_oldest_unpublished_age_seconds (both measured every Poll),
+// fedsaga_outbox_published_total, fedsaga_outbox_publish_failures_total.
 func NewRelay(db *pg.DB, js jetstream.JetStream, opts RelayOptions, reg prometheus.Registerer, logger zerolog.Logger) *Relay {
 	if opts.Batch <= 0 {
 		opts.Batch = 500
@@ -72,12 +72,12 @@ func NewRelay(db *pg.DB, js jetstream.JetStream, opts RelayOptions, reg promethe
 	r := &Relay{
 		db: db, js: js, opts: opts,
 		logger:    logger.With().Str("component", "outbox-relay").Logger(),
-		backlog:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "fedsaga_outbox_backlog", Help: "Outbox events not yet published."}),
+		backlog:   newBacklog(),
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "fedsaga_outbox_published_total", Help: "Outbox events the relay published."}),
 		failures:  prometheus.NewCounter(prometheus.CounterOpts{Name: "fedsaga_outbox_publish_failures_total", Help: "Relay rounds that failed to publish."}),
 	}
 	if reg != nil {
-		reg.MustRegister(r.backlog, r.published, r.failures)
+		reg.MustRegister(append(r.backlog.collectors(), r.published, r.failures)...)
 	}
 	return r
 }
@@ -136,7 +136,7 @@ func (r *Relay) Run(ctx context.Context) {
 			return
 		}
 		if time.Since(lastBacklog) >= r.opts.Poll {
-			r.measureBacklog(ctx)
+			r.backlog.measure(ctx, r.db)
 			lastBacklog = time.Now()
 		}
 		wait := r.opts.Poll
@@ -259,16 +259,6 @@ func (r *Relay) publish(ctx context.Context, rows []pending) ([]string, error) {
 		spans[i] = nil
 	}
 	return done, errors.Join(errs...)
-}
-
-func (r *Relay) measureBacklog(ctx context.Context) {
-	var n int64
-	err := r.db.Query(ctx, func(c *pgxpool.Conn) error {
-		return c.QueryRow(ctx, `SELECT count(*) FROM tb_outbox WHERE published_at IS NULL`).Scan(&n)
-	})
-	if err == nil {
-		r.backlog.Set(float64(n))
-	}
 }
 
 // eventMsg is the message of an outbox event, with the trace context of

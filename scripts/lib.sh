@@ -61,6 +61,15 @@ ensure_helm() {
   go_install_cached "$HELM_BIN" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+PROMTOOL_VERSION="v0.316.0"   # Prometheus 3.x tags its Go module v0.3xx
+PROMTOOL_BIN="$CACHE/bin/promtool-$PROMTOOL_VERSION"
+
+# ensure_promtool builds promtool once (about 7 minutes) to check and unit
+# test the alert rules of deploy/monitoring.
+ensure_promtool() {
+  go_install_cached "$PROMTOOL_BIN" "github.com/prometheus/prometheus/cmd/promtool@$PROMTOOL_VERSION"
+}
+
 # listening HOST PORT: is something accepting connections there?
 listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 

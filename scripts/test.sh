@@ -9,6 +9,7 @@ ensure_temporal
 ensure_workflowcheck
 ensure_gosec
 ensure_helm
+ensure_promtool
 ensure_postgres
 ensure_nats
 if ! command -v docker-compose >/dev/null; then
@@ -23,6 +24,9 @@ for values in "" "$CHART"/values-*.yaml; do
   out="$("$HELM_BIN" lint --strict "$CHART" ${values:+-f "$values"})" || { printf '%s\n' "$out"; exit 1; }
   "$HELM_BIN" template fedsaga "$CHART" ${values:+-f "$values"} >/dev/null
 done
+log "promtool check rules and test rules (deploy/monitoring; go test checks the dashboard: valid JSON, queries of exported metrics)"
+"$PROMTOOL_BIN" check rules deploy/monitoring/fedsaga-alerts.yaml
+(cd deploy/monitoring && "$PROMTOOL_BIN" test rules fedsaga-alerts-test.yaml)
 log "go vet"
 go vet ./...
 log "gqlgen: the GraphQL code is current with federation/api/schema.graphql"

@@ -279,20 +279,8 @@ func TestOperatorResolvesAFailedCompensation(t *testing.T) {
 	p := s.addProduct(t, 3000, 10)
 	customer := s.addCustomer(t, 1000)
 	orderID := uniq(t, "ord")
-	fn := "fail_" + strings.ReplaceAll(strings.ToLower(orderID), "-", "_")
 	inv := s.pool(t, "inventory")
-	for _, sql := range []string{
-		`CREATE FUNCTION ` + fn + `() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'broken'; END $$`,
-		`CREATE TRIGGER ` + fn + ` BEFORE UPDATE ON tb_reservation FOR EACH ROW WHEN (OLD.order_id = '` + orderID + `') EXECUTE FUNCTION ` + fn + `()`,
-	} {
-		if _, err := inv.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		inv.Exec(ctx, `DROP TRIGGER IF EXISTS `+fn+` ON tb_reservation`)
-		inv.Exec(ctx, `DROP FUNCTION IF EXISTS `+fn+`()`)
-	})
+	fn := s.breakRelease(t, orderID)
 	h := s.start(t, starter.Request{OrderID: orderID, CustomerID: customer, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}}, "")
 	s.waitState(t, orderID, saga.StatusCompensationFailed, "")
 
@@ -331,4 +319,28 @@ func TestOperatorResolvesAFailedCompensation(t *testing.T) {
 		t.Errorf("stock = %d, want 10", got)
 	}
 	s.replay(t, "compensation_failed_resolved", orderID)
+}
+
+// breakRelease makes releasing the reservations of the order fail (a
+// trigger that raises) until the test disables the trigger it returns:
+// the saga's compensation of reserve_inventory fails. The test's cleanup
+// drops it.
+func (s *Stack) breakRelease(t *testing.T, orderID string) (trigger string) {
+	t.Helper()
+	ctx := context.Background()
+	fn := "fail_" + strings.ReplaceAll(strings.ToLower(orderID), "-", "_")
+	inv := s.pool(t, "inventory")
+	for _, sql := range []string{
+		`CREATE FUNCTION ` + fn + `() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'broken'; END $$`,
+		`CREATE TRIGGER ` + fn + ` BEFORE UPDATE ON tb_reservation FOR EACH ROW WHEN (OLD.order_id = '` + orderID + `') EXECUTE FUNCTION ` + fn + `()`,
+	} {
+		if _, err := inv.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		inv.Exec(ctx, `DROP TRIGGER IF EXISTS `+fn+` ON tb_reservation`)
+		inv.Exec(ctx, `DROP FUNCTION IF EXISTS `+fn+`()`)
+	})
+	return fn
 }

@@ -182,13 +182,20 @@ func dialKey(cfg config.Temporal, err error) string {
 	return "temporal.address"
 }
 
+// DialOption changes the client options DialTemporal dials with, such as
+// WithMetrics.
+type DialOption func(*client.Options)
+
 // DialTemporal connects to the Temporal frontend of the configuration, with
 // the SDK logging through logger. An error is a *TemporalError naming the
 // key to fix.
-func DialTemporal(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (client.Client, error) {
+func DialTemporal(ctx context.Context, cfg *config.Config, logger zerolog.Logger, more ...DialOption) (client.Client, error) {
 	opts, err := ClientOptions(cfg, logger)
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range more {
+		o(&opts)
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {

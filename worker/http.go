@@ -20,7 +20,7 @@ type probes struct {
 	srv    *server.Server
 }
 
-func newProbes(addr string, reg *prometheus.Registry, logger zerolog.Logger) (*probes, error) {
+func newProbes(addr string, pprof bool, reg *prometheus.Registry, logger zerolog.Logger) (*probes, error) {
 	p := &probes{}
 	p.reason.Store("starting")
 	mux := http.NewServeMux()
@@ -36,6 +36,9 @@ func newProbes(addr string, reg *prometheus.Registry, logger zerolog.Logger) (*p
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if pprof {
+		servePprof(mux)
+	}
 	srv, err := server.Start("worker probes (worker.http_address)", addr, mux, logger)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"runtime/pprof"
 )
@@ -30,4 +32,23 @@ func ProfileCPU(path string, run func() error) error {
 		err = errors.Join(err, fmt.Errorf("cpu profile %s: %w", path, cerr))
 	}
 	return err
+}
+
+// servePprof serves net/http/pprof's profiles under /debug/pprof/ on mux:
+// worker.pprof = true puts them on the worker's HTTP address (beside
+// /metrics), for a profile of a running worker without restarting it:
+//
+//	go tool pprof http://HOST:9464/debug/pprof/profile?seconds=20
+//	go tool pprof http://HOST:9464/debug/pprof/heap
+//	curl http://HOST:9464/debug/pprof/goroutine?debug=2
+//
+// A CPU profile must end within the listener's write timeout (30 s).
+// --cpu-profile (ProfileCPU) profiles a whole run instead.
+func servePprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", httppprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", httppprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", httppprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", httppprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", httppprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", httppprof.Trace)
 }

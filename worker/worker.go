@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -42,6 +43,7 @@ type Worker struct {
 	relay    *outbox.Relay
 	observe  []outbox.Observer
 	mover    *consumer.Mover // moves dead letters; nil without the advisory stream
+	metrics  io.Closer       // the SDK's metrics reporting
 }
 
 // New connects to the databases, NATS (creating missing streams) and
@@ -59,7 +61,7 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	}
 	reg := server.Metrics(w.dbs)
 	if cfg.Worker.HTTPAddress != "" {
-		if w.probes, err = newProbes(cfg.Worker.HTTPAddress, reg, logger); err != nil {
+		if w.probes, err = newProbes(cfg.Worker.HTTPAddress, cfg.Worker.Pprof, reg, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -80,6 +82,9 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 		return nil, err
 	}
 	reg.MustRegister(consumer.NewCollector(js, consumer.Specs(cfg), logger))
+	if _, ok := cfg.NATS.JetStream.Streams[config.DeadLetterStream]; ok {
+		reg.MustRegister(consumer.NewDeadLetterCollector(js, config.DeadLetterStream, logger))
+	}
 	acts, err := activities.New(w.dbs, cfg.Federation, js)
 	if err != nil {
 		return nil, err
@@ -99,9 +104,13 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 		}
 		w.observe = append(w.observe, outbox.Observer{DB: db, Channel: o.Channel, Subject: o.NATSSubject})
 	}
-	if w.temporal, err = DialTemporal(ctx, cfg, logger); err != nil {
+	sdkMetrics, closer := NewMetricsHandler(reg, logger)
+	w.metrics = closer
+	if w.temporal, err = DialTemporal(ctx, cfg, logger, WithMetrics(sdkMetrics)); err != nil {
 		return nil, err
 	}
+	reg.MustRegister(&CompensationFailed{Client: w.temporal, Namespace: cfg.Temporal.Namespace,
+		TaskQueue: cfg.Temporal.TaskQueue, Types: []string{workflows.PlaceOrderName}, Logger: logger})
 	added, err := EnsureSearchAttributes(ctx, w.temporal, cfg.Temporal.Namespace, cfg.Temporal.ManageSearchAttributes)
 	if err != nil {
 		return nil, err
@@ -189,6 +198,9 @@ func (w *Worker) Close() {
 	w.probes.close()
 	if w.temporal != nil {
 		w.temporal.Close()
+	}
+	if w.metrics != nil {
+		_ = w.metrics.Close()
 	}
 	if w.nc != nil {
 		if err := w.nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {

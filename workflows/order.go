@@ -333,6 +333,7 @@ func (r *orderRun) run(ctx workflow.Context) (*Outcome, error) {
 	out.EventPublished = err == nil
 	if err != nil {
 		r.logger.Warn("event not published; it stays in the outbox", "step", spec.StepPublish, "error", err)
+		publishGaveUp(ctx, event)
 	}
 	r.logger.Info("order saga finished", "status", out.Status, "reason", out.Reason)
 	return out, nil

@@ -88,7 +88,7 @@ var renderings = []rendering{
 	{name: "values-temporal-cloud.yaml", files: []string{"values-temporal-cloud.yaml"}, config: configCheck{natsAuth: config.AuthNone}},
 	{name: "everything on", files: []string{"values-local.yaml"}, set: []string{
 		"worker.autoscaling.enabled=false", "worker.keda.enabled=true",
-		"serviceMonitor.enabled=true",
+		"serviceMonitor.enabled=true", "prometheusRule.enabled=true", "grafanaDashboard.enabled=true",
 		"secrets.natsTLS.name=nats-tls", "secrets.natsTLS.ca=ca.crt", "secrets.natsTLS.cert=tls.crt", "secrets.natsTLS.key=tls.key",
 		"config.nats.auth.type=credentials", "secrets.natsCredentials.name=nats-user",
 		"worker.stopTimeoutSeconds=120", "worker.port=9100", "api.port=8081",
@@ -149,6 +149,7 @@ type objects struct {
 	scaledObjects []*ScaledObject
 	triggerAuths  []*TriggerAuthentication
 	monitors      []*ServiceMonitor
+	rules         []*PrometheusRule
 }
 
 var scheme = func() *runtime.Scheme {
@@ -199,6 +200,9 @@ func decodeAll(t *testing.T, out string) *objects {
 			continue
 		case "monitoring.coreos.com/v1/ServiceMonitor":
 			objs.monitors = append(objs.monitors, strict[ServiceMonitor](t, doc))
+			continue
+		case "monitoring.coreos.com/v1/PrometheusRule":
+			objs.rules = append(objs.rules, strict[PrometheusRule](t, doc))
 			continue
 		}
 		obj, gvk, err := ser.Decode([]byte(doc), nil, nil)
@@ -266,6 +270,7 @@ func TestRenderings(t *testing.T) {
 			checkNoSecretInConfigMaps(t, objs)
 
 			checkServiceMonitors(t, objs)
+			checkMonitoring(t, objs, slices.Contains(r.set, "prometheusRule.enabled=true"))
 
 			cfg := loadConfig(t, objs, worker, r.config)
 			if cfg == nil {

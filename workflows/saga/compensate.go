@@ -54,6 +54,7 @@ func (s *Saga) compensate(ctx workflow.Context, registered []string, f Failure) 
 	}
 	s.state.Step = f.Step // SagaStep: the step that failed
 	s.setStatus(dctx, StatusCompensated, "compensated: "+s.state.Reason)
+	s.finished(dctx, StatusCompensated, &f)
 	s.state.Step = ""
 	return aborted
 }
@@ -72,7 +73,9 @@ func (s *Saga) runCompensations(ctx workflow.Context, names []string, f Failure)
 		}
 		ss.Status, s.state.Step = StepCompensating, st.Name
 		s.publish(ctx)
+		start := workflow.Now(ctx)
 		errs[k] = st.Compensate(ctx, f)
+		compensated(ctx, st.Name, start, errs[k])
 		ss.CompensationAttempts += max(Attempts(errs[k]), 1) // at least the one that ran
 		if errs[k] != nil {
 			ss.Status, ss.CompensationError = StepCompensationFailed, Reason(errs[k])

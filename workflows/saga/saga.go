@@ -204,6 +204,7 @@ func (s *Saga) Run(ctx workflow.Context, steps ...Step) error {
 		s.state.Step = steps[len(steps)-1].Name // SagaStep: the last step
 	}
 	s.setStatus(ctx, StatusCompleted, "")
+	s.finished(ctx, StatusCompleted, nil)
 	s.state.Step = ""
 	return nil
 }
@@ -256,6 +257,11 @@ func (s *Saga) end(ctx workflow.Context, name string, err error) {
 		ss.Status, ss.Error = StepFailed, Reason(err)
 	}
 	s.state.UpdatedAt = ss.EndedAt
+	phase := PhaseForward
+	if s.steps[s.index[name]].Action == nil { // added by Finally
+		phase = PhaseFinally
+	}
+	stepTook(ctx, name, phase, ss.EndedAt.Sub(ss.StartedAt), err)
 }
 
 // untilDeadline caps the ScheduleToClose of the activities started with ctx

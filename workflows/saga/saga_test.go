@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -277,8 +278,13 @@ func (r *recorder) fin(ctx context.Context, name string) error {
 	return nil
 }
 
-func newSagaEnv(rec *recorder) *testsuite.TestWorkflowEnvironment {
+// newSagaEnv returns a test environment for the saga test workflow, with
+// the metrics handler m when one is given.
+func newSagaEnv(rec *recorder, m ...client.MetricsHandler) *testsuite.TestWorkflowEnvironment {
 	var suite testsuite.WorkflowTestSuite
+	for _, h := range m {
+		suite.SetMetricsHandler(h)
+	}
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetTestTimeout(20 * time.Second)
 	env.RegisterWorkflowWithOptions(sagaWorkflow, workflow.RegisterOptions{Name: testWF})
