@@ -9,11 +9,16 @@ TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION"
 RUN_DIR="$ROOT/.run"
 
 # The dev server's defaults add ~50 ms to every task hand-off (one history
-# shard polling transfer tasks at 20/s); these remove the wait.
+# shard polling transfer tasks at 20/s); these remove the wait. Eager
+# workflow start and eager activity execution are on, as in
+# deploy/temporal/dynamicconfig.yaml (docker-compose) and the tests'
+# server (test/stack_test.go).
 TEMPORAL_DYNAMIC_CONFIG=(
   --dynamic-config-value history.transferProcessorMaxPollRPS=1000
   --dynamic-config-value matching.numTaskqueueReadPartitions=1
   --dynamic-config-value matching.numTaskqueueWritePartitions=1
+  --dynamic-config-value system.enableEagerWorkflowStart=true
+  --dynamic-config-value system.enableActivityEagerExecution=true
 )
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -128,6 +128,8 @@ func startStack(ctx context.Context) (s *Stack, err error) {
 			"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
 			"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
 			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+			"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+			"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 		},
 		Stdout: s.logFile,
 		Stderr: s.logFile,
