@@ -41,6 +41,19 @@ ensure_temporal() {
   go_install_cached "$TEMPORAL_BIN" "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
 }
 
+# The Temporal server on SQL persistence, for `make bench SERVER=postgres`:
+# the server binary and Temporal's schema tool, from the Go module proxy
+# (several minutes each, cold), at the version of the dev server above.
+TEMPORAL_SERVER_VERSION="v1.29.1"
+TEMPORAL_SERVER_BIN="$CACHE/bin/temporal-server-$TEMPORAL_SERVER_VERSION"
+TEMPORAL_SQL_TOOL_BIN="$CACHE/bin/temporal-sql-tool-$TEMPORAL_SERVER_VERSION"
+
+# ensure_temporal_server builds the Temporal server and temporal-sql-tool once.
+ensure_temporal_server() {
+  go_install_cached "$TEMPORAL_SQL_TOOL_BIN" "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION"
+  go_install_cached "$TEMPORAL_SERVER_BIN" "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION"
+}
+
 WORKFLOWCHECK_VERSION="v0.6.0"
 WORKFLOWCHECK_BIN="$CACHE/bin/workflowcheck-$WORKFLOWCHECK_VERSION"
 
