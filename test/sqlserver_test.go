@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,7 +127,9 @@ func (s *Stack) startSQLServer(ctx context.Context, prefix string) (*sqlServer, 
 	ports := map[string]int{}
 	for _, name := range []string{"frontend", "frontendHTTP", "frontendMember", "history", "historyMember",
 		"matching", "matchingMember", "worker", "workerMember"} {
-		ports[name] = freePort()
+		if ports[name], err = lowFreePort(); err != nil {
+			return srv, err
+		}
 	}
 	srv.frontend = fmt.Sprintf("127.0.0.1:%d", ports["frontend"])
 	store := func(db string) string {
@@ -246,4 +250,19 @@ func (s *sqlServer) registerNamespace(ctx context.Context, namespace string) err
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// lowFreePort is a free TCP port below 32768: the server stores its
+// membership ports in a smallint column, and the kernel's ephemeral ports
+// (freePort) lie above.
+func lowFreePort() (int, error) {
+	for range 1000 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no free port between 20000 and 32000")
 }

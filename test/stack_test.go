@@ -74,6 +74,10 @@ func runTests(m *testing.M) int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration test stack did not start:", err)
+		if s != nil && s.logFile != nil {
+			s.keepDir = true // for the logs
+			fmt.Fprintln(os.Stderr, "logs:", s.logFile.Name())
+		}
 		return 1
 	}
 	stack = s
