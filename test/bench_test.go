@@ -152,10 +152,14 @@ func (s *Stack) benchFixtures(b *testing.B, n int, balanceCents int64) []benchFi
 	return fx
 }
 
-// settings are the saga settings of the set's workers.
+// settings are the saga settings of the set's workers, with production's
+// compensation timeout (the stack's 5 s is for the operator tests): on a
+// PostgreSQL that other tests share, a compensation may have to wait for a
+// connection longer than that.
 func (s *Stack) settings(set workerSet) workflows.Settings {
 	sagaCfg, events := s.Config.Saga, s.Config.Events
 	sagaCfg.Mode = set.mode
+	sagaCfg.CompensationTimeout = 10 * time.Minute
 	if set.publishTimeout != 0 {
 		events.PublishTimeout = set.publishTimeout
 	}

@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"testing"
 	"time"
@@ -50,6 +51,15 @@ func (s *Stack) embeddedWorker(b *testing.B, mode string) (*worker.Worker, strin
 	cfg.Saga.Mode = mode
 	cfg.Observers = nil
 	cfg.Events.PublishTimeout = 2 * time.Minute // the default, as in BenchmarkSaga
+	cfg.Saga.CompensationTimeout = 10 * time.Minute
+	// Small pools: max_connections is shared with the stack and the
+	// Temporal server's persistence.
+	cfg.Databases = maps.Clone(cfg.Databases)
+	for name, db := range cfg.Databases {
+		db.PoolSize = 4
+		cfg.Databases[name] = db
+	}
+	cfg.Worker.MaxConcurrentActivities, cfg.Worker.MaxConcurrentLocalActivities = 4, 4
 	w, err := worker.New(context.Background(), &cfg, zerolog.Nop())
 	if err != nil {
 		b.Fatal(err)
