@@ -240,6 +240,9 @@ type orderRun struct {
 	saga     *saga.Saga
 	logger   log.Logger
 	order    spec.Order // filled by the validate step
+	// recorded fires once the forward steps' outcome is in the history
+	// (see undoing); nil until an undo asks for it.
+	recorded workflow.Future
 }
 
 func (r *orderRun) setup(ctx workflow.Context) error {
@@ -423,10 +426,34 @@ func (r *orderRun) finish(ctx workflow.Context, activity string, in any) workflo
 	return workflow.ExecuteActivity(ctx, activity, in)
 }
 
+// undoing runs an activity that blocks forward steps (a compensation,
+// VoidConfirm) as finish does. A local one runs only once the outcome of
+// the forward steps is in the history: a local activity commits before
+// its workflow task completes, and a workflow task that is lost then
+// (its worker dies, or it times out) would run the forward steps again,
+// which would find their barrier rows, written by the undo, and report
+// success for steps that never ran. A short timer ends the workflow task
+// first (every undo waits for the same one): the compensation path pays
+// two history events for it, the happy path nothing.
+func (r *orderRun) undoing(ctx workflow.Context, activity string, in any) workflow.Future {
+	if r.settings.AllLocal && r.settings.LocalActivities {
+		if r.recorded == nil {
+			r.recorded = workflow.NewTimer(ctx, time.Millisecond)
+		}
+		if err := r.recorded.Get(ctx, nil); err != nil {
+			r.recorded = nil // cancelled with its context: the next undo starts another
+			f, set := workflow.NewFuture(ctx)
+			set.SetError(err)
+			return f
+		}
+	}
+	return r.finish(ctx, activity, in)
+}
+
 // undo is a compensation running one activity on the saga's ids.
 func (r *orderRun) undo(activity string) func(workflow.Context, saga.Failure) error {
 	return func(ctx workflow.Context, _ saga.Failure) error {
-		return r.finish(withSummary(ctx, activity), activity, r.ids()).Get(ctx, nil)
+		return r.undoing(withSummary(ctx, activity), activity, r.ids()).Get(ctx, nil)
 	}
 }
 
@@ -435,7 +462,7 @@ func (r *orderRun) undo(activity string) func(workflow.Context, saga.Failure) er
 func (r *orderRun) cancelOrder(ctx workflow.Context, f saga.Failure) error {
 	o := r.order
 	o.Reason = saga.Reason(f.Cause)
-	return r.finish(withSummary(ctx, spec.CancelOrder), spec.CancelOrder, o).Get(ctx, nil)
+	return r.undoing(withSummary(ctx, spec.CancelOrder), spec.CancelOrder, o).Get(ctx, nil)
 }
 
 // confirm runs the pivot (on the whole order: it writes the
@@ -451,7 +478,7 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 	// the deadline, it must learn whether the confirm committed.
 	vctx := workflow.WithActivityOptions(ctx, ForwardOptions)
 	var res spec.VoidConfirmResult
-	if verr := r.finish(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, r.ids()).Get(vctx, &res); verr != nil {
+	if verr := r.undoing(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, r.ids()).Get(vctx, &res); verr != nil {
 		return errors.Join(err, verr)
 	}
 	if res.Confirmed {
@@ -466,7 +493,7 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 // that is a compensation failure for an operator.
 func (r *orderRun) voidConfirm(ctx workflow.Context, _ saga.Failure) error {
 	var res spec.VoidConfirmResult
-	if err := r.finish(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, r.ids()).Get(ctx, &res); err != nil {
+	if err := r.undoing(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, r.ids()).Get(ctx, &res); err != nil {
 		return err
 	}
 	if res.Confirmed {
