@@ -189,7 +189,7 @@ type Settings struct {
 	PublishTimeout time.Duration `json:"PublishTimeout,omitempty"`
 	// AllLocal, with LocalActivities, runs the compensations, VoidConfirm
 	// and the publish as local activities too (saga.mode = "local" sets
-	// both): the server records markers, no activity tasks. When the
+	// both), except the first undo (see orderRun.undoing). When the
 	// publish gives up, the outbox relay publishes the event, as in
 	// regular mode. Sagas recorded before it existed have it false and
 	// replay as they ran.
@@ -240,8 +240,8 @@ type orderRun struct {
 	saga     *saga.Saga
 	logger   log.Logger
 	order    spec.Order // filled by the validate step
-	// recorded fires once the forward steps' outcome is in the history
-	// (see undoing); nil until an undo asks for it.
+	// recorded is the first undo, a regular activity: the others wait for
+	// it (see undoing); nil until an undo runs.
 	recorded workflow.Future
 }
 
@@ -427,27 +427,28 @@ func (r *orderRun) finish(ctx workflow.Context, activity string, in any) workflo
 }
 
 // undoing runs an activity that blocks forward steps (a compensation,
-// VoidConfirm) as finish does. A local one runs only once the outcome of
-// the forward steps is in the history: a local activity commits before
-// its workflow task completes, and a workflow task that is lost then
-// (its worker dies, or it times out) would run the forward steps again,
-// which would find their barrier rows, written by the undo, and report
-// success for steps that never ran. A short timer ends the workflow task
-// first (every undo waits for the same one): the compensation path pays
-// two history events for it, the happy path nothing.
+// VoidConfirm) as finish does, with one exception: the first of them runs
+// as a regular activity, and the others (local ones) wait for it. A local
+// activity commits before its workflow task completes, and a workflow
+// task lost then (its worker dies, or it times out) would run the forward
+// steps again, which would find the barrier rows the undo wrote and
+// report success for steps that never ran. Scheduling a regular activity
+// ends the workflow task with the forward steps' outcome in the history
+// first; with eager activity execution the same worker gets it at once.
 func (r *orderRun) undoing(ctx workflow.Context, activity string, in any) workflow.Future {
-	if r.settings.AllLocal && r.settings.LocalActivities {
-		if r.recorded == nil {
-			r.recorded = workflow.NewTimer(ctx, time.Millisecond)
-		}
-		if err := r.recorded.Get(ctx, nil); err != nil {
-			r.recorded = nil // cancelled with its context: the next undo starts another
-			f, set := workflow.NewFuture(ctx)
-			set.SetError(err)
-			return f
-		}
+	if !r.settings.AllLocal || !r.settings.LocalActivities {
+		return workflow.ExecuteActivity(ctx, activity, in)
 	}
-	return r.finish(ctx, activity, in)
+	if r.recorded == nil {
+		r.recorded = workflow.ExecuteActivity(ctx, activity, in)
+		return r.recorded
+	}
+	if err := r.recorded.Get(ctx, nil); err != nil && ctx.Err() != nil {
+		f, set := workflow.NewFuture(ctx)
+		set.SetError(err)
+		return f
+	}
+	return saga.ExecuteLocal(ctx, activity, in)
 }
 
 // undo is a compensation running one activity on the saga's ids.
