@@ -81,13 +81,35 @@ func claim(ctx context.Context, tx pgx.Tx, sagaID, step, op string) (bool, error
 	return tag.RowsAffected() == 1, nil
 }
 
+// barrierQuery is the WITH query that claims a step's action row, named
+// barrier: one row when this statement inserted it, none when it was
+// there already (a duplicate, or the compensation ran first).
+const barrierQuery = `barrier AS (
+	INSERT INTO tb_barrier (saga_id, step, op) VALUES (@saga_id, @step, 'action')
+	ON CONFLICT DO NOTHING RETURNING 1)`
+
+// stepQuery runs one statement of a forward step: the step's WITH queries
+// and final SELECT (sql) after barrierQuery, with the named arguments args
+// plus saga_id and step. Every write of sql is guarded by
+// `EXISTS (SELECT FROM barrier)`, and the final SELECT's first column is
+// that value: the barrier and the business write cost one round trip.
+type stepQuery func(sql string, args pgx.NamedArgs) pgx.Row
+
 // forward runs a step's business write behind the barrier, in one local
-// transaction. When the step's action row exists already, the step is a
-// duplicate or its compensation ran first: write nothing, report success.
-func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step string, write func(pgx.Tx) error) error {
+// transaction of one statement (BEGIN, the statement, COMMIT). run sends
+// it through q and reports whether the barrier row was new (the step's
+// first delivery); a business failure it returns rolls the barrier row
+// back with the write. When the action row existed already, the step is a
+// duplicate or its compensation ran first: it wrote nothing, and forward
+// reports success.
+func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step string, run func(q stepQuery) (first bool, err error)) error {
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
 	return db.Tx(ctx, func(tx pgx.Tx) error {
-		first, err := claim(ctx, tx, sagaID, step, opAction)
+		q := func(sql string, args pgx.NamedArgs) pgx.Row {
+			args["saga_id"], args["step"] = sagaID, step
+			return tx.QueryRow(ctx, "WITH "+barrierQuery+",\n"+sql, args)
+		}
+		first, err := run(q)
 		if err != nil {
 			return err
 		}
@@ -95,28 +117,41 @@ func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step 
 			logger.Info("step already ran or was compensated: nothing to do")
 			return nil
 		}
-		if err := a.notifyStep(ctx, tx, o, step, StepCompleted); err != nil {
-			return err
-		}
-		return write(tx)
+		return a.notifyStep(ctx, tx, o, step, StepCompleted)
 	})
 }
 
+// claimCompensation inserts, in one statement, the step's action row (new:
+// the action never ran, and the row now blocks a late one), the
+// compensation's own row (not new: a duplicate) and, when the compensation
+// is new, the action rows of the steps in block, so that their late
+// actions change nothing either.
+const claimCompensation = `WITH action AS (
+	INSERT INTO tb_barrier (saga_id, step, op) VALUES ($1, $2, 'action')
+	ON CONFLICT DO NOTHING RETURNING 1),
+own AS (
+	INSERT INTO tb_barrier (saga_id, step, op) VALUES ($1, $2, 'compensate')
+	ON CONFLICT DO NOTHING RETURNING 1),
+block AS (
+	INSERT INTO tb_barrier (saga_id, step, op)
+	SELECT $1, b, 'action' FROM unnest($3::text[]) b WHERE EXISTS (SELECT FROM own)
+	ON CONFLICT DO NOTHING)
+SELECT EXISTS (SELECT FROM own), EXISTS (SELECT FROM action)`
+
 // compensate runs a step's undo behind the barrier, in one local transaction.
-// It first inserts the step's action row: when that succeeds the action never
-// ran (a null compensation) and the row now blocks a late action. Then it
-// inserts its own row: when that exists already, this is a duplicate and
-// nothing happens. Otherwise undo runs, told whether the action ran.
-func (a *Activities) compensate(ctx context.Context, db *pg.DB, o spec.Order, step string, undo func(tx pgx.Tx, ran bool) error) error {
+// It first claims the barrier rows (claimCompensation): when the step's
+// action row is new, the action never ran (a null compensation) and the
+// row now blocks a late action; when the compensation's own row exists
+// already, this is a duplicate and nothing happens. Otherwise undo runs,
+// told whether the action ran, in a statement of its own: one that sees
+// what an action committed while the claim waited for it.
+func (a *Activities) compensate(ctx context.Context, db *pg.DB, o spec.Order, step string, block []string, undo func(tx pgx.Tx, ran bool) error) error {
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
 	return db.Tx(ctx, func(tx pgx.Tx) error {
-		neverRan, err := claim(ctx, tx, sagaID, step, opAction)
+		var first, neverRan bool
+		err := tx.QueryRow(ctx, claimCompensation, sagaID, step, block).Scan(&first, &neverRan)
 		if err != nil {
-			return err
-		}
-		first, err := claim(ctx, tx, sagaID, step, opCompensate)
-		if err != nil {
-			return err
+			return fmt.Errorf("barrier %s/%s: %w", sagaID, step, err)
 		}
 		if !first {
 			logger.Info("compensation already ran: nothing to do")

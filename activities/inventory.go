@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,59 +10,50 @@ import (
 )
 
 // ReserveInventory takes the order's quantities out of stock and records a
-// reservation per product (inventory database). Stock never goes negative:
-// when a product has too little, nothing is reserved and the step fails with
-// a non-retryable OutOfStockError naming every short product.
+// reservation per product (inventory database), in one statement with the
+// barrier. Stock never goes negative: when a product has too little,
+// nothing is reserved and the step fails with a non-retryable
+// OutOfStockError naming every short product. It needs the lines' product
+// ids and quantities only.
 func (a *Activities) ReserveInventory(ctx context.Context, o spec.Order) error {
 	ids, _, _, qtys, _, err := columns(o)
 	if err != nil {
 		return err
 	}
-	return a.forward(ctx, a.Inventory, o, spec.StepReserve, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx,
-			`WITH want AS (SELECT * FROM unnest($1::text[], $2::int[]) AS w(id, qty)),
-			      taken AS (
-			        UPDATE tb_product p SET stock = p.stock - w.qty, updated_at = now()
-			        FROM want w WHERE p.id = w.id AND p.stock >= w.qty
-			        RETURNING p.id)
-			 SELECT w.id, w.qty, coalesce(p.stock, 0)
-			 FROM want w LEFT JOIN tb_product p ON p.id = w.id
-			 WHERE w.id NOT IN (SELECT id FROM taken)
-			 ORDER BY w.id`,
-			ids, qtys)
-		if err != nil {
-			return fmt.Errorf("reserve stock: %w", err)
+	return a.forward(ctx, a.Inventory, o, spec.StepReserve, func(q stepQuery) (bool, error) {
+		var first bool
+		var short *string
+		err := q(`want AS (SELECT * FROM unnest(@ids::text[], @qtys::int[]) AS w(id, qty)),
+			taken AS (
+			  UPDATE tb_product p SET stock = p.stock - w.qty, updated_at = now()
+			  FROM want w WHERE p.id = w.id AND p.stock >= w.qty AND EXISTS (SELECT FROM barrier)
+			  RETURNING p.id),
+			short AS (
+			  SELECT w.id, w.qty, coalesce(p.stock, 0) AS have
+			  FROM want w LEFT JOIN tb_product p ON p.id = w.id
+			  WHERE w.id NOT IN (SELECT id FROM taken)),
+			reserved AS (
+			  INSERT INTO tb_reservation (order_id, product_id, quantity, status)
+			  SELECT @order_id::text, id, qty, 'reserved' FROM want
+			  WHERE EXISTS (SELECT FROM barrier) AND NOT EXISTS (SELECT FROM short))
+			SELECT EXISTS (SELECT FROM barrier),
+			  (SELECT string_agg(format('%s (wanted %s, %s in stock)', id, qty, have), ', ' ORDER BY id) FROM short)`,
+			pgx.NamedArgs{"order_id": o.OrderID, "ids": ids, "qtys": qtys},
+		).Scan(&first, &short)
+		switch {
+		case err != nil:
+			return false, fmt.Errorf("reserve stock: %w", err)
+		case first && short != nil:
+			return true, business(spec.ErrOutOfStock, "out of stock: %s", *short)
 		}
-		var short []string
-		for rows.Next() {
-			var id string
-			var want, have int
-			if err := rows.Scan(&id, &want, &have); err != nil {
-				return err
-			}
-			short = append(short, fmt.Sprintf("%s (wanted %d, %d in stock)", id, want, have))
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reserve stock: %w", err)
-		}
-		if len(short) > 0 {
-			return business(spec.ErrOutOfStock, "out of stock: %s", strings.Join(short, ", "))
-		}
-		_, err = tx.Exec(ctx,
-			`INSERT INTO tb_reservation (order_id, product_id, quantity, status)
-			 SELECT $1, id, qty, 'reserved' FROM unnest($2::text[], $3::int[]) AS w(id, qty)`,
-			o.OrderID, ids, qtys)
-		if err != nil {
-			return fmt.Errorf("insert reservations: %w", err)
-		}
-		return nil
+		return first, nil
 	})
 }
 
 // ReleaseInventory compensates ReserveInventory: the order's reservations are
 // released and their quantities go back to stock.
 func (a *Activities) ReleaseInventory(ctx context.Context, o spec.Order) error {
-	return a.compensate(ctx, a.Inventory, o, spec.StepReserve, unless(func(tx pgx.Tx) error {
+	return a.compensate(ctx, a.Inventory, o, spec.StepReserve, nil, unless(func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx,
 			`WITH released AS (
 			   UPDATE tb_reservation SET status = 'released', updated_at = now()

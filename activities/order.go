@@ -14,31 +14,34 @@ import (
 	"github.com/fedsaga/fedsaga/tracing"
 )
 
-// CreateOrder stores the order as pending with its items (orders database).
+// CreateOrder stores the order as pending with its items (orders database),
+// in one statement with the barrier.
 func (a *Activities) CreateOrder(ctx context.Context, o spec.Order) error {
 	ids, skus, names, qtys, prices, err := columns(o)
 	if err != nil {
 		return err
 	}
-	return a.forward(ctx, a.Orders, o, spec.StepCreate, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx,
-			`INSERT INTO tb_order (id, customer_id, status, total_cents) VALUES ($1, $2, 'pending', $3)
-			 ON CONFLICT (id) DO NOTHING`,
-			o.OrderID, o.CustomerID, o.TotalCents)
-		if err != nil {
-			return fmt.Errorf("insert order: %w", err)
+	return a.forward(ctx, a.Orders, o, spec.StepCreate, func(q stepQuery) (bool, error) {
+		var first, created bool
+		err := q(`created AS (
+			  INSERT INTO tb_order (id, customer_id, status, total_cents)
+			  SELECT @order_id::text, @customer_id::text, 'pending', @total::bigint WHERE EXISTS (SELECT FROM barrier)
+			  ON CONFLICT (id) DO NOTHING RETURNING id),
+			items AS (
+			  INSERT INTO tb_order_item (order_id, product_id, sku, name, quantity, price_cents)
+			  SELECT c.id, l.* FROM created c,
+			    unnest(@ids::text[], @skus::text[], @names::text[], @qtys::int[], @prices::bigint[]) l)
+			SELECT EXISTS (SELECT FROM barrier), EXISTS (SELECT FROM created)`,
+			pgx.NamedArgs{"order_id": o.OrderID, "customer_id": o.CustomerID, "total": o.TotalCents,
+				"ids": ids, "skus": skus, "names": names, "qtys": qtys, "prices": prices},
+		).Scan(&first, &created)
+		switch {
+		case err != nil:
+			return false, fmt.Errorf("create order: %w", err)
+		case first && !created:
+			return true, business(spec.ErrOrderState, "order %s exists already and belongs to another saga", o.OrderID)
 		}
-		if tag.RowsAffected() == 0 {
-			return business(spec.ErrOrderState, "order %s exists already and belongs to another saga", o.OrderID)
-		}
-		_, err = tx.Exec(ctx,
-			`INSERT INTO tb_order_item (order_id, product_id, sku, name, quantity, price_cents)
-			 SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[])`,
-			o.OrderID, ids, skus, names, qtys, prices)
-		if err != nil {
-			return fmt.Errorf("insert order items: %w", err)
-		}
-		return nil
+		return first, nil
 	})
 }
 
@@ -47,58 +50,57 @@ func (a *Activities) CreateOrder(ctx context.Context, o spec.Order) error {
 // transaction. It also inserts the confirm step's barrier row, so a late
 // ConfirmOrder can never confirm a cancelled order.
 func (a *Activities) CancelOrder(ctx context.Context, o spec.Order) error {
-	return a.compensate(ctx, a.Orders, o, spec.StepCreate, func(tx pgx.Tx, ran bool) error {
-		if _, err := claim(ctx, tx, o.SagaID, spec.StepConfirm, opAction); err != nil {
+	return a.compensate(ctx, a.Orders, o, spec.StepCreate, []string{spec.StepConfirm}, func(tx pgx.Tx, ran bool) error {
+		ev, err := newEvent(ctx, events.TypeCancelled, o)
+		if err != nil {
 			return err
-		}
-		if ran {
-			if err := cancelPending(ctx, tx, o); err != nil {
-				return err
-			}
 		}
 		// The event is written also when the order never got stored: the
 		// saga's outcome is still a cancelled order.
-		return writeEvent(ctx, tx, events.TypeCancelled, o)
+		var status *string
+		err = tx.QueryRow(ctx, `WITH cancelled AS (
+			  UPDATE tb_order SET status = 'cancelled', reason = @reason, updated_at = now()
+			  WHERE id = @order_id AND status = 'pending' AND @ran::boolean RETURNING status),
+			outcome AS (SELECT 1),
+			`+outboxQuery+`
+			SELECT coalesce((SELECT status FROM cancelled), (SELECT status FROM tb_order WHERE id = @order_id AND @ran::boolean))`,
+			ev.args(pgx.NamedArgs{"order_id": o.OrderID, "reason": o.Reason, "ran": ran}),
+		).Scan(&status)
+		switch {
+		case err != nil:
+			return fmt.Errorf("cancel order: %w", err)
+		case status != nil && *status != spec.StatusCancelled:
+			return business(spec.ErrOrderState, "cannot cancel order %s: it is %s", o.OrderID, *status)
+		}
+		return nil
 	})
 }
 
-func cancelPending(ctx context.Context, tx pgx.Tx, o spec.Order) error {
-	var status string
-	err := tx.QueryRow(ctx,
-		`UPDATE tb_order SET status = 'cancelled', reason = $2, updated_at = now()
-		 WHERE id = $1 AND status = 'pending' RETURNING status`,
-		o.OrderID, o.Reason).Scan(&status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = tx.QueryRow(ctx, `SELECT status FROM tb_order WHERE id = $1`, o.OrderID).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // nothing stored, nothing to cancel
-		}
-		if err == nil && status != spec.StatusCancelled {
-			return business(spec.ErrOrderState, "cannot cancel order %s: it is %s", o.OrderID, status)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("cancel order: %w", err)
-	}
-	return nil
-}
-
 // ConfirmOrder is the saga's pivot: a pending order becomes confirmed and the
-// order.confirmed event is written to the outbox in the same transaction.
-// Only a pending order is confirmed: a cancelled one stays cancelled.
+// order.confirmed event is written to the outbox in the same statement as
+// the barrier. Only a pending order is confirmed: a cancelled one stays
+// cancelled.
 func (a *Activities) ConfirmOrder(ctx context.Context, o spec.Order) error {
-	return a.forward(ctx, a.Orders, o, spec.StepConfirm, func(tx pgx.Tx) error {
-		var status string
-		err := tx.QueryRow(ctx,
-			`UPDATE tb_order SET status = 'confirmed', updated_at = now()
-			 WHERE id = $1 AND status = 'pending' RETURNING status`, o.OrderID).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return business(spec.ErrOrderState, "cannot confirm order %s: it is not pending", o.OrderID)
+	ev, err := newEvent(ctx, events.TypeConfirmed, o)
+	if err != nil {
+		return err
+	}
+	return a.forward(ctx, a.Orders, o, spec.StepConfirm, func(q stepQuery) (bool, error) {
+		var first, confirmed bool
+		err := q(`outcome AS (
+			  UPDATE tb_order SET status = 'confirmed', updated_at = now()
+			  WHERE id = @order_id AND status = 'pending' AND EXISTS (SELECT FROM barrier) RETURNING id),
+			`+outboxQuery+`
+			SELECT EXISTS (SELECT FROM barrier), EXISTS (SELECT FROM outcome)`,
+			ev.args(pgx.NamedArgs{"order_id": o.OrderID}),
+		).Scan(&first, &confirmed)
+		switch {
+		case err != nil:
+			return false, fmt.Errorf("confirm order: %w", err)
+		case first && !confirmed:
+			return true, business(spec.ErrOrderState, "cannot confirm order %s: it is not pending", o.OrderID)
 		}
-		if err != nil {
-			return fmt.Errorf("confirm order: %w", err)
-		}
-		return writeEvent(ctx, tx, events.TypeConfirmed, o)
+		return first, nil
 	})
 }
 
@@ -126,8 +128,27 @@ func (a *Activities) VoidConfirm(ctx context.Context, o spec.Order) (spec.VoidCo
 	return res, err
 }
 
-// writeEvent adds the order's event to the outbox, once per (order, type).
-func writeEvent(ctx context.Context, tx pgx.Tx, eventType string, o spec.Order) error {
+// outboxQuery is the WITH query that adds the order's event to the outbox,
+// once per (order, type), when the statement's WITH query named outcome
+// returns a row; its arguments are those of outboxEvent.args.
+const outboxQuery = `event AS (
+	  INSERT INTO tb_outbox (id, order_id, event_type, subject, payload, traceparent, tracestate)
+	  SELECT @event_id::text, @order_id::text, @event_type::text, @subject::text, @payload::json,
+	    NULLIF(@traceparent::text, ''), NULLIF(@tracestate::text, '')
+	  WHERE EXISTS (SELECT FROM outcome)
+	  ON CONFLICT (id) DO NOTHING)`
+
+// outboxEvent is an order's event as its outbox row holds it.
+type outboxEvent struct {
+	ID, Type, Subject string
+	Payload           string // the JSON envelope
+	// The trace context of the step that wrote it ("" when not traced):
+	// the publish, by the saga or the relay, continues that trace.
+	TraceParent, TraceState string
+}
+
+// newEvent builds the order's event of the given type.
+func newEvent(ctx context.Context, eventType string, o spec.Order) (outboxEvent, error) {
 	status := spec.StatusConfirmed
 	if eventType == events.TypeCancelled {
 		status = spec.StatusCancelled
@@ -150,17 +171,17 @@ func writeEvent(ctx context.Context, tx pgx.Tx, eventType string, o spec.Order) 
 	ev.TraceParent, ev.TraceState = tc.Parent, tc.State
 	payload, err := json.Marshal(ev)
 	if err != nil {
-		return err
+		return outboxEvent{}, err
 	}
-	_, err = tx.Exec(ctx,
-		`INSERT INTO tb_outbox (id, order_id, event_type, subject, payload, traceparent, tracestate)
-		 VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''))
-		 ON CONFLICT (id) DO NOTHING`,
-		ev.ID, o.OrderID, eventType, events.Subject(o.OrderID, eventType), string(payload), tc.Parent, tc.State)
-	if err != nil {
-		return fmt.Errorf("write outbox event: %w", err)
-	}
-	return nil
+	return outboxEvent{ID: ev.ID, Type: eventType, Subject: events.Subject(o.OrderID, eventType), Payload: string(payload),
+		TraceParent: tc.Parent, TraceState: tc.State}, nil
+}
+
+// args adds the event's arguments of outboxQuery to args.
+func (ev outboxEvent) args(args pgx.NamedArgs) pgx.NamedArgs {
+	args["event_id"], args["event_type"], args["subject"], args["payload"] = ev.ID, ev.Type, ev.Subject, ev.Payload
+	args["traceparent"], args["tracestate"] = ev.TraceParent, ev.TraceState
+	return args
 }
 
 // columns are the order's lines as the columns of tb_order_item. A

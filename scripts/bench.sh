@@ -19,7 +19,10 @@
 #   --update-docs  copy the results into BENCHMARKS.md
 #   --report-only  do not run: make the report again from raw.txt
 # Environment: BENCH (benchmarks, a go test -bench pattern; default .),
-# BENCHTIME (default 5s), COUNT (runs of each benchmark; default 6).
+# BENCHTIME (default 5s), COUNT (runs of each benchmark; default 6), SERVER
+# (dev: the in-memory dev server, the default; postgres: the Temporal server
+# on PostgreSQL persistence, as docker-compose runs it, built once from the
+# Go module proxy; results in bench-results/postgres/).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -37,7 +40,12 @@ while (($#)); do
   shift
 done
 
-OUT="$ROOT/bench-results"
+SERVER="${SERVER:-dev}"
+case "$SERVER" in
+  dev) OUT="$ROOT/bench-results" server_label="(temporal CLI $TEMPORAL_CLI_VERSION dev server, in memory)" ;;
+  postgres) OUT="$ROOT/bench-results/postgres" server_label="(Temporal server $TEMPORAL_SERVER_VERSION on PostgreSQL, schema by temporal-sql-tool)" ;;
+  *) log "SERVER=$SERVER: want dev or postgres"; exit 2 ;;
+esac
 PROFILES="$OUT/profiles"
 BENCH="${BENCH:-.}"
 BENCHTIME="${BENCHTIME:-5s}"
@@ -53,7 +61,7 @@ if $profile; then
   rm -rf "$PROFILES/workers"
   mkdir -p "$PROFILES/workers"
   export FEDSAGA_BENCH_PROFILEDIR="$PROFILES/workers"
-  cmd+=(-cpuprofile bench-results/profiles/bench.cpu.pprof -o bench-results/profiles/bin/test.test)
+  cmd+=(-cpuprofile "$PROFILES/bench.cpu.pprof" -o "$PROFILES/bin/test.test")
 fi
 
 # quote prints a command as one would type it.
@@ -70,6 +78,10 @@ if ! $report_only; then
   ensure_temporal
   ensure_postgres
   export FEDSAGA_TEMPORAL_BIN="$TEMPORAL_BIN"
+  if [[ "$SERVER" == postgres ]]; then
+    ensure_temporal_server
+    export FEDSAGA_TEST_SERVER=postgres FEDSAGA_TEMPORAL_SERVER_BIN="$TEMPORAL_SERVER_BIN" FEDSAGA_TEMPORAL_SQL_TOOL_BIN="$TEMPORAL_SQL_TOOL_BIN"
+  fi
   perf_cmd=()
   if $profile; then
     if command -v perf >/dev/null && perf record -q -a -o /dev/null -- true 2>/dev/null; then
@@ -79,7 +91,11 @@ if ! $report_only; then
     fi
   fi
   # What and where, for the report: the server is the one the benchmarks start.
-  "$TEMPORAL_BIN" --version | sed -n 's/.*(\(.*\)).*/\1/p' >"$OUT/temporal-version.txt"
+  if [[ "$SERVER" == postgres ]]; then
+    echo "Server $("$TEMPORAL_SERVER_BIN" --version | awk '{print $NF}')" >"$OUT/temporal-version.txt"
+  else
+    "$TEMPORAL_BIN" --version | sed -n 's/.*(\(.*\)).*/\1/p' >"$OUT/temporal-version.txt"
+  fi
   printf '%s\n' "$command_line" >"$OUT/command.txt"
   commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   if [[ -n "$(git status --porcelain 2>/dev/null)" ]]; then commit+="-dirty"; fi
@@ -104,7 +120,9 @@ if ! $report_only; then
     if [[ -f "$PROFILES/perf.data" ]]; then
       # The benchmarks' processes only (not the go build before them); a
       # process's command name is its binary's, cut to 15 characters.
-      comms="$(basename "$TEMPORAL_BIN" | cut -c1-15),fedsaga,floorworker,postgres,test.test"
+      server_bin="$TEMPORAL_BIN"
+      [[ "$SERVER" == postgres ]] && server_bin="$TEMPORAL_SERVER_BIN"
+      comms="$(basename "$server_bin" | cut -c1-15),fedsaga,floorworker,postgres,test.test"
       report=(perf report -i "$PROFILES/perf.data" --stdio --no-children --comms "$comms" --percentage relative)
       "${report[@]}" --sort comm -g none >"$PROFILES/perf-by-process.txt" 2>/dev/null || true
       "${report[@]}" --sort comm,dso,sym -g none --percent-limit 0.3 >"$PROFILES/perf-by-function.txt" 2>/dev/null || true
@@ -116,12 +134,13 @@ fi
 meta() { cat "$OUT/$1.txt" 2>/dev/null || echo "?"; }
 go tool benchstat "$OUT/raw.txt" >"$OUT/benchstat.txt"
 go run ./scripts/benchreport -in "$OUT/raw.txt" -json "$OUT/results.json" -md "$OUT/results.md" \
-  -command "$(meta command)" -temporal "$(meta temporal-version) (temporal CLI $TEMPORAL_CLI_VERSION dev server, in memory)" \
+  -command "$(meta command)" -temporal "$(meta temporal-version) $server_label" \
   -commit "$(meta commit)" -date "$(meta date)"
 
 if $update_docs; then
   # BENCHMARKS.md keeps the latest results between these markers.
   begin='<!-- results:begin -->' end='<!-- results:end -->'
+  if [[ "$SERVER" == postgres ]]; then begin='<!-- results-postgres:begin -->' end='<!-- results-postgres:end -->'; fi
   if ! grep -qx -- "$begin" BENCHMARKS.md || ! grep -qx -- "$end" BENCHMARKS.md; then
     log "BENCHMARKS.md has no $begin ... $end markers: not updated"; exit 1
   fi

@@ -9,11 +9,16 @@ TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION"
 RUN_DIR="$ROOT/.run"
 
 # The dev server's defaults add ~50 ms to every task hand-off (one history
-# shard polling transfer tasks at 20/s); these remove the wait.
+# shard polling transfer tasks at 20/s); these remove the wait. Eager
+# workflow start and eager activity execution are on, as in
+# deploy/temporal/dynamicconfig.yaml (docker-compose) and the tests'
+# server (test/stack_test.go).
 TEMPORAL_DYNAMIC_CONFIG=(
   --dynamic-config-value history.transferProcessorMaxPollRPS=1000
   --dynamic-config-value matching.numTaskqueueReadPartitions=1
   --dynamic-config-value matching.numTaskqueueWritePartitions=1
+  --dynamic-config-value system.enableEagerWorkflowStart=true
+  --dynamic-config-value system.enableActivityEagerExecution=true
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -34,6 +39,19 @@ go_install_cached() {
 # ensure_temporal builds the Temporal CLI once (about 3 minutes).
 ensure_temporal() {
   go_install_cached "$TEMPORAL_BIN" "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
+}
+
+# The Temporal server on SQL persistence, for `make bench SERVER=postgres`:
+# the server binary and Temporal's schema tool, from the Go module proxy
+# (several minutes each, cold), at the version of the dev server above.
+TEMPORAL_SERVER_VERSION="v1.29.1"
+TEMPORAL_SERVER_BIN="$CACHE/bin/temporal-server-$TEMPORAL_SERVER_VERSION"
+TEMPORAL_SQL_TOOL_BIN="$CACHE/bin/temporal-sql-tool-$TEMPORAL_SERVER_VERSION"
+
+# ensure_temporal_server builds the Temporal server and temporal-sql-tool once.
+ensure_temporal_server() {
+  go_install_cached "$TEMPORAL_SQL_TOOL_BIN" "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION"
+  go_install_cached "$TEMPORAL_SERVER_BIN" "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION"
 }
 
 WORKFLOWCHECK_VERSION="v0.6.0"

@@ -86,6 +86,8 @@ type Option func(*options)
 type options struct {
 	taskQueue string
 	customer  CustomerAttribute
+	settings  *Settings
+	eager     bool
 }
 
 // TaskQueue starts the saga on the given task queue instead of
@@ -97,6 +99,25 @@ func TaskQueue(name string) Option { return func(o *options) { o.taskQueue = nam
 // (codec.customer_id_attribute) so that `fedsaga saga list --customer`
 // finds the saga.
 func Customer(a CustomerAttribute) Option { return func(o *options) { o.customer = a } }
+
+// Settings are the saga settings of the workers (see workflows.Settings).
+type Settings = workflows.Settings
+
+// WithSettings passes the workers' saga settings in the saga's input
+// (worker.Settings makes them from the configuration's [saga] and
+// [events]), so that the saga records no marker for them: one history
+// event less per saga. Without it the saga records the settings of the
+// worker that runs it first, as before.
+func WithSettings(s Settings) Option { return func(o *options) { o.settings = &s } }
+
+// Eager asks the server to start the saga eagerly: its first workflow
+// task goes back in the start call's response, to a worker of the task
+// queue that runs in this process on the same client, with no hand-off
+// through the task queue. It needs such a worker with a free workflow
+// task slot (otherwise the saga starts as usual) and a server with
+// system.enableEagerWorkflowStart = true. A service that embeds the
+// worker gets its client from worker.Worker.Client.
+func Eager() Option { return func(o *options) { o.eager = true } }
 
 // NewOrderID returns a fresh order id.
 func NewOrderID() string { return "ord-" + uuid.NewString() }
@@ -120,6 +141,7 @@ func PlaceOrder(ctx context.Context, c client.Client, req Request, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
+	req.Settings = o.settings
 	req.CustomerAttribute = nil // the customer id, as in sagas started before the attribute existed
 	if o.customer.Mode == CustomerHash || o.customer.Mode == CustomerNone {
 		req.CustomerAttribute = &value
@@ -133,6 +155,7 @@ func PlaceOrder(ctx context.Context, c client.Client, req Request, opts ...Optio
 		StaticSummary:            summary(req),
 		// Set at start, the saga's search attributes cost no upsert.
 		TypedSearchAttributes: workflows.StartSearchAttributes(req),
+		EnableEagerStart:      o.eager,
 	}
 	run, err := c.ExecuteWorkflow(ctx, start, workflows.PlaceOrderName, req)
 	var invalid *serviceerror.InvalidArgument

@@ -25,6 +25,7 @@ import (
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/starter"
+	"github.com/fedsaga/fedsaga/worker"
 	"github.com/fedsaga/fedsaga/workflows"
 )
 
@@ -59,9 +60,12 @@ func BenchmarkSaga(b *testing.B) {
 				for _, conc := range []int{1, saturation} {
 					name := fmt.Sprintf("mode=%s/workers=%d/kind=%s/conc=%d", mode, n, kind, conc)
 					b.Run(name, func(b *testing.B) {
-						set := workerSet{fedsaga: kind != kindFloor, mode: mode, n: n}
+						// The default publish timeout (the stack's 3 s is for
+						// the NATS outage tests): at saturation the publish
+						// may wait longer than 3 s for its turn.
+						set := workerSet{fedsaga: kind != kindFloor, mode: mode, n: n, publishTimeout: 2 * time.Minute}
 						queue := workers.use(b, set)
-						one := s.sagaRunner(b, kind, queue, conc)
+						one := s.sagaRunner(b, s.Temporal, kind, set, queue, conc)
 						s.runSagas(b, conc, workers.pids(), one)
 					})
 				}
@@ -71,11 +75,13 @@ func BenchmarkSaga(b *testing.B) {
 }
 
 // sagaRunner returns what starter g runs, once per saga: start it, wait
-// for its outcome, and check the outcome.
-func (s *Stack) sagaRunner(b *testing.B, kind, queue string, conc int) func(ctx context.Context, g int) error {
+// for its outcome, and check the outcome. Order sagas get the saga
+// settings of the worker set in their input, as `fedsaga order place`
+// passes them (starter.WithSettings), and opts; c starts them.
+func (s *Stack) sagaRunner(b *testing.B, c client.Client, kind string, set workerSet, queue string, conc int, opts ...starter.Option) func(ctx context.Context, g int) error {
 	if kind == kindFloor {
 		return func(ctx context.Context, _ int) error {
-			run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID: benchID("floor"), TaskQueue: queue,
 			}, floorWorkflow)
 			if err != nil {
@@ -89,13 +95,14 @@ func (s *Stack) sagaRunner(b *testing.B, kind, queue string, conc int) func(ctx 
 		balance = 0 // the charge is refused
 	}
 	fixtures := s.benchFixtures(b, conc, balance)
+	opts = append(opts, starter.TaskQueue(queue), starter.WithSettings(s.settings(set)))
 	return func(ctx context.Context, g int) error {
 		req := starter.Request{
 			OrderID:    benchID("ord"),
 			CustomerID: fixtures[g].customer,
 			Items:      []starter.Item{{SKU: fixtures[g].sku, Quantity: 1}},
 		}
-		h, err := starter.PlaceOrder(ctx, s.Temporal, req, starter.TaskQueue(queue))
+		h, err := starter.PlaceOrder(ctx, c, req, opts...)
 		if err != nil {
 			return err
 		}
@@ -143,6 +150,20 @@ func (s *Stack) benchFixtures(b *testing.B, n int, balanceCents int64) []benchFi
 		fx[g] = benchFixture{customer: fmt.Sprintf("%s-c%d", prefix, g), sku: fmt.Sprintf("SKU-%s-%d", prefix, g)}
 	}
 	return fx
+}
+
+// settings are the saga settings of the set's workers, with production's
+// compensation timeout (the stack's 5 s is for the operator tests): on a
+// PostgreSQL that other tests share, a compensation may have to wait for a
+// connection longer than that.
+func (s *Stack) settings(set workerSet) workflows.Settings {
+	sagaCfg, events := s.Config.Saga, s.Config.Events
+	sagaCfg.Mode = set.mode
+	sagaCfg.CompensationTimeout = 10 * time.Minute
+	if set.publishTimeout != 0 {
+		events.PublishTimeout = set.publishTimeout
+	}
+	return worker.Settings(sagaCfg, events)
 }
 
 var benchSeq atomic.Int64
@@ -197,7 +218,11 @@ func (s *Stack) runSagas(b *testing.B, conc int, workerPIDs []int, one func(ctx 
 	for _, p := range []int{50, 95, 99} {
 		b.ReportMetric(durationMS(benchPercentile(latencies, p)), fmt.Sprintf("p%d-ms", p))
 	}
-	for _, group := range []string{cpuServer, cpuWorkers, cpuPostgres, cpuBench} {
+	groups := []string{cpuServer, cpuWorkers, cpuPostgres, cpuBench}
+	if len(s.serverDBs) > 0 {
+		groups = append(groups, cpuServerPG)
+	}
+	for _, group := range groups {
 		b.ReportMetric(durationMS(cpu[group])/float64(b.N), group+"-cpu-ms/op")
 	}
 }

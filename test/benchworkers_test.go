@@ -278,6 +278,9 @@ const (
 	cpuWorkers  = "worker" // the worker processes under test
 	cpuPostgres = "pg"     // PostgreSQL: the backends of the stack's databases and the background processes
 	cpuBench    = "bench"  // this process: starters, in-process NATS, the stack's idle worker
+	// cpuServerPG is PostgreSQL's work for the Temporal server's
+	// persistence: the backends of its databases (SERVER=postgres only).
+	cpuServerPG = "server-pg"
 )
 
 // cpuSample is the CPU time (user + system) of the processes a benchmark
@@ -312,6 +315,8 @@ func (s *Stack) sampleCPU(workerPIDs []int) cpuSample {
 		case err != nil:
 		case st.ppid == self && strings.HasPrefix(st.comm, "temporal"):
 			sample[pid] = cpuProc{cpuServer, d} // the dev server is this process's child
+		case st.comm == "postgres" && s.postgresOf(pid, s.serverDBs):
+			sample[pid] = cpuProc{cpuServerPG, d}
 		case st.comm == "postgres" && s.ownPostgres(pid):
 			sample[pid] = cpuProc{cpuPostgres, d}
 		}
@@ -324,16 +329,28 @@ func (s *Stack) sampleCPU(workerPIDs []int) cpuSample {
 // names no client address). Backends of other databases on the machine's
 // server are left out.
 func (s *Stack) ownPostgres(pid int) bool {
+	if s.postgresOf(pid, s.dbNames) {
+		return true
+	}
 	title, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	if err != nil {
 		return false
 	}
-	for _, db := range s.dbNames {
+	return !bytes.Contains(title, []byte("(")) || bytes.Contains(title, []byte("autovacuum worker"))
+}
+
+// postgresOf tells a PostgreSQL backend of one of the databases dbs.
+func (s *Stack) postgresOf(pid int, dbs []string) bool {
+	title, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	for _, db := range dbs {
 		if bytes.Contains(title, []byte(" "+db+" ")) {
 			return true
 		}
 	}
-	return !bytes.Contains(title, []byte("(")) || bytes.Contains(title, []byte("autovacuum worker"))
+	return false
 }
 
 // since is the CPU time each group spent from before to now. A process

@@ -54,7 +54,7 @@ func BenchmarkBurst(b *testing.B) {
 			set := workerSet{fedsaga: true, mode: c.mode, n: 1, pool: c.pool, slots: c.slots,
 				poolTimeout: burstPoolTimeout, publishTimeout: 2 * time.Minute} // the default: a burst's events wait their turn
 			queue := workers.use(b, set)
-			one := s.sagaRunner(b, kindHappy, queue, burstSagas)
+			one := s.sagaRunner(b, s.Temporal, kindHappy, set, queue, burstSagas)
 			retriesBefore := poolRetries(b, workers.procs[0].log)
 			start := time.Now()
 			b.ResetTimer()

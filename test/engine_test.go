@@ -165,37 +165,82 @@ func TestLostResponseForGoodIsCompensated(t *testing.T) {
 	}
 }
 
+// TestLocalActivityMode: in local mode every activity of the saga, the
+// compensations, VoidConfirm and the publish included, runs as a local
+// activity: the history holds markers and no activity task. The starter
+// passes the saga settings in the input, so the saga records no
+// SideEffect marker for them; a saga started without them records the
+// worker's, and runs the same way.
 func TestLocalActivityMode(t *testing.T) {
 	s := stack
-	queue := s.extraWorker(t, func(c *config.Saga) { c.Mode = config.ModeLocal })
+	local := func(c *config.Saga) { c.Mode = config.ModeLocal }
+	queue := s.extraWorker(t, local)
+	sagaCfg := s.Config.Saga
+	local(&sagaCfg)
+	settings := starter.WithSettings(worker.Settings(sagaCfg, s.Config.Events))
 	p := s.addProduct(t, 500, 5)
 	rich := s.addCustomer(t, 50_000)
 	poor := s.addCustomer(t, 100)
+	place := func(req starter.Request, opts ...starter.Option) *starter.Outcome {
+		t.Helper()
+		h, err := starter.PlaceOrder(context.Background(), s.Temporal, req, append(opts, starter.TaskQueue(queue))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := h.Result(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
 
 	ok := uniq(t, "ord")
-	out, err := s.start(t, starter.Request{OrderID: ok, CustomerID: rich, Items: []starter.Item{{SKU: p.SKU, Quantity: 2}}}, queue).Result(context.Background())
-	if err != nil || out.Status != workflows.Confirmed {
-		t.Fatalf("local mode happy path: %+v, %v", out, err)
+	if out := place(starter.Request{OrderID: ok, CustomerID: rich, Items: []starter.Item{{SKU: p.SKU, Quantity: 2}}}, settings); out.Status != workflows.Confirmed || !out.EventPublished {
+		t.Fatalf("local mode happy path: %+v", out)
 	}
 	refused := uniq(t, "ord")
-	out, err = s.start(t, starter.Request{OrderID: refused, CustomerID: poor, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}}, queue).Result(context.Background())
-	if err != nil || out.Status != workflows.Cancelled {
-		t.Fatalf("local mode compensation: %+v, %v", out, err)
+	if out := place(starter.Request{OrderID: refused, CustomerID: poor, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}}, settings); out.Status != workflows.Cancelled || !out.EventPublished {
+		t.Fatalf("local mode compensation: %+v", out)
 	}
-	if got := s.stock(t, p); got != 3 {
-		t.Errorf("stock = %d, want 5-2 = 3", got)
+	marker := uniq(t, "ord") // no settings in the input: the worker's, in a marker
+	if out := place(starter.Request{OrderID: marker, CustomerID: rich, Items: []starter.Item{{SKU: p.SKU, Quantity: 1}}}); out.Status != workflows.Confirmed {
+		t.Fatalf("local mode without settings in the input: %+v", out)
+	}
+	if got := s.stock(t, p); got != 2 {
+		t.Errorf("stock = %d, want 5-2-1 = 2", got)
 	}
 	s.oneEvent(t, ok, events.TypeConfirmed)
 	s.oneEvent(t, refused, events.TypeCancelled)
+	s.oneEvent(t, marker, events.TypeConfirmed)
 
-	// Forward steps ran as local activities (marker events), the
-	// compensations and the publish as regular activities.
-	local, regular := s.activityKinds(t, ok)
-	if !local[spec.ChargePayment] || regular[spec.ChargePayment] || !regular[spec.PublishEvent] {
-		t.Errorf("confirmed saga: local %v, regular %v", local, regular)
-	}
-	local, regular = s.activityKinds(t, refused)
-	if !local[spec.ReserveInventory] || !regular[spec.ReleaseInventory] || !regular[spec.CancelOrder] {
-		t.Errorf("compensated saga: local %v, regular %v", local, regular)
+	// The first compensation is a regular activity (its scheduling records
+	// the forward steps' outcome before anything is undone), the others
+	// local.
+	for _, tc := range []struct {
+		orderID    string
+		local      []string
+		regular    string
+		sideEffect bool
+	}{
+		{ok, []string{spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder, spec.PublishEvent}, "", false},
+		{refused, []string{spec.ChargePayment, spec.ReleaseInventory, spec.CancelOrder, spec.PublishEvent}, spec.RefundPayment, false},
+		{marker, []string{spec.ConfirmOrder, spec.PublishEvent}, "", true},
+	} {
+		local, regular := s.activityKinds(t, tc.orderID)
+		for _, name := range tc.local {
+			if !local[name] {
+				t.Errorf("order %s: %s did not run as a local activity (local %v)", tc.orderID, name, local)
+			}
+		}
+		wantRegular := 0
+		if tc.regular != "" {
+			wantRegular = 1
+		}
+		if len(regular) != wantRegular || (tc.regular != "" && !regular[tc.regular]) {
+			t.Errorf("order %s: regular activities %v, want only %q", tc.orderID, regular, tc.regular)
+		}
+		if got := s.markers(t, tc.orderID)["SideEffect"] > 0; got != tc.sideEffect {
+			t.Errorf("order %s: SideEffect marker recorded: %v, want %v", tc.orderID, got, tc.sideEffect)
+		}
 	}
 }

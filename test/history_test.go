@@ -45,3 +45,21 @@ func (s *Stack) activityKinds(t *testing.T, orderID string) (local, regular map[
 	}
 	return local, regular
 }
+
+// markers counts the marker events of a saga's history by marker name
+// (SideEffect, Version, LocalActivity).
+func (s *Stack) markers(t *testing.T, orderID string) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	it := s.Temporal.GetWorkflowHistory(context.Background(), workflows.OrderWorkflowID(orderID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetEventType() == enums.EVENT_TYPE_MARKER_RECORDED {
+			n[ev.GetMarkerRecordedEventAttributes().GetMarkerName()]++
+		}
+	}
+	return n
+}

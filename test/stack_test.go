@@ -49,7 +49,8 @@ type Stack struct {
 
 	adminURL  string
 	dbNames   []string
-	devServer *testsuite.DevServer
+	devServer temporalServer // the dev server, or sqlServer (FEDSAGA_TEST_SERVER=postgres)
+	serverDBs []string       // the databases of a sqlServer
 	nats      *server.Server
 	natsOpts  *server.Options
 	nc        *nats.Conn
@@ -73,6 +74,10 @@ func runTests(m *testing.M) int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration test stack did not start:", err)
+		if s != nil && s.logFile != nil {
+			s.keepDir = true // for the logs
+			fmt.Fprintln(os.Stderr, "logs:", s.logFile.Name())
+		}
 		return 1
 	}
 	stack = s
@@ -112,28 +117,13 @@ func startStack(ctx context.Context) (s *Stack, err error) {
 	}
 	logger := zerolog.New(s.logFile).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 
-	// Temporal: a real dev server from the cached Temporal CLI.
-	bin, err := temporalBinary()
-	if err != nil {
-		return s, err
+	prefix := fmt.Sprintf("fedsaga_t%d_%d", time.Now().Unix(), os.Getpid())
+	s.adminURL = os.Getenv("FEDSAGA_TEST_PG")
+	if s.adminURL == "" {
+		s.adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	}
-	s.devServer, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: bin,
-		ClientOptions: &client.Options{
-			Namespace: "default",
-			Logger:    logging.Temporal(logger.Level(zerolog.WarnLevel)),
-		},
-		LogLevel: "error",
-		ExtraArgs: []string{
-			"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
-			"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
-			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
-		},
-		Stdout: s.logFile,
-		Stderr: s.logFile,
-	})
-	if err != nil {
-		return s, fmt.Errorf("temporal dev server: %w", err)
+	if err := s.startTemporal(ctx, logger, prefix); err != nil {
+		return s, err
 	}
 
 	// NATS: in-process, so the tests own it (and may stop it).
@@ -146,12 +136,7 @@ func startStack(ctx context.Context) (s *Stack, err error) {
 	}
 
 	// PostgreSQL: three fresh databases on the machine's server.
-	s.adminURL = os.Getenv("FEDSAGA_TEST_PG")
-	if s.adminURL == "" {
-		s.adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
 	urls := map[string]string{}
-	prefix := fmt.Sprintf("fedsaga_t%d_%d", time.Now().Unix(), os.Getpid())
 	for _, name := range migrations.Databases {
 		db := prefix + "_" + name
 		if err := s.admin(ctx, "CREATE DATABASE "+db); err != nil {
@@ -270,6 +255,50 @@ file = %q
 		time.Sleep(20 * time.Millisecond)
 	}
 	return s, nil
+}
+
+// startTemporal starts the stack's Temporal server: a dev server from the
+// cached Temporal CLI, or with FEDSAGA_TEST_SERVER=postgres the Temporal
+// server on PostgreSQL persistence (sqlserver_test.go).
+func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix string) error {
+	switch kind := os.Getenv(testServerEnv); kind {
+	case "postgres":
+		srv, err := s.startSQLServer(ctx, prefix)
+		if srv != nil {
+			s.devServer, s.serverDBs = srv, srv.dbs
+		}
+		return err
+	case "", "dev":
+	default:
+		return fmt.Errorf("%s=%q: want dev or postgres", testServerEnv, kind)
+	}
+	// Temporal: a real dev server from the cached Temporal CLI.
+	bin, err := temporalBinary()
+	if err != nil {
+		return err
+	}
+	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: bin,
+		ClientOptions: &client.Options{
+			Namespace: "default",
+			Logger:    logging.Temporal(logger.Level(zerolog.WarnLevel)),
+		},
+		LogLevel: "error",
+		ExtraArgs: []string{
+			"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+			"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+			"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+			"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+		},
+		Stdout: s.logFile,
+		Stderr: s.logFile,
+	})
+	if err != nil {
+		return fmt.Errorf("temporal dev server: %w", err)
+	}
+	s.devServer = dev
+	return nil
 }
 
 // Close stops everything the stack started and drops its databases.

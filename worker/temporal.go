@@ -130,6 +130,7 @@ func Settings(cfg config.Saga, events config.Events) workflows.Settings {
 		Timeout:              cfg.Timeout,
 		CompensationTimeout:  cfg.CompensationTimeout,
 		LocalActivities:      cfg.Mode == config.ModeLocal,
+		AllLocal:             cfg.Mode == config.ModeLocal,
 		ParallelCompensation: cfg.ParallelCompensation,
 		ContinueWithError:    cfg.ContinueWithError,
 	}

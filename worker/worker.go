@@ -189,6 +189,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	return err
 }
 
+// Client is the worker's Temporal client. A service that embeds the worker
+// starts its sagas through it with starter.Eager(): the server hands the
+// first workflow task of each straight to this worker.
+func (w *Worker) Client() client.Client { return w.temporal }
+
 // HTTPAddress is where the worker serves /healthz, /readyz and /metrics;
 // "" when worker.http_address is off.
 func (w *Worker) HTTPAddress() string { return w.probes.Addr() }

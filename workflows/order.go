@@ -68,6 +68,11 @@ type PlaceOrderInput struct {
 	// leaves the attribute out, anything else (a keyed hash of the
 	// customer id) stands in for it. The starter sets it.
 	CustomerAttribute *string `json:"customer_attribute,omitempty"`
+	// Settings, when set, are the saga's settings: the starter passes the
+	// workers' (starter.Settings), and the saga records no marker for them.
+	// Without, the saga records the settings of the worker that runs it
+	// first in a SideEffect marker, as sagas did before.
+	Settings *Settings `json:"settings,omitempty"`
 }
 
 // Outcome is the result of an order saga.
@@ -166,19 +171,29 @@ func (e *FieldError) Error() string {
 // Unwrap returns the limit broken.
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// Settings are the worker's saga settings. The order saga records them in
-// its history when it starts, so a worker with other settings replays it
-// unchanged.
+// Settings are the saga settings of the workers (worker.Settings makes
+// them from the configuration). They travel in the saga's input
+// (PlaceOrderInput.Settings) or, when the starter did not give them, in a
+// SideEffect marker the saga records when it starts: either way a worker
+// with other settings replays it unchanged. The JSON names are the field
+// names, as in the markers recorded before the tags.
 type Settings struct {
-	Timeout             time.Duration
-	CompensationTimeout time.Duration
+	Timeout             time.Duration `json:"Timeout,omitempty"`
+	CompensationTimeout time.Duration `json:"CompensationTimeout,omitempty"`
 	// LocalActivities runs the forward steps as local activities.
-	LocalActivities      bool
-	ParallelCompensation bool
-	ContinueWithError    bool
+	LocalActivities      bool `json:"LocalActivities,omitempty"`
+	ParallelCompensation bool `json:"ParallelCompensation,omitempty"`
+	ContinueWithError    bool `json:"ContinueWithError,omitempty"`
 	// PublishTimeout is how long the publish step retries before the event
 	// is left to the outbox relay; 0 means 2 minutes.
-	PublishTimeout time.Duration
+	PublishTimeout time.Duration `json:"PublishTimeout,omitempty"`
+	// AllLocal, with LocalActivities, runs the compensations, VoidConfirm
+	// and the publish as local activities too (saga.mode = "local" sets
+	// both), except the first undo (see orderRun.undoing). When the
+	// publish gives up, the outbox relay publishes the event, as in
+	// regular mode. Sagas recorded before it existed have it false and
+	// replay as they ran.
+	AllLocal bool `json:"AllLocal,omitempty"`
 }
 
 // Search attributes of the order saga, besides the engine's SagaStatus and
@@ -195,8 +210,7 @@ type Orders struct {
 
 // PlaceOrder is the order saga workflow.
 func (o *Orders) PlaceOrder(ctx workflow.Context, in PlaceOrderInput) (*Outcome, error) {
-	var settings Settings
-	err := workflow.SideEffect(ctx, func(workflow.Context) any { return o.Settings }).Get(&settings)
+	settings, err := o.settings(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -207,12 +221,28 @@ func (o *Orders) PlaceOrder(ctx workflow.Context, in PlaceOrderInput) (*Outcome,
 	return run.run(ctx)
 }
 
+// settings are the saga's settings: those of its input, which cost no
+// history event, or else the worker's, recorded in a SideEffect marker.
+// Whether the input has them is part of the history, so a saga replays
+// down the path it ran.
+func (o *Orders) settings(ctx workflow.Context, in PlaceOrderInput) (Settings, error) {
+	if in.Settings != nil {
+		return *in.Settings, nil
+	}
+	var settings Settings
+	err := workflow.SideEffect(ctx, func(workflow.Context) any { return o.Settings }).Get(&settings)
+	return settings, err
+}
+
 type orderRun struct {
 	in       PlaceOrderInput
 	settings Settings
 	saga     *saga.Saga
 	logger   log.Logger
 	order    spec.Order // filled by the validate step
+	// recorded is the first undo, a regular activity: the others wait for
+	// it (see undoing); nil until an undo runs.
+	recorded workflow.Future
 }
 
 func (r *orderRun) setup(ctx workflow.Context) error {
@@ -285,17 +315,17 @@ func (r *orderRun) run(ctx workflow.Context) (*Outcome, error) {
 		saga.Step{Name: spec.StepValidate, Action: r.validate},
 		saga.Step{
 			Name:       spec.StepCreate,
-			Action:     r.call(spec.StepCreate, spec.CreateOrder),
+			Action:     r.call(spec.StepCreate, spec.CreateOrder, r.whole),
 			Compensate: r.cancelOrder,
 		},
 		saga.Step{
 			Name:       spec.StepReserve,
-			Action:     r.call(spec.StepReserve, spec.ReserveInventory),
+			Action:     r.call(spec.StepReserve, spec.ReserveInventory, r.stock),
 			Compensate: r.undo(spec.ReleaseInventory),
 		},
 		saga.Step{
 			Name:       spec.StepCharge,
-			Action:     r.call(spec.StepCharge, spec.ChargePayment),
+			Action:     r.call(spec.StepCharge, spec.ChargePayment, r.payment),
 			Compensate: r.undo(spec.RefundPayment),
 		},
 		saga.Step{
@@ -327,7 +357,7 @@ func (r *orderRun) run(ctx workflow.Context) (*Outcome, error) {
 	err = r.saga.Finally(ctx, spec.StepPublish, func(ctx workflow.Context) error {
 		ctx = workflow.WithActivityOptions(withSummary(ctx, spec.StepPublish), publishOptions(r.settings.PublishTimeout))
 		in := spec.PublishInput{OrderID: r.order.OrderID, EventType: event}
-		return workflow.ExecuteActivity(ctx, spec.PublishEvent, in).Get(ctx, &pub)
+		return r.finish(ctx, spec.PublishEvent, in).Get(ctx, &pub)
 	})
 	out.EventID = pub.EventID
 	out.EventPublished = err == nil
@@ -352,28 +382,93 @@ func (r *orderRun) validate(ctx workflow.Context) error {
 	return nil
 }
 
-// call is a forward step running one activity on the priced order.
-func (r *orderRun) call(step, activity string) func(workflow.Context) error {
+// call is a forward step running one activity on in, which the validate
+// step has priced (r.order, or what the activity needs of it: see ids).
+// The input is read when the step runs.
+func (r *orderRun) call(step, activity string, in func() spec.Order) func(workflow.Context) error {
 	return func(ctx workflow.Context) error {
-		return saga.Execute(withSummary(ctx, step), activity, r.order).Get(ctx, nil)
+		return saga.Execute(withSummary(ctx, step), activity, in()).Get(ctx, nil)
 	}
 }
 
-// undo is a compensation running one activity on the priced order.
+// The inputs of the steps: what each activity needs of the priced order,
+// no more (in regular mode each input is stored in the history).
+func (r *orderRun) whole() spec.Order { return r.order }
+
+// ids names the saga and the order: all that the compensations of the
+// reserve and charge steps and VoidConfirm need.
+func (r *orderRun) ids() spec.Order {
+	return spec.Order{SagaID: r.order.SagaID, OrderID: r.order.OrderID}
+}
+
+// stock is the reserve step's input: the products and their quantities.
+func (r *orderRun) stock() spec.Order {
+	in := r.ids()
+	for _, l := range r.order.Lines {
+		in.Lines = append(in.Lines, spec.Line{ProductID: l.ProductID, Quantity: l.Quantity})
+	}
+	return in
+}
+
+// payment is the charge step's input: the customer and the total.
+func (r *orderRun) payment() spec.Order {
+	in := r.ids()
+	in.CustomerID, in.TotalCents = r.order.CustomerID, r.order.TotalCents
+	return in
+}
+
+// finish runs an activity outside the forward steps (a compensation,
+// VoidConfirm, the publish): a local activity with Settings.AllLocal in
+// local mode, else a regular one.
+func (r *orderRun) finish(ctx workflow.Context, activity string, in any) workflow.Future {
+	if r.settings.AllLocal && r.settings.LocalActivities {
+		return saga.ExecuteLocal(ctx, activity, in)
+	}
+	return workflow.ExecuteActivity(ctx, activity, in)
+}
+
+// undoing runs an activity that blocks forward steps (a compensation,
+// VoidConfirm) as finish does, with one exception: the first of them runs
+// as a regular activity, and the others (local ones) wait for it. A local
+// activity commits before its workflow task completes, and a workflow
+// task lost then (its worker dies, or it times out) would run the forward
+// steps again, which would find the barrier rows the undo wrote and
+// report success for steps that never ran. Scheduling a regular activity
+// ends the workflow task with the forward steps' outcome in the history
+// first; with eager activity execution the same worker gets it at once.
+func (r *orderRun) undoing(ctx workflow.Context, activity string, in any) workflow.Future {
+	if !r.settings.AllLocal || !r.settings.LocalActivities {
+		return workflow.ExecuteActivity(ctx, activity, in)
+	}
+	if r.recorded == nil {
+		r.recorded = workflow.ExecuteActivity(ctx, activity, in)
+		return r.recorded
+	}
+	if err := r.recorded.Get(ctx, nil); err != nil && ctx.Err() != nil {
+		f, set := workflow.NewFuture(ctx)
+		set.SetError(err)
+		return f
+	}
+	return saga.ExecuteLocal(ctx, activity, in)
+}
+
+// undo is a compensation running one activity on the saga's ids.
 func (r *orderRun) undo(activity string) func(workflow.Context, saga.Failure) error {
 	return func(ctx workflow.Context, _ saga.Failure) error {
-		return workflow.ExecuteActivity(withSummary(ctx, activity), activity, r.order).Get(ctx, nil)
+		return r.undoing(withSummary(ctx, activity), activity, r.ids()).Get(ctx, nil)
 	}
 }
 
-// cancelOrder compensates the create step with the reason of the failure.
+// cancelOrder compensates the create step with the reason of the failure;
+// it writes the order.cancelled event, so it takes the whole order.
 func (r *orderRun) cancelOrder(ctx workflow.Context, f saga.Failure) error {
 	o := r.order
 	o.Reason = saga.Reason(f.Cause)
-	return workflow.ExecuteActivity(withSummary(ctx, spec.CancelOrder), spec.CancelOrder, o).Get(ctx, nil)
+	return r.undoing(withSummary(ctx, spec.CancelOrder), spec.CancelOrder, o).Get(ctx, nil)
 }
 
-// confirm runs the pivot. When it fails for good, it may still have
+// confirm runs the pivot (on the whole order: it writes the
+// order.confirmed event). When it fails for good, it may still have
 // committed (a lost response): VoidConfirm blocks any late attempt and says
 // whether it had committed, in which case the saga goes on as confirmed.
 func (r *orderRun) confirm(ctx workflow.Context) error {
@@ -385,7 +480,7 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 	// the deadline, it must learn whether the confirm committed.
 	vctx := workflow.WithActivityOptions(ctx, ForwardOptions)
 	var res spec.VoidConfirmResult
-	if verr := workflow.ExecuteActivity(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, r.order).Get(vctx, &res); verr != nil {
+	if verr := r.undoing(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, r.ids()).Get(vctx, &res); verr != nil {
 		return errors.Join(err, verr)
 	}
 	if res.Confirmed {
@@ -400,7 +495,7 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 // that is a compensation failure for an operator.
 func (r *orderRun) voidConfirm(ctx workflow.Context, _ saga.Failure) error {
 	var res spec.VoidConfirmResult
-	if err := workflow.ExecuteActivity(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, r.order).Get(ctx, &res); err != nil {
+	if err := r.undoing(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, r.ids()).Get(ctx, &res); err != nil {
 		return err
 	}
 	if res.Confirmed {

@@ -63,10 +63,10 @@ type ValidateInput struct {
 // Line is an order line with the product resolved from its SKU.
 type Line struct {
 	ProductID  string `json:"product_id"`
-	SKU        string `json:"sku"`
-	Name       string `json:"name"`
+	SKU        string `json:"sku,omitempty"`
+	Name       string `json:"name,omitempty"`
 	Quantity   int    `json:"quantity"`
-	PriceCents int64  `json:"price_cents"`
+	PriceCents int64  `json:"price_cents,omitempty"`
 }
 
 // ValidateResult is the priced order: one line per distinct SKU.
@@ -75,13 +75,17 @@ type ValidateResult struct {
 	TotalCents int64  `json:"total_cents"`
 }
 
-// Order is the input of every database step and compensation.
+// Order is the input of every database step and compensation. The saga
+// gives each what it needs: the saga and order ids always; the lines with
+// product ids and quantities to the reserve step; the customer and the
+// total to the charge step; everything to the create, confirm and cancel
+// steps (the last two write the event).
 type Order struct {
 	SagaID     string `json:"saga_id"` // the barrier key: the workflow id
 	OrderID    string `json:"order_id"`
-	CustomerID string `json:"customer_id"`
-	Lines      []Line `json:"lines"`
-	TotalCents int64  `json:"total_cents"`
+	CustomerID string `json:"customer_id,omitempty"`
+	Lines      []Line `json:"lines,omitempty"`
+	TotalCents int64  `json:"total_cents,omitempty"`
 	// Reason says why the saga compensates; set for CancelOrder only.
 	Reason string `json:"reason,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/fedsaga/fedsaga/starter"
+	"github.com/fedsaga/fedsaga/worker"
 )
 
 func (a *app) orderCmd() *cobra.Command {
@@ -48,7 +49,10 @@ Bad input exits with code 2 and starts nothing.`,
 			if err != nil {
 				return err
 			}
-			h, err := starter.PlaceOrder(ctx, c, req, starter.TaskQueue(a.cfg.Temporal.TaskQueue), starter.Customer(customer))
+			// The saga settings of the same configuration as the workers'
+			// travel in the input: the saga records no marker for them.
+			h, err := starter.PlaceOrder(ctx, c, req, starter.TaskQueue(a.cfg.Temporal.TaskQueue), starter.Customer(customer),
+				starter.WithSettings(worker.Settings(a.cfg.Saga, a.cfg.Events)))
 			if err != nil {
 				return err
 			}

@@ -340,6 +340,13 @@ func TestTemporalUsesPostgreSQL(t *testing.T) {
 			t.Errorf("%s: %s: want constraints: {} (applies everywhere), got %v", hostFile, key, vals[0].Constraints)
 		}
 	}
+	// Eager workflow start and eager activity execution, as the
+	// benchmarks' and the tests' servers run.
+	for _, key := range []string{"system.enableEagerWorkflowStart", "system.enableActivityEagerExecution"} {
+		if vals := dc[key]; len(vals) == 0 || vals[0].Value != true || vals[0].Constraints == nil || len(vals[0].Constraints) != 0 {
+			t.Errorf("%s: %s = %+v, want true with constraints: {}", hostFile, key, vals)
+		}
+	}
 }
 
 func TestTemporalUI(t *testing.T) {

@@ -321,16 +321,26 @@ func cutByDeadline(err error) bool {
 
 func execute(ctx workflow.Context, local bool, activity any, args ...any) workflow.Future {
 	if local {
-		ao := workflow.GetActivityOptions(ctx)
-		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			ScheduleToCloseTimeout: ao.ScheduleToCloseTimeout,
-			StartToCloseTimeout:    ao.StartToCloseTimeout,
-			RetryPolicy:            ao.RetryPolicy,
-			Summary:                ao.Summary,
-		})
-		return workflow.ExecuteLocalActivity(lctx, activity, args...)
+		return ExecuteLocal(ctx, activity, args...)
 	}
 	return workflow.ExecuteActivity(ctx, activity, args...)
+}
+
+// ExecuteLocal runs an activity as a local activity with the activity
+// options of ctx (timeouts, retry policy, summary): what Execute does in
+// Run's actions with Options.LocalActions, for the activities a workflow
+// runs elsewhere, such as in a compensation or a Finally step. Give it a
+// ScheduleToCloseTimeout: a local activity's retries stop at its
+// StartToClose otherwise.
+func ExecuteLocal(ctx workflow.Context, activity any, args ...any) workflow.Future {
+	ao := workflow.GetActivityOptions(ctx)
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: ao.ScheduleToCloseTimeout,
+		StartToCloseTimeout:    ao.StartToCloseTimeout,
+		RetryPolicy:            ao.RetryPolicy,
+		Summary:                ao.Summary,
+	})
+	return workflow.ExecuteLocalActivity(lctx, activity, args...)
 }
 
 // Activity is an action that runs the activity with args (see Execute).
