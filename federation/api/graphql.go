@@ -44,8 +44,8 @@ func init() {
 // configured, and every error mapped to a Code as REST maps it.
 func (a *Server) graphQL() http.Handler {
 	srv := handler.New(gql.NewExecutableSchema(gql.Config{Resolvers: resolver{a}}))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(rawData{transport.GET{}}) // graphqlwrite.go
+	srv.AddTransport(rawData{transport.POST{}})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetDisableSuggestion(true) // no "did you mean" listing the schema when introspection is off
 	srv.Use(limits{a})
