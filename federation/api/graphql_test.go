@@ -236,6 +236,7 @@ func TestGraphQLInventoryStopsAnswering(t *testing.T) {
 	if lines := s.log.errorLines(t); len(lines) != 1 || lines[0]["code"] != "FEDERATION_TIMEOUT" || lines[0]["database"] != "inventory" {
 		t.Errorf("log: %v, want one error line for the request, naming the inventory's timeout", lines)
 	}
+	sameAnswer(t, s.base, `{ orders(first: 2) { edges { node { id items { product { name } } reservations { status } } } } }`, nil)
 
 	// products is a non-null list: its elements are null, each with the
 	// error, and the orders beside it are answered.
@@ -324,7 +325,8 @@ func TestGraphQLAuthentication(t *testing.T) {
 }
 
 // BenchmarkGraphQLPage is the GraphQL page of 100 orders with every field
-// against the REST page, through the handler, without a network.
+// against the REST page, through the handler, without a network; and the
+// same GraphQL page executed by gqlgen field by field (graphqlpage.go).
 //
 //	go test ./federation/api -run '^$' -bench GraphQLPage
 func BenchmarkGraphQLPage(b *testing.B) {
@@ -344,18 +346,23 @@ func BenchmarkGraphQLPage(b *testing.B) {
 		id customerId status totalCents createdAt updatedAt
 		items { productId quantity priceCents product { id sku name priceCents stock } }
 		reservations { productId quantity status } payment { status amountCents } } } pageInfo { endCursor } } }`})
+	post := func() *http.Request {
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(full))
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
 	for _, page := range []struct {
-		name string
-		req  func() *http.Request
+		name    string
+		generic bool // gqlgen's execution of the page, without the page writer
+		req     func() *http.Request
 	}{
-		{"rest", func() *http.Request { return httptest.NewRequest(http.MethodGet, "/v1/orders?limit=100", nil) }},
-		{"graphql", func() *http.Request {
-			req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(full))
-			req.Header.Set("Content-Type", "application/json")
-			return req
-		}},
+		{"rest", false, func() *http.Request { return httptest.NewRequest(http.MethodGet, "/v1/orders?limit=100", nil) }},
+		{"graphql", false, post},
+		{"graphql-generic", true, post},
 	} {
 		b.Run(page.name, func(b *testing.B) {
+			api.GenericGraphQL(page.generic)
+			defer api.GenericGraphQL(false)
 			for b.Loop() {
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, page.req())
@@ -364,5 +371,59 @@ func BenchmarkGraphQLPage(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// sameAnswer compares an answer of the page writer with gqlgen's own
+// execution of the same query (graphqlpage.go), request ids aside.
+func sameAnswer(t *testing.T, base, query string, variables map[string]any) response {
+	t.Helper()
+	normal := func(r response) string {
+		errs, _ := r.body["errors"].([]any)
+		for _, e := range errs {
+			if ext, ok := at(e, "extensions").(map[string]any); ok {
+				delete(ext, "requestId")
+			}
+		}
+		b, _ := json.Marshal(r.body)
+		return string(b)
+	}
+	fast := graphQL(t, base, "", query, variables)
+	api.GenericGraphQL(true)
+	generic := graphQL(t, base, "", query, variables)
+	api.GenericGraphQL(false)
+	if fast.code != generic.code || normal(fast) != normal(generic) {
+		t.Errorf("%s\npage writer: %d %s\ngqlgen:      %d %s", query, fast.code, fast.raw, generic.code, generic.raw)
+	}
+	return fast
+}
+
+func TestGraphQLPageWriterAnswersAsGqlgen(t *testing.T) {
+	dbs := pgtest.Databases(t, config.RequiredDatabases...)
+	pgtest.SeedOrders(t, dbs, 5)
+	s := start(t, dbs, nil)
+	end := at(graphQL(t, s.base, "", `{ orders(first: 5) { pageInfo { endCursor } } }`, nil).body, "data", "orders", "pageInfo", "endCursor")
+	if end == nil {
+		t.Fatal("no endCursor")
+	}
+	for _, q := range []struct {
+		query string
+		vars  map[string]any
+	}{
+		{`{ orders(first: 5) { edges { cursor node { id customerId status totalCents createdAt updatedAt
+			items { productId quantity priceCents product { id sku name priceCents stock } }
+			reservations { productId quantity status } payment { status amountCents } } } pageInfo { hasNextPage endCursor } } }`, nil},
+		{`query($n: Int, $full: Boolean!) { __typename a: orders(first: $n) { __typename pageInfo { endCursor __typename } edges { ...E } }
+			b: orders(first: 1) { edges { node { id } } } }
+			fragment E on OrderEdge { node { ... on Order { id i: items @include(if: $full) { p: product { n: name } } } payment @skip(if: $full) { status }
+			reservations { status } __typename id } __typename }`, map[string]any{"n": 3, "full": true}},
+		{`query($full: Boolean!) { orders { edges { node { items @include(if: $full) { productId } payment @skip(if: $full) { amountCents } } } } }`,
+			map[string]any{"full": false}},
+		{`query($after: String) { orders(after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`,
+			map[string]any{"after": end}},
+		{`{ orders(first: 0) { edges { node { id } } } }`, nil},
+		{`{ orders(after: "not a cursor") { edges { node { id } } } }`, nil},
+	} {
+		sameAnswer(t, s.base, q.query, q.vars)
 	}
 }
