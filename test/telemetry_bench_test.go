@@ -49,7 +49,7 @@ func BenchmarkSagaTelemetry(b *testing.B) {
 					set.bin = baseline
 				}
 				queue := workers.use(b, set)
-				one := s.sagaRunner(b, kindHappy, queue, conc)
+				one := s.sagaRunner(b, s.Temporal, kindHappy, set, queue, conc)
 				s.runSagas(b, conc, workers.pids(), one)
 			})
 		}
