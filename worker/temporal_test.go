@@ -97,7 +97,7 @@ func TestStreamConfigOfOrders(t *testing.T) {
 		t.Errorf("ORDERS stream config = %+v: want one message per subject, discard new per subject", sc)
 	}
 	other := StreamConfig("AUDIT", config.Stream{Subjects: []string{"audit.>"}})
-	if other.MaxMsgsPerSubject != 0 || other.DiscardNewPerSubject {
+	if other.MaxMsgsPerSubject != -1 || other.DiscardNewPerSubject {
 		t.Errorf("other stream config = %+v", other)
 	}
 }
