@@ -34,6 +34,13 @@ const (
 	kindFloor        = "floor"        // test/floorworker: six no-op activities
 	kindHappy        = "happy"        // the order saga, confirmed
 	kindCompensation = "compensation" // the order saga, payment refused and compensated
+	// kindPacedFloor is the floor started at the happy path's rate of the
+	// same run (the median of its runs so far, at saturation): the Temporal
+	// server's CPU per workflow falls as its load rises (it batches more
+	// when more is queued), so the floor at full speed is cheaper per
+	// workflow than it is at the saga's slower pace. Comparing CPU per saga
+	// with this floor compares the same server load.
+	kindPacedFloor = "paced-floor"
 )
 
 // floorWorkflow is the floor's workflow type (test/floorworker).
@@ -56,22 +63,50 @@ func BenchmarkSaga(b *testing.B) {
 	b.Cleanup(workers.stop)
 	for _, mode := range []string{config.ModeRegular, config.ModeLocal} {
 		for _, n := range []int{1, 2, 3} {
-			for _, kind := range []string{kindFloor, kindHappy, kindCompensation} {
+			var happyRates []float64 // sagas/s of the happy path's runs at saturation
+			for _, kind := range []string{kindFloor, kindHappy, kindCompensation, kindPacedFloor} {
 				for _, conc := range []int{1, saturation} {
+					if kind == kindPacedFloor && conc != saturation {
+						continue
+					}
 					name := fmt.Sprintf("mode=%s/workers=%d/kind=%s/conc=%d", mode, n, kind, conc)
 					b.Run(name, func(b *testing.B) {
 						// The default publish timeout (the stack's 3 s is for
 						// the NATS outage tests): at saturation the publish
 						// may wait longer than 3 s for its turn.
-						set := workerSet{fedsaga: kind != kindFloor, mode: mode, n: n, publishTimeout: 2 * time.Minute}
+						fedsaga := kind == kindHappy || kind == kindCompensation
+						set := workerSet{fedsaga: fedsaga, mode: mode, n: n, publishTimeout: 2 * time.Minute}
 						queue := workers.use(b, set)
-						one := s.sagaRunner(b, s.Temporal, kind, set, queue, conc)
-						s.runSagas(b, conc, workers.pids(), one)
+						var pace time.Duration
+						if kind == kindPacedFloor {
+							if len(happyRates) == 0 {
+								b.Skip("no happy path measured at saturation in this run: nothing to pace the floor at")
+							}
+							pace = time.Duration(float64(time.Second) / median(happyRates))
+						}
+						runner := kind
+						if kind == kindPacedFloor {
+							runner = kindFloor
+						}
+						one := s.sagaRunner(b, s.Temporal, runner, set, queue, conc)
+						rate := s.runSagasPaced(b, conc, workers.pids(), one, pace)
+						if kind == kindHappy && conc == saturation && b.N > 1 {
+							happyRates = append(happyRates, rate)
+						}
 					})
 				}
 			}
 		}
 	}
+}
+
+// median of xs (not empty).
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
 }
 
 // sagaRunner returns what starter g runs, once per saga: start it, wait
@@ -178,6 +213,13 @@ func benchID(kind string) string {
 // latency percentiles and CPU per saga; workerPIDs are the worker processes
 // under test.
 func (s *Stack) runSagas(b *testing.B, conc int, workerPIDs []int, one func(ctx context.Context, g int) error) {
+	s.runSagasPaced(b, conc, workerPIDs, one, 0)
+}
+
+// runSagasPaced is runSagas with saga i starting no earlier than i × pace
+// after the first (0: as soon as a starter is free); it returns the sagas/s
+// it reported.
+func (s *Stack) runSagasPaced(b *testing.B, conc int, workerPIDs []int, one func(ctx context.Context, g int) error, pace time.Duration) float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	latencies := make([]time.Duration, b.N)
@@ -189,12 +231,16 @@ func (s *Stack) runSagas(b *testing.B, conc int, workerPIDs []int, one func(ctx 
 	)
 	cpuBefore := s.sampleCPU(workerPIDs)
 	b.ResetTimer()
+	began := time.Now()
 	for g := range min(conc, b.N) {
 		wg.Go(func() {
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(b.N) {
 					return
+				}
+				if pace > 0 {
+					time.Sleep(time.Until(began.Add(time.Duration(i) * pace)))
 				}
 				start := time.Now()
 				if err := one(ctx, g); err != nil {
@@ -213,7 +259,8 @@ func (s *Stack) runSagas(b *testing.B, conc int, workerPIDs []int, one func(ctx 
 	}
 	cpu := s.sampleCPU(workerPIDs).since(cpuBefore)
 
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sagas/s")
+	rate := float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "sagas/s")
 	slices.Sort(latencies)
 	for _, p := range []int{50, 95, 99} {
 		b.ReportMetric(durationMS(benchPercentile(latencies, p)), fmt.Sprintf("p%d-ms", p))
@@ -225,6 +272,7 @@ func (s *Stack) runSagas(b *testing.B, conc int, workerPIDs []int, one func(ctx 
 	for _, group := range groups {
 		b.ReportMetric(durationMS(cpu[group])/float64(b.N), group+"-cpu-ms/op")
 	}
+	return rate
 }
 
 // benchPercentile is the nearest-rank percentile of sorted durations.

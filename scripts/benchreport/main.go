@@ -10,9 +10,11 @@
 // It knows the benchmarks of package test by name:
 //
 //   - Saga/mode=M/workers=N/kind=K/conc=C, K one of floor, happy,
-//     compensation: sagas/s and latency percentiles; the targets compare
-//     happy with floor (at conc=1 for latency, at the highest conc for
-//     throughput) and local with regular mode;
+//     compensation, paced-floor: sagas/s and latency percentiles; the
+//     targets compare happy with floor (at conc=1 for latency, at the
+//     highest conc for throughput), local with regular mode, and the
+//     saga's CPU per saga less PostgreSQL's with paced-floor's (the floor
+//     at the saga's rate);
 //   - Relay/...: events/s;
 //   - Federation...: every benchmark whose name holds "batched" is compared
 //     with the one where "naive" stands instead (latency ratio), one ending
@@ -291,6 +293,11 @@ func (r *Report) targets() []Target {
 				ts = append(ts, ratio(
 					fmt.Sprintf("compensation path throughput (%s) ÷ happy path's, %s", label, where),
 					r.saga(mode, n, "compensation", high), saturated, "sagas/s", atLeast(0.7)))
+				if paced := r.saga(mode, n, "paced-floor", high); paced != nil {
+					ts = append(ts, cpuLessDatabase(
+						fmt.Sprintf("saga CPU per saga less PostgreSQL's (%s) ÷ the floor's at the saga's rate, %s", label, where),
+						saturated, paced, atMost(1.1)))
+				}
 			}
 		}
 		for _, n := range workers {
@@ -369,6 +376,38 @@ func ratio(name string, num, den *Benchmark, unit string, g goal) Target {
 		a, b, unit = a/1e6, b/1e6, "ms/op"
 	}
 	t.Detail = fmt.Sprintf("%s ÷ %s %s", format(a), format(b), unit)
+	return t
+}
+
+// cpuLessDatabase is the target of the saga's CPU per saga, all processes
+// but fedsaga's PostgreSQL databases (pg-cpu-ms/op), ÷ the floor's CPU per
+// workflow, all processes: what fedsaga costs beyond the database work it
+// exists to do. The Temporal server's PostgreSQL (server-pg) counts on both
+// sides.
+func cpuLessDatabase(name string, saga, floor *Benchmark, g goal) Target {
+	t := Target{Name: name, Goal: g.text, Status: notMeasured}
+	total := func(b *Benchmark) (float64, bool) {
+		var sum float64
+		n := 0
+		for unit, m := range b.Metrics {
+			if strings.HasSuffix(unit, "-cpu-ms/op") {
+				sum += m.Median
+				n++
+			}
+		}
+		return sum, n > 0
+	}
+	if saga == nil || floor == nil {
+		return t
+	}
+	a, okA := total(saga)
+	pg, okPG := saga.value("pg-cpu-ms/op")
+	b, okB := total(floor)
+	if !okA || !okPG || !okB || b == 0 {
+		return t
+	}
+	t.Value, t.Status = (a-pg)/b, status(g.ok((a-pg)/b))
+	t.Detail = fmt.Sprintf("(%s − %s) ÷ %s CPU ms/saga", format(a), format(pg), format(b))
 	return t
 }
 
