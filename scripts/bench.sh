@@ -19,7 +19,11 @@
 #   --update-docs  copy the results into BENCHMARKS.md
 #   --report-only  do not run: make the report again from raw.txt
 # Environment: BENCH (benchmarks, a go test -bench pattern; default .),
-# BENCHTIME (default 5s), COUNT (runs of each benchmark; default 6), SERVER
+# BENCHTIME (default 5s), COUNT (runs of each benchmark; default 6: the
+# suite runs COUNT times, each time as one go test process on a fresh stack
+# with -count 1, so that every run of a benchmark finds the Temporal server
+# and the databases as young as the others; with --profile, one process
+# with -count COUNT, so that one profile covers the runs), SERVER
 # (dev: the in-memory dev server, the default; postgres: the Temporal server
 # on PostgreSQL persistence, as docker-compose runs it, built once from the
 # Go module proxy; results in bench-results/postgres/).
@@ -52,7 +56,12 @@ BENCHTIME="${BENCHTIME:-5s}"
 COUNT="${COUNT:-6}"
 mkdir -p "$OUT"
 
-cmd=(go test ./test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -count "$COUNT" -timeout 4h -v)
+# The dev server keeps every saga it ran, and the suite's figures drift as
+# its store grows (the third run of a benchmark slower than the first, in
+# one process): COUNT processes of one run each compare like with like.
+runs="$COUNT" count=1
+if $profile; then runs=1 count="$COUNT"; fi
+cmd=(go test ./test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" -count "$count" -timeout 4h -v)
 if $profile; then
   mkdir -p "$PROFILES/bin"
   # Keep the binaries, so that pprof and perf can name their functions.
@@ -73,6 +82,7 @@ quote() {
   printf '%s\n' "${out[*]}"
 }
 command_line="$(quote "${cmd[@]}")"
+if ((runs > 1)); then command_line="for run in \$(seq $runs); do $command_line; done  # each run on a fresh stack"; fi
 
 if ! $report_only; then
   ensure_temporal
@@ -104,7 +114,11 @@ if ! $report_only; then
 
   log "running the benchmarks (about 30 minutes with the defaults); each prints its name when it starts and its figures when it ends"
   log "$command_line"
-  "${perf_cmd[@]}" "${cmd[@]}" 2>&1 | tee "$OUT/raw.txt"
+  : >"$OUT/raw.txt"
+  for ((run = 1; run <= runs; run++)); do
+    ((runs == 1)) || log "run $run of $runs"
+    "${perf_cmd[@]}" "${cmd[@]}" 2>&1 | tee -a "$OUT/raw.txt"
+  done
 
   if $profile; then
     log "profiles in $PROFILES"

@@ -37,3 +37,8 @@ log "gosec G115: no integer conversion that can overflow or truncate (check the 
 "$GOSEC_BIN" -quiet -include=G115 ./...
 log "go test"
 go test -count=1 -timeout 30m "$@" ./...
+# Fast mode: the integration tests again with every saga's activities local
+# (saga.mode = "local" for the stack's worker and every worker process the
+# tests start): replay, barrier, events, operator and scale-out included.
+log "go test ./test in fast mode (FEDSAGA_SAGA__MODE=local)"
+FEDSAGA_SAGA__MODE=local go test -count=1 -timeout 30m "$@" ./test
