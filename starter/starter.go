@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"go.temporal.io/api/enums/v1"
@@ -119,6 +120,17 @@ func WithSettings(s Settings) Option { return func(o *options) { o.settings = &s
 // worker gets its client from worker.Worker.Client.
 func Eager() Option { return func(o *options) { o.eager = true } }
 
+// WorkflowTaskTimeout is the order saga's workflow task timeout (Temporal's
+// default is 10 s). In local mode (saga.mode = "local") a step that waits,
+// on a row lock or a slow database, keeps its workflow task open, and the
+// SDK heartbeats the task at 80 % of this timeout; queries (`fedsaga saga
+// status`, the Web UI) and Updates (an operator's abort) reach the saga
+// only at those heartbeats. With 10 s a query waited 8–16 s, beyond the
+// client's 10 s query deadline, and a stuck saga could not be queried or
+// aborted; with 4 s it waits 3.2–6.4 s. A worker that dies holding a task
+// also gives it back sooner.
+const WorkflowTaskTimeout = 4 * time.Second
+
 // NewOrderID returns a fresh order id.
 func NewOrderID() string { return "ord-" + uuid.NewString() }
 
@@ -152,6 +164,7 @@ func PlaceOrder(ctx context.Context, c client.Client, req Request, opts ...Optio
 		TaskQueue:                o.taskQueue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowTaskTimeout:      WorkflowTaskTimeout,
 		StaticSummary:            summary(req),
 		// Set at start, the saga's search attributes cost no upsert.
 		TypedSearchAttributes: workflows.StartSearchAttributes(req),

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/fedsaga/fedsaga/activities/spec"
+	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/starter"
 	"github.com/fedsaga/fedsaga/workflows"
 	"github.com/fedsaga/fedsaga/workflows/saga"
@@ -225,7 +226,12 @@ func TestMetricsOfEveryOutcome(t *testing.T) {
 		t.Errorf("fedsaga_saga_compensation_failures_total = %v, but no compensation failed", v)
 	}
 	// The SDK's metrics of Temporal's SDK dashboard, with its names and
-	// types (timers are histograms).
+	// types (timers are histograms). In fast mode the failed step (the
+	// charge) is a local activity.
+	failed := "temporal_activity_execution_failed_total"
+	if s.Config.Saga.Mode == config.ModeLocal {
+		failed = "temporal_local_activity_execution_failed_total"
+	}
 	for name, typ := range map[string]dto.MetricType{
 		"temporal_request_total":                                   dto.MetricType_COUNTER,
 		"temporal_request_latency_seconds":                         dto.MetricType_HISTOGRAM,
@@ -237,11 +243,11 @@ func TestMetricsOfEveryOutcome(t *testing.T) {
 		"temporal_workflow_task_queue_poll_succeed_total":          dto.MetricType_COUNTER,
 		"temporal_activity_schedule_to_start_latency_seconds":      dto.MetricType_HISTOGRAM,
 		"temporal_activity_execution_latency_seconds":              dto.MetricType_HISTOGRAM,
-		"temporal_activity_execution_failed_total":                 dto.MetricType_COUNTER,
-		"temporal_worker_task_slots_available":                     dto.MetricType_GAUGE,
-		"temporal_worker_task_slots_used":                          dto.MetricType_GAUGE,
-		"temporal_sticky_cache_size":                               dto.MetricType_GAUGE,
-		"temporal_num_pollers":                                     dto.MetricType_GAUGE,
+		failed:                                 dto.MetricType_COUNTER,
+		"temporal_worker_task_slots_available": dto.MetricType_GAUGE,
+		"temporal_worker_task_slots_used":      dto.MetricType_GAUGE,
+		"temporal_sticky_cache_size":           dto.MetricType_GAUGE,
+		"temporal_num_pollers":                 dto.MetricType_GAUGE,
 	} {
 		if fam := m[name]; fam == nil || fam.GetType() != typ {
 			t.Errorf("/metrics lacks the SDK's %s (%s)", name, typ)
