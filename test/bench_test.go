@@ -74,22 +74,18 @@ func BenchmarkSaga(b *testing.B) {
 						// The default publish timeout (the stack's 3 s is for
 						// the NATS outage tests): at saturation the publish
 						// may wait longer than 3 s for its turn.
-						fedsaga := kind == kindHappy || kind == kindCompensation
-						set := workerSet{fedsaga: fedsaga, mode: mode, n: n, publishTimeout: 2 * time.Minute}
-						queue := workers.use(b, set)
-						var pace time.Duration
+						runner, pace := kind, time.Duration(0)
 						if kind == kindPacedFloor {
 							if len(happyRates) == 0 {
 								b.Skip("no happy path measured at saturation in this run: nothing to pace the floor at")
 							}
-							pace = time.Duration(float64(time.Second) / median(happyRates))
+							runner, pace = kindFloor, time.Duration(float64(time.Second)/median(happyRates))
 						}
-						runner := kind
-						if kind == kindPacedFloor {
-							runner = kindFloor
-						}
+						set := workerSet{fedsaga: runner != kindFloor, mode: mode, n: n, publishTimeout: 2 * time.Minute}
+						queue := workers.use(b, set)
 						one := s.sagaRunner(b, s.Temporal, runner, set, queue, conc)
 						rate := s.runSagasPaced(b, conc, workers.pids(), one, pace)
+						// b.N == 1 is the testing package's first, sizing run.
 						if kind == kindHappy && conc == saturation && b.N > 1 {
 							happyRates = append(happyRates, rate)
 						}
