@@ -101,10 +101,12 @@ type stepQuery func(sql string, args pgx.NamedArgs) pgx.Row
 // first delivery); a business failure it returns rolls the barrier row
 // back with the write. When the action row existed already, the step is a
 // duplicate or its compensation ran first: it wrote nothing, and forward
-// reports success.
-func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step string, run func(q stepQuery) (first bool, err error)) error {
+// reports success, saying in the result whether the compensation's row is
+// there (a second statement, on this path only).
+func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step string, run func(q stepQuery) (first bool, err error)) (spec.StepResult, error) {
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
-	return db.Tx(ctx, func(tx pgx.Tx) error {
+	var res spec.StepResult
+	err := db.Tx(ctx, func(tx pgx.Tx) error {
 		q := func(sql string, args pgx.NamedArgs) pgx.Row {
 			args["saga_id"], args["step"] = sagaID, step
 			return tx.QueryRow(ctx, "WITH "+barrierQuery+",\n"+sql, args)
@@ -113,12 +115,25 @@ func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step 
 		if err != nil {
 			return err
 		}
-		if !first {
-			logger.Info("step already ran or was compensated: nothing to do")
-			return nil
+		if first {
+			return a.notifyStep(ctx, tx, o, step, StepCompleted)
 		}
-		return a.notifyStep(ctx, tx, o, step, StepCompleted)
+		err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM tb_barrier WHERE saga_id = $1 AND step = $2 AND op = 'compensate')`,
+			sagaID, step).Scan(&res.Compensated)
+		if err != nil {
+			return fmt.Errorf("barrier %s/%s: %w", sagaID, step, err)
+		}
+		if res.Compensated {
+			logger.Warn("step was compensated already: nothing to do; the saga compensates")
+		} else {
+			logger.Info("step already ran: nothing to do")
+		}
+		return nil
 	})
+	if err != nil {
+		return spec.StepResult{}, err
+	}
+	return res, nil
 }
 
 // claimCompensation inserts, in one statement, the step's action row (new:

@@ -68,20 +68,23 @@ func TestActivitiesRefuseQuantitiesBeyondTheColumns(t *testing.T) {
 	o := spec.Order{SagaID: "order-o1", OrderID: "o1", CustomerID: "alice", TotalCents: 100 * huge,
 		Lines: []spec.Line{{ProductID: "p1", SKU: "W", Name: "Widget", Quantity: huge, PriceCents: 100}}}
 
-	wantInvalidInput(t, "CreateOrder", a.CreateOrder(ctx, o))
+	_, err := a.CreateOrder(ctx, o)
+	wantInvalidInput(t, "CreateOrder", err)
 	if n := count(t, a.Orders, `SELECT count(*) FROM tb_order_item`) + count(t, a.Orders, `SELECT count(*) FROM tb_order`); n != 0 {
 		t.Errorf("CreateOrder wrote %d rows", n)
 	}
-	wantInvalidInput(t, "ReserveInventory", a.ReserveInventory(ctx, o))
+	_, err = a.ReserveInventory(ctx, o)
+	wantInvalidInput(t, "ReserveInventory", err)
 	if n := count(t, a.Inventory, `SELECT stock FROM tb_product`); n != 10 {
 		t.Errorf("ReserveInventory left stock %d, want 10", n)
 	}
 	for _, n := range []int{0, -1, spec.MaxQuantity + 1} {
 		o.Lines[0].Quantity = n
-		wantInvalidInput(t, "CreateOrder", a.CreateOrder(ctx, o))
+		_, err = a.CreateOrder(ctx, o)
+		wantInvalidInput(t, "CreateOrder", err)
 	}
 
-	_, err := a.Validate(ctx, spec.ValidateInput{OrderID: "o1", CustomerID: "alice", Items: []spec.Item{{SKU: "W", Quantity: huge}}})
+	_, err = a.Validate(ctx, spec.ValidateInput{OrderID: "o1", CustomerID: "alice", Items: []spec.Item{{SKU: "W", Quantity: huge}}})
 	wantInvalidInput(t, "Validate", err)
 	many := make([]spec.Item, 2000)
 	for i := range many {

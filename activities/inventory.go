@@ -15,10 +15,10 @@ import (
 // nothing is reserved and the step fails with a non-retryable
 // OutOfStockError naming every short product. It needs the lines' product
 // ids and quantities only.
-func (a *Activities) ReserveInventory(ctx context.Context, o spec.Order) error {
+func (a *Activities) ReserveInventory(ctx context.Context, o spec.Order) (spec.StepResult, error) {
 	ids, _, _, qtys, _, err := columns(o)
 	if err != nil {
-		return err
+		return spec.StepResult{}, err
 	}
 	return a.forward(ctx, a.Inventory, o, spec.StepReserve, func(q stepQuery) (bool, error) {
 		var first bool

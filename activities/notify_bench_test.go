@@ -74,7 +74,7 @@ func BenchmarkStepNotify(b *testing.B) {
 }
 
 func step(ctx context.Context, a *activities.Activities, o spec.Order) error {
-	if err := a.CreateOrder(ctx, o); err != nil {
+	if _, err := a.CreateOrder(ctx, o); err != nil {
 		return err
 	}
 	return a.CancelOrder(ctx, o)

@@ -81,13 +81,13 @@ func TestStepNotificationsForwardedForCommittedStepsOnly(t *testing.T) {
 		fails   bool
 		forward *activities.StepNotification // nil: nothing committed, nothing forwarded
 	}{
-		{"create commits", func() error { return a.CreateOrder(ctx, o) }, false,
+		{"create commits", func() error { _, err := a.CreateOrder(ctx, o); return err }, false,
 			&activities.StepNotification{SagaID: "order-o1", OrderID: "o1", Step: spec.StepCreate, Status: activities.StepCompleted}},
-		{"create again: a duplicate", func() error { return a.CreateOrder(ctx, o) }, false, nil},
-		{"reserve beyond stock rolls back", func() error { return a.ReserveInventory(ctx, short) }, true, nil},
-		{"reserve commits", func() error { return a.ReserveInventory(ctx, o) }, false,
+		{"create again: a duplicate", func() error { _, err := a.CreateOrder(ctx, o); return err }, false, nil},
+		{"reserve beyond stock rolls back", func() error { _, err := a.ReserveInventory(ctx, short); return err }, true, nil},
+		{"reserve commits", func() error { _, err := a.ReserveInventory(ctx, o); return err }, false,
 			&activities.StepNotification{SagaID: "order-o1", OrderID: "o1", Step: spec.StepReserve, Status: activities.StepCompleted}},
-		{"charge beyond the balance rolls back", func() error { return a.ChargePayment(ctx, poor) }, true, nil},
+		{"charge beyond the balance rolls back", func() error { _, err := a.ChargePayment(ctx, poor); return err }, true, nil},
 		{"release commits", func() error { return a.ReleaseInventory(ctx, o) }, false,
 			&activities.StepNotification{SagaID: "order-o1", OrderID: "o1", Step: spec.StepReserve, Status: activities.StepCompensated}},
 		{"refund of a charge that never ran: a null compensation commits", func() error { return a.RefundPayment(ctx, o) }, false,

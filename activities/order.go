@@ -16,10 +16,10 @@ import (
 
 // CreateOrder stores the order as pending with its items (orders database),
 // in one statement with the barrier.
-func (a *Activities) CreateOrder(ctx context.Context, o spec.Order) error {
+func (a *Activities) CreateOrder(ctx context.Context, o spec.Order) (spec.StepResult, error) {
 	ids, skus, names, qtys, prices, err := columns(o)
 	if err != nil {
-		return err
+		return spec.StepResult{}, err
 	}
 	return a.forward(ctx, a.Orders, o, spec.StepCreate, func(q stepQuery) (bool, error) {
 		var first, created bool
@@ -80,10 +80,10 @@ func (a *Activities) CancelOrder(ctx context.Context, o spec.Order) error {
 // order.confirmed event is written to the outbox in the same statement as
 // the barrier. Only a pending order is confirmed: a cancelled one stays
 // cancelled.
-func (a *Activities) ConfirmOrder(ctx context.Context, o spec.Order) error {
+func (a *Activities) ConfirmOrder(ctx context.Context, o spec.Order) (spec.StepResult, error) {
 	ev, err := newEvent(ctx, events.TypeConfirmed, o)
 	if err != nil {
-		return err
+		return spec.StepResult{}, err
 	}
 	return a.forward(ctx, a.Orders, o, spec.StepConfirm, func(q stepQuery) (bool, error) {
 		var first, confirmed bool

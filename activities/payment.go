@@ -13,7 +13,7 @@ import (
 // records the transaction (payments database), in one statement with the
 // barrier. The balance never goes negative: too little is a non-retryable
 // InsufficientFundsError. It needs the customer id and the total only.
-func (a *Activities) ChargePayment(ctx context.Context, o spec.Order) error {
+func (a *Activities) ChargePayment(ctx context.Context, o spec.Order) (spec.StepResult, error) {
 	return a.forward(ctx, a.Payments, o, spec.StepCharge, func(q stepQuery) (bool, error) {
 		var first, charged bool
 		var balance *int64

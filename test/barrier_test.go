@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/temporal"
@@ -10,6 +11,8 @@ import (
 	"github.com/fedsaga/fedsaga/activities"
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/events"
+	"github.com/fedsaga/fedsaga/starter"
+	"github.com/fedsaga/fedsaga/workflows"
 )
 
 // The barrier, on the real databases: activities called directly, as a
@@ -33,6 +36,9 @@ func testOrder(t *testing.T, customer string, p product, qty int) spec.Order {
 	}
 }
 
+// forwardStep is a forward step's activity.
+type forwardStep = func(context.Context, spec.Order) (spec.StepResult, error)
+
 func TestBarrierDuplicateActionsChangeNothing(t *testing.T) {
 	s, a, ctx := stack, newActivities(t), context.Background()
 	p := s.addProduct(t, 300, 10)
@@ -40,11 +46,15 @@ func TestBarrierDuplicateActionsChangeNothing(t *testing.T) {
 	o := testOrder(t, customer, p, 4)
 
 	for range 3 {
-		for i, step := range []func(context.Context, spec.Order) error{
+		for i, step := range []forwardStep{
 			a.CreateOrder, a.ReserveInventory, a.ChargePayment, a.ConfirmOrder,
 		} {
-			if err := step(ctx, o); err != nil {
+			res, err := step(ctx, o)
+			if err != nil {
 				t.Fatalf("step %d: %v", i, err)
+			}
+			if res.Compensated {
+				t.Errorf("step %d: a duplicate reports its compensation ran; none did", i)
 			}
 		}
 	}
@@ -91,12 +101,20 @@ func TestBarrierCompensationBeforeActionBlocksIt(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	// Then the late actions: each must change nothing.
-	for name, step := range map[string]func(context.Context, spec.Order) error{
+	// Then the late actions: each must change nothing, succeed, and say
+	// that its compensation ran (a saga re-running its steps after a lost
+	// workflow task must compensate, not go on). The confirm has no
+	// compensation row of its own (CancelOrder blocked it): a saga re-run
+	// stops at the create step before it.
+	for name, step := range map[string]forwardStep{
 		"create": a.CreateOrder, "reserve": a.ReserveInventory, "charge": a.ChargePayment, "confirm": a.ConfirmOrder,
 	} {
-		if err := step(ctx, o); err != nil {
+		res, err := step(ctx, o)
+		if err != nil {
 			t.Fatalf("late %s: %v", name, err)
+		}
+		if want := name != "confirm"; res.Compensated != want {
+			t.Errorf("late %s: Compensated = %v, want %v", name, res.Compensated, want)
 		}
 	}
 	if got := s.stock(t, p); got != 10 {
@@ -121,7 +139,7 @@ func TestBarrierCancelBlocksLateConfirm(t *testing.T) {
 	customer := s.addCustomer(t, 10_000)
 	o := testOrder(t, customer, p, 1)
 
-	if err := a.CreateOrder(ctx, o); err != nil {
+	if _, err := a.CreateOrder(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	res, err := a.VoidConfirm(ctx, o)
@@ -131,7 +149,7 @@ func TestBarrierCancelBlocksLateConfirm(t *testing.T) {
 	if err := a.CancelOrder(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.ConfirmOrder(ctx, o); err != nil {
+	if _, err := a.ConfirmOrder(ctx, o); err != nil {
 		t.Fatalf("late confirm: %v", err)
 	}
 	if got := s.scalar(t, "orders", `SELECT status FROM tb_order WHERE id = $1`, o.OrderID); got != "cancelled" {
@@ -143,15 +161,68 @@ func TestBarrierCancelBlocksLateConfirm(t *testing.T) {
 
 	// And a confirm that did commit is reported by VoidConfirm.
 	o2 := testOrder(t, customer, p, 1)
-	if err := a.CreateOrder(ctx, o2); err != nil {
+	if _, err := a.CreateOrder(ctx, o2); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.ConfirmOrder(ctx, o2); err != nil {
+	if _, err := a.ConfirmOrder(ctx, o2); err != nil {
 		t.Fatal(err)
 	}
 	res, err = a.VoidConfirm(ctx, o2)
 	if err != nil || !res.Confirmed {
 		t.Errorf("void confirm after commit: %+v, %v; want confirmed", res, err)
+	}
+}
+
+// TestSagaRerunAfterALostTaskCompensates: in local mode a workflow task
+// runs steps and compensations that commit before the task completes; when
+// the task is lost (its worker dies first), the saga runs again from its
+// last recorded task over the databases as the lost task left them. Here
+// the activities, called directly, leave them so (create, reserve, the
+// charge refused, then the undos); then the saga starts with that order.
+// It must compensate again, a no-op at the barrier, and publish
+// order.cancelled: never confirm over undone steps, though the customer
+// can pay now. (TestScaleOutThreeWorkersSurviveFaults kills workers for
+// real; this is the same case, every time.)
+func TestSagaRerunAfterALostTaskCompensates(t *testing.T) {
+	s, a, ctx := stack, newActivities(t), context.Background()
+	p := s.addProduct(t, 300, 10)
+	customer := s.addCustomer(t, 10_000)
+	o := testOrder(t, customer, p, 2)
+	o.SagaID = workflows.OrderWorkflowID(o.OrderID)
+
+	for name, step := range map[string]forwardStep{"create": a.CreateOrder, "reserve": a.ReserveInventory} {
+		if _, err := step(ctx, o); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	o.Reason = "InsufficientFundsError: the lost task's reason"
+	for name, undo := range map[string]func(context.Context, spec.Order) error{
+		"refund": a.RefundPayment, "release": a.ReleaseInventory, "cancel": a.CancelOrder,
+	} {
+		if err := undo(ctx, o); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+
+	out := s.place(t, starter.Request{OrderID: o.OrderID, CustomerID: customer, Items: []starter.Item{{SKU: p.SKU, Quantity: 2}}})
+	if out.Status != workflows.Cancelled || !strings.Contains(out.Reason, spec.ErrAlreadyCompensated) || !out.EventPublished {
+		t.Fatalf("outcome = %+v, want cancelled for %s, event published", out, spec.ErrAlreadyCompensated)
+	}
+	if got := s.stock(t, p); got != 10 {
+		t.Errorf("stock = %d, want 10 as before", got)
+	}
+	if got := s.balance(t, customer); got != 10_000 {
+		t.Errorf("balance = %d, want 10000 as before", got)
+	}
+	if got := s.scalar(t, "orders", `SELECT status FROM tb_order WHERE id = $1`, o.OrderID); got != spec.StatusCancelled {
+		t.Errorf("order status = %v, want cancelled", got)
+	}
+	if got := s.count(t, "payments", `SELECT count(*) FROM tb_transaction WHERE order_id = $1`, o.OrderID); got != 0 {
+		t.Errorf("transactions = %d, want none", got)
+	}
+	// The event is the one the lost task wrote, with its reason.
+	if ev := s.oneEvent(t, o.OrderID, events.TypeCancelled); ev.Data.Reason != o.Reason {
+		t.Errorf("event reason = %q, want the lost task's %q", ev.Data.Reason, o.Reason)
 	}
 }
 
@@ -165,11 +236,11 @@ func TestBusinessFailuresAreNonRetryable(t *testing.T) {
 		return errors.As(err, &app) && app.NonRetryable() && app.Type() == errType
 	}
 	o := testOrder(t, poor, p, 5)
-	if err := a.ReserveInventory(ctx, o); !nonRetryable(err, spec.ErrOutOfStock) {
+	if _, err := a.ReserveInventory(ctx, o); !nonRetryable(err, spec.ErrOutOfStock) {
 		t.Errorf("reserve beyond stock: %v, want non-retryable %s", err, spec.ErrOutOfStock)
 	}
 	o = testOrder(t, poor, p, 1)
-	if err := a.ChargePayment(ctx, o); !nonRetryable(err, spec.ErrInsufficientFunds) {
+	if _, err := a.ChargePayment(ctx, o); !nonRetryable(err, spec.ErrInsufficientFunds) {
 		t.Errorf("charge beyond balance: %v, want non-retryable %s", err, spec.ErrInsufficientFunds)
 	}
 	if _, err := a.Validate(ctx, spec.ValidateInput{OrderID: "x", CustomerID: "ghost", Items: []spec.Item{{SKU: "GHOST", Quantity: 1}}}); !nonRetryable(err, spec.ErrForeignKey) {

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/fedsaga/fedsaga/config"
 	fedworker "github.com/fedsaga/fedsaga/worker"
 	"github.com/fedsaga/fedsaga/workflows"
 )
@@ -38,8 +39,12 @@ var recordHistories = flag.Bool("record-histories", false,
 // a change that breaks running sagas fails here. With -record-histories it
 // also stores the history as workflows/testdata/<name>.json, where the
 // workflows package's replay test keeps checking it.
+// In local mode (saga.mode = "local") the name gets the suffix _local.
 func (s *Stack) replay(t *testing.T, name, orderID string) {
 	t.Helper()
+	if s.Config.Saga.Mode == config.ModeLocal {
+		name += "_local"
+	}
 	ctx := context.Background()
 	hist := &historypb.History{}
 	it := s.Temporal.GetWorkflowHistory(ctx, workflows.OrderWorkflowID(orderID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

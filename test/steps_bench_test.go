@@ -39,10 +39,10 @@ func BenchmarkSagaSteps(b *testing.B) {
 		}
 		o := spec.Order{SagaID: workflows.OrderWorkflowID(id), OrderID: id, CustomerID: fx.customer,
 			Lines: priced.Lines, TotalCents: priced.TotalCents}
-		for _, step := range []func(context.Context, spec.Order) error{
+		for _, step := range []func(context.Context, spec.Order) (spec.StepResult, error){
 			acts.CreateOrder, acts.ReserveInventory, acts.ChargePayment, acts.ConfirmOrder,
 		} {
-			if err := step(ctx, o); err != nil {
+			if _, err := step(ctx, o); err != nil {
 				return err
 			}
 		}

@@ -129,6 +129,11 @@ func (in *PlaceOrderInput) Validate() error {
 // in the order saga's history.
 const inputLimitsChange = "input-limits"
 
+// localUndoChange is the change id of local first undos in local mode
+// (see orderRun.undoing); its marker is written when a saga in local mode
+// starts compensating.
+const localUndoChange = "local-undo"
+
 // validBefore is the input check of the sagas started before the limits
 // of package spec: what the order saga accepted then.
 func (in *PlaceOrderInput) validBefore() error {
@@ -189,7 +194,7 @@ type Settings struct {
 	PublishTimeout time.Duration `json:"PublishTimeout,omitempty"`
 	// AllLocal, with LocalActivities, runs the compensations, VoidConfirm
 	// and the publish as local activities too (saga.mode = "local" sets
-	// both), except the first undo (see orderRun.undoing). When the
+	// both; see orderRun.undoing for sagas recorded before). When the
 	// publish gives up, the outbox relay publishes the event, as in
 	// regular mode. Sagas recorded before it existed have it false and
 	// replay as they ran.
@@ -240,8 +245,9 @@ type orderRun struct {
 	saga     *saga.Saga
 	logger   log.Logger
 	order    spec.Order // filled by the validate step
-	// recorded is the first undo, a regular activity: the others wait for
-	// it (see undoing); nil until an undo runs.
+	// recorded is the first undo of a saga recorded before
+	// localUndoChange, a regular activity: the others wait for it (see
+	// undoing); nil until such an undo runs, and always in newer sagas.
 	recorded workflow.Future
 }
 
@@ -387,8 +393,26 @@ func (r *orderRun) validate(ctx workflow.Context) error {
 // The input is read when the step runs.
 func (r *orderRun) call(step, activity string, in func() spec.Order) func(workflow.Context) error {
 	return func(ctx workflow.Context) error {
-		return saga.Execute(withSummary(ctx, step), activity, in()).Get(ctx, nil)
+		return forward(ctx, step, activity, in())
 	}
+}
+
+// forward runs a forward step's activity. A step that reports its
+// compensation ran already (spec.StepResult) fails for good: an earlier
+// run of this workflow task compensated the saga and was lost before it
+// completed (local activities commit before their task does), so the
+// saga compensates again, a no-op for what is undone already, and never
+// goes on over undone steps.
+func forward(ctx workflow.Context, step, activity string, in spec.Order) error {
+	var res spec.StepResult
+	if err := saga.Execute(withSummary(ctx, step), activity, in).Get(ctx, &res); err != nil {
+		return err
+	}
+	if res.Compensated {
+		return temporal.NewNonRetryableApplicationError(
+			"step "+step+" was compensated already by an earlier run of this saga", spec.ErrAlreadyCompensated, nil)
+	}
+	return nil
 }
 
 // The inputs of the steps: what each activity needs of the priced order,
@@ -428,26 +452,26 @@ func (r *orderRun) finish(ctx workflow.Context, activity string, in any) workflo
 }
 
 // undoing runs an activity that blocks forward steps (a compensation,
-// VoidConfirm) as finish does, with one exception: the first of them runs
-// as a regular activity, and the others (local ones) wait for it. A local
-// activity commits before its workflow task completes, and a workflow
-// task lost then (its worker dies, or it times out) would run the forward
-// steps again, which would find the barrier rows the undo wrote and
-// report success for steps that never ran. Scheduling a regular activity
-// ends the workflow task with the forward steps' outcome in the history
-// first; with eager activity execution the same worker gets it at once.
+// VoidConfirm) as finish does. Sagas recorded before localUndoChange ran
+// the first of them as a regular activity, to end the workflow task with
+// the forward steps' outcome in the history before anything was undone;
+// they replay that way. A saga started since runs them all as finish does:
+// a forward step re-run after a lost workflow task learns from the barrier
+// that it was compensated (see forward).
 func (r *orderRun) undoing(ctx workflow.Context, activity string, in any) workflow.Future {
 	if !r.settings.AllLocal || !r.settings.LocalActivities {
 		return workflow.ExecuteActivity(ctx, activity, in)
 	}
-	if r.recorded == nil {
+	if r.recorded == nil && workflow.GetVersion(ctx, localUndoChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		r.recorded = workflow.ExecuteActivity(ctx, activity, in)
 		return r.recorded
 	}
-	if err := r.recorded.Get(ctx, nil); err != nil && ctx.Err() != nil {
-		f, set := workflow.NewFuture(ctx)
-		set.SetError(err)
-		return f
+	if r.recorded != nil {
+		if err := r.recorded.Get(ctx, nil); err != nil && ctx.Err() != nil {
+			f, set := workflow.NewFuture(ctx)
+			set.SetError(err)
+			return f
+		}
 	}
 	return saga.ExecuteLocal(ctx, activity, in)
 }
@@ -472,7 +496,7 @@ func (r *orderRun) cancelOrder(ctx workflow.Context, f saga.Failure) error {
 // committed (a lost response): VoidConfirm blocks any late attempt and says
 // whether it had committed, in which case the saga goes on as confirmed.
 func (r *orderRun) confirm(ctx workflow.Context) error {
-	err := saga.Execute(withSummary(ctx, spec.StepConfirm), spec.ConfirmOrder, r.order).Get(ctx, nil)
+	err := forward(ctx, spec.StepConfirm, spec.ConfirmOrder, r.order)
 	if err == nil || ctx.Err() != nil {
 		return err
 	}

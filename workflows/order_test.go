@@ -95,7 +95,8 @@ type orderFakes struct {
 	sagatest.Recorder // its Fix makes the named activities succeed from now on
 
 	hooks         map[string]hook
-	voidConfirmed bool // what VoidConfirm reports
+	voidConfirmed bool            // what VoidConfirm reports
+	compensated   map[string]bool // forward activities that report spec.StepResult.Compensated
 
 	mu     sync.Mutex
 	orders map[string][]spec.Order  // the spec.Order inputs per activity
@@ -106,7 +107,7 @@ type orderFakes struct {
 }
 
 func newFakes() *orderFakes {
-	return &orderFakes{hooks: map[string]hook{}, orders: map[string][]spec.Order{}, mocked: map[string]bool{},
+	return &orderFakes{hooks: map[string]hook{}, compensated: map[string]bool{}, orders: map[string][]spec.Order{}, mocked: map[string]bool{},
 		limits: map[string]time.Duration{}}
 }
 
@@ -153,12 +154,15 @@ func (f *orderFakes) register(env *testsuite.TestWorkflowEnvironment) {
 		return priced(), nil
 	}, activity.RegisterOptions{Name: spec.Validate})
 
-	for _, name := range []string{
-		spec.CreateOrder, spec.CancelOrder,
-		spec.ReserveInventory, spec.ReleaseInventory,
-		spec.ChargePayment, spec.RefundPayment,
-		spec.ConfirmOrder,
-	} {
+	for _, name := range []string{spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder} {
+		env.RegisterActivityWithOptions(func(ctx context.Context, o spec.Order) (spec.StepResult, error) {
+			if err := f.record(ctx, name, &o); err != nil {
+				return spec.StepResult{}, err
+			}
+			return spec.StepResult{Compensated: f.compensated[name]}, nil
+		}, activity.RegisterOptions{Name: name})
+	}
+	for _, name := range []string{spec.CancelOrder, spec.ReleaseInventory, spec.RefundPayment} {
 		env.RegisterActivityWithOptions(func(ctx context.Context, o spec.Order) error {
 			return f.record(ctx, name, &o)
 		}, activity.RegisterOptions{Name: name})
@@ -243,6 +247,8 @@ func (f *orderFakes) slow(env *testsuite.TestWorkflowEnvironment, name string, d
 		})
 	case spec.VoidConfirm:
 		panic("slow: VoidConfirm is not mocked")
+	case spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder:
+		call.Return(func(ctx context.Context, _ spec.Order) (spec.StepResult, error) { return spec.StepResult{}, timedOut(ctx) })
 	default:
 		call.Return(func(ctx context.Context, _ spec.Order) error { return timedOut(ctx) })
 	}
@@ -1378,22 +1384,30 @@ func TestPlaceOrderUpdateValidators(t *testing.T) {
 }
 
 // TestPlaceOrderLocalActivities: with Settings.LocalActivities the forward
-// steps run as local activities; the compensations and the publish stay
-// regular activities.
+// steps run as local activities, and the compensations and the publish
+// stay regular activities; with Settings.AllLocal too (saga.mode =
+// "local"), every activity is local.
 func TestPlaceOrderLocalActivities(t *testing.T) {
-	local := func(names ...string) []string {
-		var out []string
-		for _, n := range names {
-			out = append(out, n+"@local")
-		}
-		return out
+	for _, all := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AllLocal=%v", all), func(t *testing.T) {
+			testPlaceOrderLocalActivities(t, Settings{LocalActivities: true, AllLocal: all})
+		})
 	}
-	regular := func(names ...string) []string {
-		var out []string
-		for _, n := range names {
-			out = append(out, n+"@regular")
+}
+
+func testPlaceOrderLocalActivities(t *testing.T, settings Settings) {
+	kind := func(suffix string) func(names ...string) []string {
+		return func(names ...string) []string {
+			var out []string
+			for _, n := range names {
+				out = append(out, n+suffix)
+			}
+			return out
 		}
-		return out
+	}
+	local, regular := kind("@local"), kind("@regular")
+	if settings.AllLocal {
+		regular = local
 	}
 	cases := []struct {
 		name   string
@@ -1411,8 +1425,8 @@ func TestPlaceOrderLocalActivities(t *testing.T) {
 			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory),
 				regular(spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)))},
 		{"confirm fails", map[string]hook{spec.ConfirmOrder: failAlways(business(spec.ErrOrderState, "not pending"))}, "", Cancelled,
-			// VoidConfirm runs with its own options, as a regular activity,
-			// so that even past the saga's deadline it learns what happened.
+			// VoidConfirm runs with its own options, so that even past the
+			// saga's deadline it learns what happened.
 			seq(local(spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder),
 				regular(spec.VoidConfirm, spec.VoidConfirm, spec.RefundPayment, spec.ReleaseInventory, spec.CancelOrder, publish(events.TypeCancelled)))},
 		{"charge aborted", nil, spec.ChargePayment, Cancelled,
@@ -1423,7 +1437,7 @@ func TestPlaceOrderLocalActivities(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakes()
 			addHooks(f.hooks, tc.hooks)
-			env := newOrderEnv(t, Settings{LocalActivities: true}, f)
+			env := newOrderEnv(t, settings, f)
 			var u *update
 			if tc.slow != "" {
 				f.slow(env, tc.slow, 10*time.Minute)
@@ -1443,6 +1457,35 @@ func TestPlaceOrderLocalActivities(t *testing.T) {
 			}
 			assertOrderInputs(t, f, out.Reason)
 		})
+	}
+}
+
+// TestPlaceOrderStepCompensatedAlready: a forward step that finds its
+// compensation ran (a workflow task that compensated the saga was lost,
+// and the saga runs its steps again) fails the saga for good: it
+// compensates what may have run, again (a no-op at the barrier), and
+// publishes the order.cancelled event; it never goes on to confirm.
+func TestPlaceOrderStepCompensatedAlready(t *testing.T) {
+	for _, settings := range []Settings{{}, {LocalActivities: true, AllLocal: true}} {
+		for _, step := range []string{spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment} {
+			t.Run(fmt.Sprintf("local=%v/%s", settings.AllLocal, step), func(t *testing.T) {
+				f := newFakes()
+				f.compensated[step] = true
+				env := newOrderEnv(t, settings, f)
+				out := mustRunOrder(t, env)
+				if out.Status != Cancelled || !strings.Contains(out.Reason, spec.ErrAlreadyCompensated) {
+					t.Errorf("outcome %+v, want cancelled with %s", out, spec.ErrAlreadyCompensated)
+				}
+				forward := []string{spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment}
+				undo := map[string]string{spec.CreateOrder: spec.CancelOrder, spec.ReserveInventory: spec.ReleaseInventory,
+					spec.ChargePayment: spec.RefundPayment}
+				want := slices.Clone(forward[:slices.Index(forward, step)+1])
+				for k := len(want) - 1; k > 0; k-- {
+					want = append(want, undo[want[k]])
+				}
+				assertCalls(t, f.Calls(), append(want, publish(events.TypeCancelled)))
+			})
+		}
 	}
 }
 

@@ -54,8 +54,11 @@ func replayer(t *testing.T, keys map[string]string) worker.WorkflowReplayer {
 // key; the others were recorded before payload encryption, in plaintext,
 // and replay through the same codec unchanged.
 func TestReplayRecordedHistories(t *testing.T) {
+	// compensated_local: saga.mode = "local", every undo a local activity;
+	// compensated_local_regular_undo: recorded before localUndoChange, the
+	// first undo a regular activity.
 	want := []string{"happy", "compensated", "aborted", "compensation_failed_retried", "compensation_failed_resolved",
-		"happy_encrypted"}
+		"happy_encrypted", "compensated_local", "compensated_local_regular_undo"}
 	for _, name := range want {
 		t.Run(name, func(t *testing.T) {
 			r := replayer(t, map[string]string{testKeyID: "codec-test.key"})

@@ -38,6 +38,10 @@ const (
 	ErrInsufficientFunds = "InsufficientFundsError"
 	ErrOrderState        = "OrderStateError"
 	ErrConfirmCommitted  = "ConfirmCommittedError"
+	// ErrAlreadyCompensated: a forward step found that its compensation
+	// had run (StepResult.Compensated); the saga compensates again, which
+	// the barrier makes a no-op for what is undone already.
+	ErrAlreadyCompensated = "AlreadyCompensatedError"
 )
 
 // Order statuses (tb_order.status).
@@ -88,6 +92,18 @@ type Order struct {
 	TotalCents int64  `json:"total_cents,omitempty"`
 	// Reason says why the saga compensates; set for CancelOrder only.
 	Reason string `json:"reason,omitempty"`
+}
+
+// StepResult is the result of a forward step (CreateOrder,
+// ReserveInventory, ChargePayment, ConfirmOrder).
+type StepResult struct {
+	// Compensated: the step's barrier row was there already and so was its
+	// compensation's row. The step wrote nothing and succeeded, as the
+	// barrier wants, but the saga was already compensated up to this step:
+	// an earlier run of the saga's workflow task undid it and was then lost
+	// (its worker died before the task completed). The saga must compensate,
+	// not go on. Recorded histories from before the field decode it as false.
+	Compensated bool `json:"compensated,omitempty"`
 }
 
 // VoidConfirmResult says whether the confirm step had committed before
