@@ -102,7 +102,7 @@ type stepQuery func(sql string, args pgx.NamedArgs) pgx.Row
 // back with the write. When the action row existed already, the step is a
 // duplicate or its compensation ran first: it wrote nothing, and forward
 // reports success, saying in the result whether the compensation's row is
-// there (a second statement, on this path only).
+// there and the reason it holds (a second statement, on this path only).
 func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step string, run func(q stepQuery) (first bool, err error)) (spec.StepResult, error) {
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
 	var res spec.StepResult
@@ -118,16 +118,21 @@ func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step 
 		if first {
 			return a.notifyStep(ctx, tx, o, step, StepCompleted)
 		}
-		err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM tb_barrier WHERE saga_id = $1 AND step = $2 AND op = 'compensate')`,
-			sagaID, step).Scan(&res.Compensated)
-		if err != nil {
+		var reason *string
+		err = tx.QueryRow(ctx, `SELECT reason FROM tb_barrier WHERE saga_id = $1 AND step = $2 AND op = 'compensate'`,
+			sagaID, step).Scan(&reason)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			logger.Info("step already ran: nothing to do")
+			return nil
+		case err != nil:
 			return fmt.Errorf("barrier %s/%s: %w", sagaID, step, err)
 		}
-		if res.Compensated {
-			logger.Warn("step was compensated already: nothing to do; the saga compensates")
-		} else {
-			logger.Info("step already ran: nothing to do")
+		res.Compensated = true
+		if reason != nil {
+			res.Reason = *reason
 		}
+		logger.Warn("step was compensated already: nothing to do; the saga compensates", "reason", res.Reason)
 		return nil
 	})
 	if err != nil {
@@ -138,14 +143,15 @@ func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step 
 
 // claimCompensation inserts, in one statement, the step's action row (new:
 // the action never ran, and the row now blocks a late one), the
-// compensation's own row (not new: a duplicate) and, when the compensation
+// compensation's own row with the saga's reason (not new: a duplicate)
+// and, when the compensation
 // is new, the action rows of the steps in block, so that their late
 // actions change nothing either.
 const claimCompensation = `WITH action AS (
 	INSERT INTO tb_barrier (saga_id, step, op) VALUES ($1, $2, 'action')
 	ON CONFLICT DO NOTHING RETURNING 1),
 own AS (
-	INSERT INTO tb_barrier (saga_id, step, op) VALUES ($1, $2, 'compensate')
+	INSERT INTO tb_barrier (saga_id, step, op, reason) VALUES ($1, $2, 'compensate', NULLIF($4::text, ''))
 	ON CONFLICT DO NOTHING RETURNING 1),
 block AS (
 	INSERT INTO tb_barrier (saga_id, step, op)
@@ -164,7 +170,7 @@ func (a *Activities) compensate(ctx context.Context, db *pg.DB, o spec.Order, st
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
 	return db.Tx(ctx, func(tx pgx.Tx) error {
 		var first, neverRan bool
-		err := tx.QueryRow(ctx, claimCompensation, sagaID, step, block).Scan(&first, &neverRan)
+		err := tx.QueryRow(ctx, claimCompensation, sagaID, step, block, o.Reason).Scan(&first, &neverRan)
 		if err != nil {
 			return fmt.Errorf("barrier %s/%s: %w", sagaID, step, err)
 		}

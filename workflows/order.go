@@ -401,16 +401,19 @@ func (r *orderRun) call(step, activity string, in func() spec.Order) func(workfl
 // compensation ran already (spec.StepResult) fails for good: an earlier
 // run of this workflow task compensated the saga and was lost before it
 // completed (local activities commit before their task does), so the
-// saga compensates again, a no-op for what is undone already, and never
-// goes on over undone steps.
+// saga compensates again, a no-op for what is undone already, for the
+// reason the lost run recorded, and never goes on over undone steps.
 func forward(ctx workflow.Context, step, activity string, in spec.Order) error {
 	var res spec.StepResult
 	if err := saga.Execute(withSummary(ctx, step), activity, in).Get(ctx, &res); err != nil {
 		return err
 	}
 	if res.Compensated {
-		return temporal.NewNonRetryableApplicationError(
-			"step "+step+" was compensated already by an earlier run of this saga", spec.ErrAlreadyCompensated, nil)
+		msg := res.Reason // the reason the saga compensated for then
+		if msg == "" {
+			msg = "step " + step + " was compensated already by an earlier run of this saga"
+		}
+		return temporal.NewNonRetryableApplicationError(msg, spec.ErrAlreadyCompensated, nil)
 	}
 	return nil
 }
@@ -476,10 +479,13 @@ func (r *orderRun) undoing(ctx workflow.Context, activity string, in any) workfl
 	return saga.ExecuteLocal(ctx, activity, in)
 }
 
-// undo is a compensation running one activity on the saga's ids.
+// undo is a compensation running one activity on the saga's ids and the
+// reason it compensates.
 func (r *orderRun) undo(activity string) func(workflow.Context, saga.Failure) error {
-	return func(ctx workflow.Context, _ saga.Failure) error {
-		return r.undoing(withSummary(ctx, activity), activity, r.ids()).Get(ctx, nil)
+	return func(ctx workflow.Context, f saga.Failure) error {
+		in := r.ids()
+		in.Reason = saga.Reason(f.Cause) // kept on the barrier row
+		return r.undoing(withSummary(ctx, activity), activity, in).Get(ctx, nil)
 	}
 }
 

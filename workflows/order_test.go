@@ -95,8 +95,8 @@ type orderFakes struct {
 	sagatest.Recorder // its Fix makes the named activities succeed from now on
 
 	hooks         map[string]hook
-	voidConfirmed bool            // what VoidConfirm reports
-	compensated   map[string]bool // forward activities that report spec.StepResult.Compensated
+	voidConfirmed bool              // what VoidConfirm reports
+	compensated   map[string]string // forward activities that report spec.StepResult.Compensated, with this reason
 
 	mu     sync.Mutex
 	orders map[string][]spec.Order  // the spec.Order inputs per activity
@@ -107,7 +107,7 @@ type orderFakes struct {
 }
 
 func newFakes() *orderFakes {
-	return &orderFakes{hooks: map[string]hook{}, compensated: map[string]bool{}, orders: map[string][]spec.Order{}, mocked: map[string]bool{},
+	return &orderFakes{hooks: map[string]hook{}, compensated: map[string]string{}, orders: map[string][]spec.Order{}, mocked: map[string]bool{},
 		limits: map[string]time.Duration{}}
 }
 
@@ -159,7 +159,8 @@ func (f *orderFakes) register(env *testsuite.TestWorkflowEnvironment) {
 			if err := f.record(ctx, name, &o); err != nil {
 				return spec.StepResult{}, err
 			}
-			return spec.StepResult{Compensated: f.compensated[name]}, nil
+			reason, compensated := f.compensated[name]
+			return spec.StepResult{Compensated: compensated, Reason: reason}, nil
 		}, activity.RegisterOptions{Name: name})
 	}
 	for _, name := range []string{spec.CancelOrder, spec.ReleaseInventory, spec.RefundPayment} {
@@ -248,7 +249,9 @@ func (f *orderFakes) slow(env *testsuite.TestWorkflowEnvironment, name string, d
 	case spec.VoidConfirm:
 		panic("slow: VoidConfirm is not mocked")
 	case spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment, spec.ConfirmOrder:
-		call.Return(func(ctx context.Context, _ spec.Order) (spec.StepResult, error) { return spec.StepResult{}, timedOut(ctx) })
+		call.Return(func(ctx context.Context, _ spec.Order) (spec.StepResult, error) {
+			return spec.StepResult{}, timedOut(ctx)
+		})
 	default:
 		call.Return(func(ctx context.Context, _ spec.Order) error { return timedOut(ctx) })
 	}
@@ -377,7 +380,7 @@ func assertCalls(t *testing.T, got, want []string) {
 
 // assertOrderInputs checks that every database step and compensation got
 // what it needs of the priced order of this saga, no more, and that only
-// CancelOrder carries the reason: the whole order for the steps that
+// the compensations carry the reason: the whole order for the steps that
 // store it or write its event, the products and quantities for the
 // reserve step, the customer and total for the charge step, the ids for
 // the others.
@@ -392,12 +395,12 @@ func assertOrderInputs(t *testing.T, f *orderFakes, reason string) {
 	}
 	payment := ids
 	payment.CustomerID, payment.TotalCents = whole.CustomerID, whole.TotalCents
-	cancel := whole
-	cancel.Reason = reason
+	cancel, undo := whole, ids
+	cancel.Reason, undo.Reason = reason, reason
 	for name, want := range map[string]spec.Order{
 		spec.CreateOrder: whole, spec.ConfirmOrder: whole, spec.CancelOrder: cancel,
 		spec.ReserveInventory: stock, spec.ChargePayment: payment,
-		spec.ReleaseInventory: ids, spec.RefundPayment: ids, spec.VoidConfirm: ids,
+		spec.ReleaseInventory: undo, spec.RefundPayment: undo, spec.VoidConfirm: ids,
 	} {
 		for _, o := range f.Orders(name) {
 			if !reflect.DeepEqual(o, want) {
@@ -1462,32 +1465,45 @@ func testPlaceOrderLocalActivities(t *testing.T, settings Settings) {
 
 // TestPlaceOrderStepCompensatedAlready: a forward step that finds its
 // compensation ran (a workflow task that compensated the saga was lost,
-// and the saga runs its steps again) fails the saga for good: it
-// compensates what may have run, again (a no-op at the barrier), and
-// publishes the order.cancelled event; it never goes on to confirm.
+// and the saga runs its steps again) fails the saga for good, for the
+// reason the compensation recorded: it compensates what may have run,
+// again (a no-op at the barrier), and publishes the order.cancelled
+// event; it never goes on to confirm.
 func TestPlaceOrderStepCompensatedAlready(t *testing.T) {
+	const lost = "InsufficientFundsError: insufficient funds"
 	for _, settings := range []Settings{{}, {LocalActivities: true, AllLocal: true}} {
 		for _, step := range []string{spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment} {
-			t.Run(fmt.Sprintf("local=%v/%s", settings.AllLocal, step), func(t *testing.T) {
-				f := newFakes()
-				f.compensated[step] = true
-				env := newOrderEnv(t, settings, f)
-				out := mustRunOrder(t, env)
-				if out.Status != Cancelled || !strings.Contains(out.Reason, spec.ErrAlreadyCompensated) {
-					t.Errorf("outcome %+v, want cancelled with %s", out, spec.ErrAlreadyCompensated)
-				}
-				forward := []string{spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment}
-				undo := map[string]string{spec.CreateOrder: spec.CancelOrder, spec.ReserveInventory: spec.ReleaseInventory,
-					spec.ChargePayment: spec.RefundPayment}
-				want := slices.Clone(forward[:slices.Index(forward, step)+1])
-				for k := len(want) - 1; k > 0; k-- {
-					want = append(want, undo[want[k]])
-				}
-				assertCalls(t, f.Calls(), append(want, publish(events.TypeCancelled)))
-			})
+			for _, reason := range []string{lost, ""} {
+				t.Run(fmt.Sprintf("local=%v/%s/reason=%q", settings.AllLocal, step, reason), func(t *testing.T) {
+					f := newFakes()
+					f.compensated[step] = reason
+					env := newOrderEnv(t, settings, f)
+					out := mustRunOrder(t, env)
+					want := spec.ErrAlreadyCompensated + ": " + reason
+					if reason == "" {
+						want = spec.ErrAlreadyCompensated + ": step " + stepOf[step] + " was compensated already by an earlier run of this saga"
+					}
+					if out.Status != Cancelled || out.Reason != want {
+						t.Errorf("outcome %+v, want cancelled for %q", out, want)
+					}
+					forward := []string{spec.Validate, spec.CreateOrder, spec.ReserveInventory, spec.ChargePayment}
+					undo := map[string]string{spec.CreateOrder: spec.CancelOrder, spec.ReserveInventory: spec.ReleaseInventory,
+						spec.ChargePayment: spec.RefundPayment}
+					calls := slices.Clone(forward[:slices.Index(forward, step)+1])
+					for k := len(calls) - 1; k > 0; k-- {
+						calls = append(calls, undo[calls[k]])
+					}
+					assertCalls(t, f.Calls(), append(calls, publish(events.TypeCancelled)))
+					assertOrderInputs(t, f, out.Reason)
+				})
+			}
 		}
 	}
 }
+
+// stepOf names the step of each forward activity.
+var stepOf = map[string]string{spec.CreateOrder: spec.StepCreate, spec.ReserveInventory: spec.StepReserve,
+	spec.ChargePayment: spec.StepCharge, spec.ConfirmOrder: spec.StepConfirm}
 
 // TestPlaceOrderLocalRetries: a forward step that keeps failing is retried
 // as often in local mode as in regular mode (ForwardOptions allow 10

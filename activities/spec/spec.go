@@ -90,7 +90,9 @@ type Order struct {
 	CustomerID string `json:"customer_id,omitempty"`
 	Lines      []Line `json:"lines,omitempty"`
 	TotalCents int64  `json:"total_cents,omitempty"`
-	// Reason says why the saga compensates; set for CancelOrder only.
+	// Reason says why the saga compensates; set for the compensations
+	// only (CancelOrder writes it in the order and its event; each
+	// compensation keeps it on its barrier row).
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -104,6 +106,9 @@ type StepResult struct {
 	// (its worker died before the task completed). The saga must compensate,
 	// not go on. Recorded histories from before the field decode it as false.
 	Compensated bool `json:"compensated,omitempty"`
+	// Reason is why the saga compensated, as the compensation recorded it
+	// (tb_barrier.reason; "" when it recorded none).
+	Reason string `json:"reason,omitempty"`
 }
 
 // VoidConfirmResult says whether the confirm step had committed before
