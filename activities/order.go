@@ -107,19 +107,35 @@ func (a *Activities) ConfirmOrder(ctx context.Context, o spec.Order) (spec.StepR
 // VoidConfirm settles a confirm step that failed or may still be in flight:
 // it inserts the confirm step's barrier row so that a late ConfirmOrder
 // changes nothing, and reports whether the confirm had committed before.
+// When it had not, VoidConfirm is the confirm's null compensation and
+// inserts the compensation's row too, with the saga's reason (o.Reason):
+// a ConfirmOrder run again after a lost workflow task then reports
+// Compensated, and the saga compensates instead of confirming an order
+// that stays pending.
 func (a *Activities) VoidConfirm(ctx context.Context, o spec.Order) (spec.VoidConfirmResult, error) {
 	var res spec.VoidConfirmResult
 	err := a.Orders.Tx(ctx, func(tx pgx.Tx) error {
 		blocked, err := claim(ctx, tx, o.SagaID, spec.StepConfirm, opAction)
-		if err != nil || blocked {
+		if err != nil {
 			return err
 		}
-		var status string
-		err = tx.QueryRow(ctx, `SELECT status FROM tb_order WHERE id = $1`, o.OrderID).Scan(&status)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("read order status: %w", err)
+		if !blocked {
+			var status string
+			err = tx.QueryRow(ctx, `SELECT status FROM tb_order WHERE id = $1`, o.OrderID).Scan(&status)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("read order status: %w", err)
+			}
+			res.Confirmed = status == spec.StatusConfirmed
 		}
-		res.Confirmed = status == spec.StatusConfirmed
+		if res.Confirmed {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO tb_barrier (saga_id, step, op, reason)
+			VALUES ($1, $2, 'compensate', NULLIF($3::text, '')) ON CONFLICT DO NOTHING`,
+			o.SagaID, spec.StepConfirm, o.Reason)
+		if err != nil {
+			return fmt.Errorf("barrier %s/%s/%s: %w", o.SagaID, spec.StepConfirm, opCompensate, err)
+		}
 		return nil
 	})
 	if err == nil {

@@ -3,7 +3,6 @@ package test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -150,8 +149,8 @@ func TestBarrierCancelBlocksLateConfirm(t *testing.T) {
 	if err := a.CancelOrder(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.ConfirmOrder(ctx, o); err != nil {
-		t.Fatalf("late confirm: %v", err)
+	if late, err := a.ConfirmOrder(ctx, o); err != nil || !late.Compensated {
+		t.Fatalf("late confirm: %+v, %v; want Compensated (VoidConfirm voided it)", late, err)
 	}
 	if got := s.scalar(t, "orders", `SELECT status FROM tb_order WHERE id = $1`, o.OrderID); got != "cancelled" {
 		t.Errorf("order status = %v after a late confirm, want cancelled", got)
@@ -178,36 +177,48 @@ func TestBarrierCancelBlocksLateConfirm(t *testing.T) {
 // runs steps and compensations that commit before the task completes; when
 // the task is lost (its worker dies first), the saga runs again from its
 // last recorded task over the databases as the lost task left them. Here
-// the activities, called directly, leave them so (create, reserve, the
-// charge refused, then some or all of the undos); then the saga starts
+// the activities, called directly, leave them so; then the saga starts
 // with that order. It must compensate again, a no-op at the barrier for
 // what is undone, for the lost task's reason, and publish
 // order.cancelled: never confirm over undone steps, though the customer
 // can pay now. (TestScaleOutThreeWorkersSurviveFaults kills workers for
 // real; this is the same case, every time.)
 func TestSagaRerunAfterALostTaskCompensates(t *testing.T) {
-	for _, undone := range []int{3, 2} { // refund, release and cancel; or the first two
-		t.Run(fmt.Sprintf("undone=%d", undone), func(t *testing.T) {
+	const reason = "InsufficientFundsError: the lost task's reason"
+	type acts = *activities.Activities
+	cases := []struct {
+		name string
+		lost func(a acts) []func(context.Context, spec.Order) error // what the lost task committed
+	}{
+		{"charge refused, every undo ran", func(a acts) []func(context.Context, spec.Order) error {
+			return []func(context.Context, spec.Order) error{
+				step(a.CreateOrder), step(a.ReserveInventory), a.RefundPayment, a.ReleaseInventory, a.CancelOrder}
+		}},
+		{"charge refused, the order not cancelled yet", func(a acts) []func(context.Context, spec.Order) error {
+			return []func(context.Context, spec.Order) error{
+				step(a.CreateOrder), step(a.ReserveInventory), a.RefundPayment, a.ReleaseInventory}
+		}},
+		{"confirm failed and voided, nothing undone yet", func(a acts) []func(context.Context, spec.Order) error {
+			void := func(ctx context.Context, o spec.Order) error { _, err := a.VoidConfirm(ctx, o); return err }
+			return []func(context.Context, spec.Order) error{
+				step(a.CreateOrder), step(a.ReserveInventory), step(a.ChargePayment), void}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			s, a, ctx := stack, newActivities(t), context.Background()
 			p := s.addProduct(t, 300, 10)
 			customer := s.addCustomer(t, 10_000)
 			o := testOrder(t, customer, p, 2)
-			o.SagaID = workflows.OrderWorkflowID(o.OrderID)
-
-			for name, step := range map[string]forwardStep{"create": a.CreateOrder, "reserve": a.ReserveInventory} {
-				if _, err := step(ctx, o); err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-			}
-			o.Reason = "InsufficientFundsError: the lost task's reason"
-			for i, undo := range []func(context.Context, spec.Order) error{a.RefundPayment, a.ReleaseInventory, a.CancelOrder}[:undone] {
-				if err := undo(ctx, o); err != nil {
-					t.Fatalf("undo %d: %v", i, err)
+			o.SagaID, o.Reason = workflows.OrderWorkflowID(o.OrderID), reason
+			for i, run := range tc.lost(a) {
+				if err := run(ctx, o); err != nil {
+					t.Fatalf("lost task, call %d: %v", i, err)
 				}
 			}
 
 			out := s.place(t, starter.Request{OrderID: o.OrderID, CustomerID: customer, Items: []starter.Item{{SKU: p.SKU, Quantity: 2}}})
-			want := spec.ErrAlreadyCompensated + ": " + o.Reason
+			want := spec.ErrAlreadyCompensated + ": " + reason
 			if out.Status != workflows.Cancelled || out.Reason != want || !out.EventPublished {
 				t.Fatalf("outcome = %+v, want cancelled for %q, event published", out, want)
 			}
@@ -220,15 +231,20 @@ func TestSagaRerunAfterALostTaskCompensates(t *testing.T) {
 			if got := s.scalar(t, "orders", `SELECT status FROM tb_order WHERE id = $1`, o.OrderID); got != spec.StatusCancelled {
 				t.Errorf("order status = %v, want cancelled", got)
 			}
-			if got := s.count(t, "payments", `SELECT count(*) FROM tb_transaction WHERE order_id = $1`, o.OrderID); got != 0 {
-				t.Errorf("transactions = %d, want none", got)
+			if got := s.count(t, "payments", `SELECT count(*) FROM tb_transaction WHERE order_id = $1 AND status = 'charged'`, o.OrderID); got != 0 {
+				t.Errorf("charged transactions = %d, want none", got)
 			}
-			// The event: the one the lost task wrote, or one with its reason.
-			if ev := s.oneEvent(t, o.OrderID, events.TypeCancelled); !strings.HasSuffix(ev.Data.Reason, o.Reason) {
-				t.Errorf("event reason = %q, want the lost task's %q", ev.Data.Reason, o.Reason)
+			// The event (only one): the lost task's, or one with its reason.
+			if ev := s.oneEvent(t, o.OrderID, events.TypeCancelled); !strings.HasSuffix(ev.Data.Reason, reason) {
+				t.Errorf("event reason = %q, want the lost task's %q", ev.Data.Reason, reason)
 			}
 		})
 	}
+}
+
+// step drops a forward step's result.
+func step(f forwardStep) func(context.Context, spec.Order) error {
+	return func(ctx context.Context, o spec.Order) error { _, err := f(ctx, o); return err }
 }
 
 func TestBusinessFailuresAreNonRetryable(t *testing.T) {

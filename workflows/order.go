@@ -131,7 +131,7 @@ const inputLimitsChange = "input-limits"
 
 // localUndoChange is the change id of local first undos in local mode
 // (see orderRun.undoing); its marker is written when a saga in local mode
-// starts compensating.
+// with sequential compensations starts compensating.
 const localUndoChange = "local-undo"
 
 // validBefore is the input check of the sagas started before the limits
@@ -245,9 +245,8 @@ type orderRun struct {
 	saga     *saga.Saga
 	logger   log.Logger
 	order    spec.Order // filled by the validate step
-	// recorded is the first undo of a saga recorded before
-	// localUndoChange, a regular activity: the others wait for it (see
-	// undoing); nil until such an undo runs, and always in newer sagas.
+	// recorded is the first undo when it runs as a regular activity (see
+	// undoing): the others wait for it; nil until such an undo runs.
 	recorded workflow.Future
 }
 
@@ -455,17 +454,27 @@ func (r *orderRun) finish(ctx workflow.Context, activity string, in any) workflo
 }
 
 // undoing runs an activity that blocks forward steps (a compensation,
-// VoidConfirm) as finish does. Sagas recorded before localUndoChange ran
-// the first of them as a regular activity, to end the workflow task with
-// the forward steps' outcome in the history before anything was undone;
-// they replay that way. A saga started since runs them all as finish does:
-// a forward step re-run after a lost workflow task learns from the barrier
-// that it was compensated (see forward).
+// VoidConfirm) as finish does, with one exception: in local mode, the
+// first of them runs as a regular activity, and the others (local ones)
+// wait for it, when a lost workflow task could leave the saga compensated
+// in a way a re-run cannot see. A local activity commits before its
+// workflow task completes; after a lost task the saga runs its steps
+// again, and a forward step that finds its compensation's row fails the
+// saga (see forward), which compensates the steps up to it. That covers
+// what the lost task undid when its undos commit latest first and stop at
+// the first that fails: the steps undone are then the last ones that ran.
+// Parallel compensations, or ContinueWithError, can leave a later step
+// not undone behind an earlier one that was, so there the first undo is
+// regular: scheduling it ends the workflow task with the forward steps'
+// outcome in the history before anything is undone. Sagas recorded
+// before localUndoChange ran the first undo as a regular activity in
+// every case; they replay that way.
 func (r *orderRun) undoing(ctx workflow.Context, activity string, in any) workflow.Future {
 	if !r.settings.AllLocal || !r.settings.LocalActivities {
 		return workflow.ExecuteActivity(ctx, activity, in)
 	}
-	if r.recorded == nil && workflow.GetVersion(ctx, localUndoChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if r.recorded == nil && (r.settings.ParallelCompensation || r.settings.ContinueWithError ||
+		workflow.GetVersion(ctx, localUndoChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion) {
 		r.recorded = workflow.ExecuteActivity(ctx, activity, in)
 		return r.recorded
 	}
@@ -510,7 +519,9 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 	// the deadline, it must learn whether the confirm committed.
 	vctx := workflow.WithActivityOptions(ctx, ForwardOptions)
 	var res spec.VoidConfirmResult
-	if verr := r.undoing(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, r.ids()).Get(vctx, &res); verr != nil {
+	in := r.ids()
+	in.Reason = saga.Reason(err) // kept on the barrier row when it voids the confirm
+	if verr := r.undoing(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, in).Get(vctx, &res); verr != nil {
 		return errors.Join(err, verr)
 	}
 	if res.Confirmed {
@@ -523,9 +534,11 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 // voidConfirm is the confirm step's compensation: it blocks a late confirm.
 // When the confirm had committed, the order cannot be compensated any more:
 // that is a compensation failure for an operator.
-func (r *orderRun) voidConfirm(ctx workflow.Context, _ saga.Failure) error {
+func (r *orderRun) voidConfirm(ctx workflow.Context, f saga.Failure) error {
 	var res spec.VoidConfirmResult
-	if err := r.undoing(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, r.ids()).Get(ctx, &res); err != nil {
+	in := r.ids()
+	in.Reason = saga.Reason(f.Cause)
+	if err := r.undoing(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, in).Get(ctx, &res); err != nil {
 		return err
 	}
 	if res.Confirmed {

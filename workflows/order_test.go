@@ -380,7 +380,7 @@ func assertCalls(t *testing.T, got, want []string) {
 
 // assertOrderInputs checks that every database step and compensation got
 // what it needs of the priced order of this saga, no more, and that only
-// the compensations carry the reason: the whole order for the steps that
+// the compensations and VoidConfirm carry the reason: the whole order for the steps that
 // store it or write its event, the products and quantities for the
 // reserve step, the customer and total for the charge step, the ids for
 // the others.
@@ -403,6 +403,14 @@ func assertOrderInputs(t *testing.T, f *orderFakes, reason string) {
 		spec.ReleaseInventory: undo, spec.RefundPayment: undo, spec.VoidConfirm: ids,
 	} {
 		for _, o := range f.Orders(name) {
+			if name == spec.VoidConfirm {
+				// The reason of the confirm's failure: the saga's reason,
+				// or none when the confirm had committed after all.
+				if o.Reason == "" {
+					t.Errorf("%s got no reason", name)
+				}
+				o.Reason = ""
+			}
 			if !reflect.DeepEqual(o, want) {
 				t.Errorf("%s got order %+v, want %+v", name, o, want)
 			}
@@ -1459,6 +1467,36 @@ func testPlaceOrderLocalActivities(t *testing.T, settings Settings) {
 				t.Errorf("outcome %+v", out)
 			}
 			assertOrderInputs(t, f, out.Reason)
+		})
+	}
+}
+
+// TestPlaceOrderLocalFirstUndoRegular: in local mode with parallel
+// compensations or ContinueWithError, the first undo runs as a regular
+// activity (see orderRun.undoing) and the others, local, after it.
+func TestPlaceOrderLocalFirstUndoRegular(t *testing.T) {
+	for name, settings := range map[string]Settings{
+		"parallel":            {LocalActivities: true, AllLocal: true, ParallelCompensation: true},
+		"continue with error": {LocalActivities: true, AllLocal: true, ContinueWithError: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakes()
+			f.hooks[spec.ChargePayment] = failAlways(business(spec.ErrInsufficientFunds, "no money"))
+			env := newOrderEnv(t, settings, f)
+			if out := mustRunOrder(t, env); out.Status != Cancelled {
+				t.Fatalf("outcome %+v", out)
+			}
+			kinds := f.Kinds()
+			undos := kinds[4 : len(kinds)-1] // after validate, create, reserve, charge; before the publish
+			var regular []string
+			for _, k := range undos {
+				if strings.HasSuffix(k, "@regular") {
+					regular = append(regular, k)
+				}
+			}
+			if len(undos) != 3 || len(regular) != 1 || regular[0] != undos[0] || kinds[len(kinds)-1] != publish(events.TypeCancelled)+"@local" {
+				t.Errorf("calls %v: want three undos, the first alone regular, and a local publish", kinds)
+			}
 		})
 	}
 }
