@@ -69,12 +69,13 @@ const (
 	opCompensate = "compensate"
 )
 
-// claim inserts the barrier row (saga, step, op) and reports whether this
-// call inserted it. false means the row was there already.
-func claim(ctx context.Context, tx pgx.Tx, sagaID, step, op string) (bool, error) {
+// claim inserts the barrier row (saga, step, op), with the saga's reason
+// for a compensation's row ("" for none), and reports whether this call
+// inserted it. false means the row was there already.
+func claim(ctx context.Context, tx pgx.Tx, sagaID, step, op, reason string) (bool, error) {
 	tag, err := tx.Exec(ctx,
-		`INSERT INTO tb_barrier (saga_id, step, op) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		sagaID, step, op)
+		`INSERT INTO tb_barrier (saga_id, step, op, reason) VALUES ($1, $2, $3, NULLIF($4::text, '')) ON CONFLICT DO NOTHING`,
+		sagaID, step, op, reason)
 	if err != nil {
 		return false, fmt.Errorf("barrier %s/%s/%s: %w", sagaID, step, op, err)
 	}

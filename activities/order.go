@@ -115,7 +115,7 @@ func (a *Activities) ConfirmOrder(ctx context.Context, o spec.Order) (spec.StepR
 func (a *Activities) VoidConfirm(ctx context.Context, o spec.Order) (spec.VoidConfirmResult, error) {
 	var res spec.VoidConfirmResult
 	err := a.Orders.Tx(ctx, func(tx pgx.Tx) error {
-		blocked, err := claim(ctx, tx, o.SagaID, spec.StepConfirm, opAction)
+		blocked, err := claim(ctx, tx, o.SagaID, spec.StepConfirm, opAction, "")
 		if err != nil {
 			return err
 		}
@@ -130,13 +130,8 @@ func (a *Activities) VoidConfirm(ctx context.Context, o spec.Order) (spec.VoidCo
 		if res.Confirmed {
 			return nil
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO tb_barrier (saga_id, step, op, reason)
-			VALUES ($1, $2, 'compensate', NULLIF($3::text, '')) ON CONFLICT DO NOTHING`,
-			o.SagaID, spec.StepConfirm, o.Reason)
-		if err != nil {
-			return fmt.Errorf("barrier %s/%s/%s: %w", o.SagaID, spec.StepConfirm, opCompensate, err)
-		}
-		return nil
+		_, err = claim(ctx, tx, o.SagaID, spec.StepConfirm, opCompensate, o.Reason)
+		return err
 	})
 	if err == nil {
 		stepLogger(ctx, o, spec.StepConfirm).Info("confirm voided", "was_confirmed", res.Confirmed)

@@ -39,7 +39,7 @@ func BenchmarkSagaSteps(b *testing.B) {
 		}
 		o := spec.Order{SagaID: workflows.OrderWorkflowID(id), OrderID: id, CustomerID: fx.customer,
 			Lines: priced.Lines, TotalCents: priced.TotalCents}
-		for _, step := range []func(context.Context, spec.Order) (spec.StepResult, error){
+		for _, step := range []forwardStep{
 			acts.CreateOrder, acts.ReserveInventory, acts.ChargePayment, acts.ConfirmOrder,
 		} {
 			if _, err := step(ctx, o); err != nil {

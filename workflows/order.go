@@ -427,6 +427,15 @@ func (r *orderRun) ids() spec.Order {
 	return spec.Order{SagaID: r.order.SagaID, OrderID: r.order.OrderID}
 }
 
+// undoInput is the input of the undos on the saga's ids (the
+// compensations of reserve and charge, VoidConfirm): the ids and the
+// reason of the failure cause, which the barrier row keeps.
+func (r *orderRun) undoInput(cause error) spec.Order {
+	in := r.ids()
+	in.Reason = saga.Reason(cause)
+	return in
+}
+
 // stock is the reserve step's input: the products and their quantities.
 func (r *orderRun) stock() spec.Order {
 	in := r.ids()
@@ -492,9 +501,7 @@ func (r *orderRun) undoing(ctx workflow.Context, activity string, in any) workfl
 // reason it compensates.
 func (r *orderRun) undo(activity string) func(workflow.Context, saga.Failure) error {
 	return func(ctx workflow.Context, f saga.Failure) error {
-		in := r.ids()
-		in.Reason = saga.Reason(f.Cause) // kept on the barrier row
-		return r.undoing(withSummary(ctx, activity), activity, in).Get(ctx, nil)
+		return r.undoing(withSummary(ctx, activity), activity, r.undoInput(f.Cause)).Get(ctx, nil)
 	}
 }
 
@@ -519,9 +526,7 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 	// the deadline, it must learn whether the confirm committed.
 	vctx := workflow.WithActivityOptions(ctx, ForwardOptions)
 	var res spec.VoidConfirmResult
-	in := r.ids()
-	in.Reason = saga.Reason(err) // kept on the barrier row when it voids the confirm
-	if verr := r.undoing(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, in).Get(vctx, &res); verr != nil {
+	if verr := r.undoing(withSummary(vctx, spec.VoidConfirm), spec.VoidConfirm, r.undoInput(err)).Get(vctx, &res); verr != nil {
 		return errors.Join(err, verr)
 	}
 	if res.Confirmed {
@@ -536,9 +541,7 @@ func (r *orderRun) confirm(ctx workflow.Context) error {
 // that is a compensation failure for an operator.
 func (r *orderRun) voidConfirm(ctx workflow.Context, f saga.Failure) error {
 	var res spec.VoidConfirmResult
-	in := r.ids()
-	in.Reason = saga.Reason(f.Cause)
-	if err := r.undoing(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, in).Get(ctx, &res); err != nil {
+	if err := r.undoing(withSummary(ctx, spec.VoidConfirm), spec.VoidConfirm, r.undoInput(f.Cause)).Get(ctx, &res); err != nil {
 		return err
 	}
 	if res.Confirmed {
