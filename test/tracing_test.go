@@ -465,10 +465,16 @@ func TestTracing(t *testing.T) {
 		if handled.TraceID() != root.TraceID() {
 			t.Errorf("the handler's context is in trace %s, want %s", handled.TraceID(), root.TraceID())
 		}
-		process := findSpan(inMemorySpans(t).GetSpans(), func(s tracetest.SpanStub) bool {
-			return s.Name == "process "+events.TypeConfirmed && s.SpanContext.SpanID() == handled.SpanID()
+		// The handler signals from inside its span, which ends (and is
+		// exported) only once the handler has returned.
+		var process *tracetest.SpanStub
+		waitFor(t, "the consumer's span ended", 10*time.Second, func() (bool, string) {
+			process = findSpan(inMemorySpans(t).GetSpans(), func(s tracetest.SpanStub) bool {
+				return s.Name == "process "+events.TypeConfirmed && s.SpanContext.SpanID() == handled.SpanID()
+			})
+			return process != nil, "no span " + handled.SpanID().String()
 		})
-		if process == nil || traceparent(process.Parent) != header {
+		if traceparent(process.Parent) != header {
 			t.Errorf("the consumer's span %+v: want a child of the relay's publish span %s", process, header)
 		}
 
