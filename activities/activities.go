@@ -11,6 +11,8 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
@@ -89,38 +91,65 @@ const barrierQuery = `barrier AS (
 	INSERT INTO tb_barrier (saga_id, step, op) VALUES (@saga_id, @step, 'action')
 	ON CONFLICT DO NOTHING RETURNING 1)`
 
-// stepQuery runs one statement of a forward step: the step's WITH queries
-// and final SELECT (sql) after barrierQuery, with the named arguments args
-// plus saga_id and step. Every write of sql is guarded by
-// `EXISTS (SELECT FROM barrier)`, and the final SELECT's first column is
-// that value: the barrier and the business write cost one round trip.
-type stepQuery func(sql string, args pgx.NamedArgs) pgx.Row
+// stepStatement is a forward step's statement: its WITH queries after
+// barrierQuery, every write guarded by `EXISTS (SELECT FROM barrier)`, the
+// last of them
+//
+//	result (first, failure_type, failure) AS (SELECT EXISTS (SELECT FROM barrier), ...)
+//
+// where failure_type and failure are a business failure's type (spec.Err...)
+// and message when the barrier row is new and the write cannot be done,
+// NULL otherwise. What names the write in errors ("reserve stock").
+type stepStatement struct {
+	What string
+	SQL  string
+	Args pgx.NamedArgs
+}
 
-// forward runs a step's business write behind the barrier, in one local
-// transaction of one statement (BEGIN, the statement, COMMIT). run sends
-// it through q and reports whether the barrier row was new (the step's
-// first delivery); a business failure it returns rolls the barrier row
-// back with the write. When the action row existed already, the step is a
-// duplicate or its compensation ran first: it wrote nothing, and forward
-// reports success, saying in the result whether the compensation's row is
-// there and the reason it holds (a second statement, on this path only).
-func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step string, run func(q stepQuery) (first bool, err error)) (spec.StepResult, error) {
+// stepEnd ends every forward step's statement: fedsaga_step (a function of
+// each database's schema) raises a business failure as SQLSTATE
+// stepFailedCode, so the whole statement rolls back, barrier row included,
+// and else sends the step notification when the barrier row is new.
+const stepEnd = `
+SELECT fedsaga_step(first, failure_type, failure, @step_channel::text, @step_payload::text) FROM result`
+
+// stepFailedCode is the SQLSTATE of fedsaga_step's business failure: its
+// message is the failure's, its detail the failure's type.
+const stepFailedCode = "FS001"
+
+// forward runs a step's business write behind the barrier in one round
+// trip: one statement, its own transaction (barrier row, write and, with
+// [saga] notify_steps, the step notification commit together or not at
+// all). A business failure raised by the statement leaves nothing written
+// and is returned as a non-retryable error of its type. When the action row
+// existed already, the step is a duplicate or its compensation ran first: it
+// wrote nothing, and forward reports success, saying in the result whether
+// the compensation's row is there and the reason it holds (a second
+// statement, on this path only: one that sees a compensation that committed
+// while the first waited for its action row).
+func (a *Activities) forward(ctx context.Context, db *pg.DB, o spec.Order, step string, st stepStatement) (spec.StepResult, error) {
 	logger, sagaID := stepLogger(ctx, o, step), o.SagaID
+	payload, err := a.stepPayload(o, step, StepCompleted)
+	if err != nil {
+		return spec.StepResult{}, err
+	}
+	st.Args["saga_id"], st.Args["step"] = sagaID, step
+	st.Args["step_channel"], st.Args["step_payload"] = a.StepChannel, payload
 	var res spec.StepResult
-	err := db.Tx(ctx, func(tx pgx.Tx) error {
-		q := func(sql string, args pgx.NamedArgs) pgx.Row {
-			args["saga_id"], args["step"] = sagaID, step
-			return tx.QueryRow(ctx, "WITH "+barrierQuery+",\n"+sql, args)
-		}
-		first, err := run(q)
-		if err != nil {
-			return err
-		}
-		if first {
-			return a.notifyStep(ctx, tx, o, step, StepCompleted)
+	err = db.Query(ctx, func(c *pgxpool.Conn) error {
+		var first bool
+		err := c.QueryRow(ctx, "WITH "+barrierQuery+",\n"+st.SQL+stepEnd, st.Args).Scan(&first)
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.As(err, &pgErr) && pgErr.Code == stepFailedCode:
+			return business(pgErr.Detail, "%s", pgErr.Message)
+		case err != nil:
+			return fmt.Errorf("%s: %w", st.What, err)
+		case first:
+			return nil
 		}
 		var reason *string
-		err = tx.QueryRow(ctx, `SELECT reason FROM tb_barrier WHERE saga_id = $1 AND step = $2 AND op = 'compensate'`,
+		err = c.QueryRow(ctx, `SELECT reason FROM tb_barrier WHERE saga_id = $1 AND step = $2 AND op = 'compensate'`,
 			sagaID, step).Scan(&reason)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):

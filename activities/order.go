@@ -21,27 +21,21 @@ func (a *Activities) CreateOrder(ctx context.Context, o spec.Order) (spec.StepRe
 	if err != nil {
 		return spec.StepResult{}, err
 	}
-	return a.forward(ctx, a.Orders, o, spec.StepCreate, func(q stepQuery) (bool, error) {
-		var first, created bool
-		err := q(`created AS (
-			  INSERT INTO tb_order (id, customer_id, status, total_cents)
-			  SELECT @order_id::text, @customer_id::text, 'pending', @total::bigint WHERE EXISTS (SELECT FROM barrier)
-			  ON CONFLICT (id) DO NOTHING RETURNING id),
-			items AS (
-			  INSERT INTO tb_order_item (order_id, product_id, sku, name, quantity, price_cents)
-			  SELECT c.id, l.* FROM created c,
-			    unnest(@ids::text[], @skus::text[], @names::text[], @qtys::int[], @prices::bigint[]) l)
-			SELECT EXISTS (SELECT FROM barrier), EXISTS (SELECT FROM created)`,
-			pgx.NamedArgs{"order_id": o.OrderID, "customer_id": o.CustomerID, "total": o.TotalCents,
-				"ids": ids, "skus": skus, "names": names, "qtys": qtys, "prices": prices},
-		).Scan(&first, &created)
-		switch {
-		case err != nil:
-			return false, fmt.Errorf("create order: %w", err)
-		case first && !created:
-			return true, business(spec.ErrOrderState, "order %s exists already and belongs to another saga", o.OrderID)
-		}
-		return first, nil
+	return a.forward(ctx, a.Orders, o, spec.StepCreate, stepStatement{What: "create order", SQL: `
+		created AS (
+		  INSERT INTO tb_order (id, customer_id, status, total_cents)
+		  SELECT @order_id::text, @customer_id::text, 'pending', @total::bigint WHERE EXISTS (SELECT FROM barrier)
+		  ON CONFLICT (id) DO NOTHING RETURNING id),
+		items AS (
+		  INSERT INTO tb_order_item (order_id, product_id, sku, name, quantity, price_cents)
+		  SELECT c.id, l.* FROM created c,
+		    unnest(@ids::text[], @skus::text[], @names::text[], @qtys::int[], @prices::bigint[]) l),
+		result (first, failure_type, failure) AS (
+		  SELECT EXISTS (SELECT FROM barrier),
+		    CASE WHEN EXISTS (SELECT FROM barrier) AND NOT EXISTS (SELECT FROM created) THEN @order_state::text END,
+		    format('order %s exists already and belongs to another saga', @order_id::text))`,
+		Args: pgx.NamedArgs{"order_id": o.OrderID, "customer_id": o.CustomerID, "total": o.TotalCents,
+			"ids": ids, "skus": skus, "names": names, "qtys": qtys, "prices": prices, "order_state": spec.ErrOrderState},
 	})
 }
 
@@ -85,22 +79,16 @@ func (a *Activities) ConfirmOrder(ctx context.Context, o spec.Order) (spec.StepR
 	if err != nil {
 		return spec.StepResult{}, err
 	}
-	return a.forward(ctx, a.Orders, o, spec.StepConfirm, func(q stepQuery) (bool, error) {
-		var first, confirmed bool
-		err := q(`outcome AS (
-			  UPDATE tb_order SET status = 'confirmed', updated_at = now()
-			  WHERE id = @order_id AND status = 'pending' AND EXISTS (SELECT FROM barrier) RETURNING id),
-			`+outboxQuery+`
-			SELECT EXISTS (SELECT FROM barrier), EXISTS (SELECT FROM outcome)`,
-			ev.args(pgx.NamedArgs{"order_id": o.OrderID}),
-		).Scan(&first, &confirmed)
-		switch {
-		case err != nil:
-			return false, fmt.Errorf("confirm order: %w", err)
-		case first && !confirmed:
-			return true, business(spec.ErrOrderState, "cannot confirm order %s: it is not pending", o.OrderID)
-		}
-		return first, nil
+	return a.forward(ctx, a.Orders, o, spec.StepConfirm, stepStatement{What: "confirm order", SQL: `
+		outcome AS (
+		  UPDATE tb_order SET status = 'confirmed', updated_at = now()
+		  WHERE id = @order_id AND status = 'pending' AND EXISTS (SELECT FROM barrier) RETURNING id),
+		` + outboxQuery + `,
+		result (first, failure_type, failure) AS (
+		  SELECT EXISTS (SELECT FROM barrier),
+		    CASE WHEN EXISTS (SELECT FROM barrier) AND NOT EXISTS (SELECT FROM outcome) THEN @order_state::text END,
+		    format('cannot confirm order %s: it is not pending', @order_id::text))`,
+		Args: ev.args(pgx.NamedArgs{"order_id": o.OrderID, "order_state": spec.ErrOrderState}),
 	})
 }
 

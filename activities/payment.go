@@ -14,31 +14,24 @@ import (
 // barrier. The balance never goes negative: too little is a non-retryable
 // InsufficientFundsError. It needs the customer id and the total only.
 func (a *Activities) ChargePayment(ctx context.Context, o spec.Order) (spec.StepResult, error) {
-	return a.forward(ctx, a.Payments, o, spec.StepCharge, func(q stepQuery) (bool, error) {
-		var first, charged bool
-		var balance *int64
-		err := q(`charged AS (
-			  UPDATE tb_account SET balance_cents = balance_cents - @total, updated_at = now()
-			  WHERE customer_id = @customer_id AND balance_cents >= @total AND EXISTS (SELECT FROM barrier)
-			  RETURNING customer_id),
-			recorded AS (
-			  INSERT INTO tb_transaction (order_id, customer_id, amount_cents, status)
-			  SELECT @order_id::text, customer_id, @total::bigint, 'charged' FROM charged)
-			SELECT EXISTS (SELECT FROM barrier), EXISTS (SELECT FROM charged),
-			  (SELECT balance_cents FROM tb_account WHERE customer_id = @customer_id)`,
-			pgx.NamedArgs{"order_id": o.OrderID, "customer_id": o.CustomerID, "total": o.TotalCents},
-		).Scan(&first, &charged, &balance)
-		switch {
-		case err != nil:
-			return false, fmt.Errorf("charge: %w", err)
-		case !first || charged:
-			return first, nil
-		case balance == nil:
-			return true, business(spec.ErrForeignKey, "customer does not exist: %s", o.CustomerID)
-		}
-		return true, business(spec.ErrInsufficientFunds,
-			"insufficient funds: customer %s has %d cents, order %s needs %d",
-			o.CustomerID, *balance, o.OrderID, o.TotalCents)
+	return a.forward(ctx, a.Payments, o, spec.StepCharge, stepStatement{What: "charge", SQL: `
+		charged AS (
+		  UPDATE tb_account SET balance_cents = balance_cents - @total, updated_at = now()
+		  WHERE customer_id = @customer_id AND balance_cents >= @total AND EXISTS (SELECT FROM barrier)
+		  RETURNING customer_id),
+		recorded AS (
+		  INSERT INTO tb_transaction (order_id, customer_id, amount_cents, status)
+		  SELECT @order_id::text, customer_id, @total::bigint, 'charged' FROM charged),
+		result (first, failure_type, failure) AS (
+		  SELECT EXISTS (SELECT FROM barrier),
+		    CASE WHEN NOT EXISTS (SELECT FROM barrier) OR EXISTS (SELECT FROM charged) THEN NULL
+		      WHEN a.balance_cents IS NULL THEN @no_customer::text ELSE @no_funds::text END,
+		    CASE WHEN a.balance_cents IS NULL THEN format('customer does not exist: %s', @customer_id::text)
+		      ELSE format('insufficient funds: customer %s has %s cents, order %s needs %s',
+		        @customer_id::text, a.balance_cents, @order_id::text, @total::bigint) END
+		  FROM (SELECT) one LEFT JOIN tb_account a ON a.customer_id = @customer_id)`,
+		Args: pgx.NamedArgs{"order_id": o.OrderID, "customer_id": o.CustomerID, "total": o.TotalCents,
+			"no_customer": spec.ErrForeignKey, "no_funds": spec.ErrInsufficientFunds},
 	})
 }
 

@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -252,17 +253,52 @@ func TestBusinessFailuresAreNonRetryable(t *testing.T) {
 	p := s.addProduct(t, 300, 2)
 	poor := s.addCustomer(t, 100)
 
-	nonRetryable := func(err error, errType string) bool {
+	// Each forward step's business failure: non-retryable, of its type,
+	// with its message, and nothing written: the statement fails whole, so
+	// the barrier row goes too and the step runs once the cause is gone.
+	pending, taken := testOrder(t, poor, p, 1), testOrder(t, poor, p, 1)
+	taken.OrderID = pending.OrderID
+	if _, err := a.CreateOrder(ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	confirmed := testOrder(t, poor, p, 1)
+	for _, step := range []forwardStep{a.CreateOrder, a.ConfirmOrder} {
+		if _, err := step(ctx, confirmed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	confirmAgain := confirmed
+	confirmAgain.SagaID += "-other"
+	ghost := testOrder(t, "ghost-"+uniq(t, "c"), p, 1)
+	for _, c := range []struct {
+		name, db, step string
+		run            forwardStep
+		o              spec.Order
+		errType, msg   string
+	}{
+		{"reserve beyond stock", "inventory", spec.StepReserve, a.ReserveInventory, testOrder(t, poor, p, 5), spec.ErrOutOfStock,
+			fmt.Sprintf("out of stock: %s (wanted 5, 2 in stock)", p.ID)},
+		{"charge beyond balance", "payments", spec.StepCharge, a.ChargePayment, testOrder(t, poor, p, 1), spec.ErrInsufficientFunds,
+			"insufficient funds: customer " + poor + " has 100 cents, order %s needs 300"},
+		{"charge an unknown customer", "payments", spec.StepCharge, a.ChargePayment, ghost, spec.ErrForeignKey,
+			"customer does not exist: " + ghost.CustomerID},
+		{"create an order another saga created", "orders", spec.StepCreate, a.CreateOrder, taken, spec.ErrOrderState,
+			"order %s exists already and belongs to another saga"},
+		{"confirm a confirmed order in another saga", "orders", spec.StepConfirm, a.ConfirmOrder, confirmAgain, spec.ErrOrderState,
+			"cannot confirm order %s: it is not pending"},
+	} {
+		_, err := c.run(ctx, c.o)
 		var app *temporal.ApplicationError
-		return errors.As(err, &app) && app.NonRetryable() && app.Type() == errType
-	}
-	o := testOrder(t, poor, p, 5)
-	if _, err := a.ReserveInventory(ctx, o); !nonRetryable(err, spec.ErrOutOfStock) {
-		t.Errorf("reserve beyond stock: %v, want non-retryable %s", err, spec.ErrOutOfStock)
-	}
-	o = testOrder(t, poor, p, 1)
-	if _, err := a.ChargePayment(ctx, o); !nonRetryable(err, spec.ErrInsufficientFunds) {
-		t.Errorf("charge beyond balance: %v, want non-retryable %s", err, spec.ErrInsufficientFunds)
+		if !errors.As(err, &app) || !app.NonRetryable() || app.Type() != c.errType {
+			t.Errorf("%s: %v, want non-retryable %s", c.name, err, c.errType)
+			continue
+		}
+		if want := strings.ReplaceAll(c.msg, "%s", c.o.OrderID); app.Message() != want {
+			t.Errorf("%s: message %q, want %q", c.name, app.Message(), want)
+		}
+		if n := s.count(t, c.db, `SELECT count(*) FROM tb_barrier WHERE saga_id = $1 AND step = $2`, c.o.SagaID, c.step); n != 0 {
+			t.Errorf("%s: %d barrier rows left, want none", c.name, n)
+		}
 	}
 	if _, err := a.Validate(ctx, spec.ValidateInput{OrderID: "x", CustomerID: "ghost", Items: []spec.Item{{SKU: "GHOST", Quantity: 1}}}); !nonRetryable(err, spec.ErrForeignKey) {
 		t.Errorf("validate unknown ids: %v, want non-retryable %s", err, spec.ErrForeignKey)
@@ -273,4 +309,25 @@ func TestBusinessFailuresAreNonRetryable(t *testing.T) {
 	if got := s.balance(t, poor); got != 100 {
 		t.Errorf("balance = %d, want 100", got)
 	}
+
+	// The failed reserve left no barrier row: with stock back, the same
+	// step of the same saga reserves.
+	o := testOrder(t, poor, p, 5)
+	if _, err := a.ReserveInventory(ctx, o); err == nil {
+		t.Fatal("reserve beyond stock succeeded")
+	}
+	if _, err := s.pool(t, "inventory").Exec(ctx, `UPDATE tb_product SET stock = 5 WHERE id = $1`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := a.ReserveInventory(ctx, o); err != nil || res.Compensated {
+		t.Fatalf("reserve after restocking: %+v, %v", res, err)
+	}
+	if got := s.stock(t, p); got != 0 {
+		t.Errorf("stock after the retried reserve = %d, want 0", got)
+	}
+}
+
+func nonRetryable(err error, errType string) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.NonRetryable() && app.Type() == errType
 }
