@@ -11,10 +11,12 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -83,4 +85,56 @@ func provider(db *sql.DB, fsys fs.FS) (*goose.Provider, error) {
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 	)
+}
+
+// Needed is the schema version of database that this fedsaga needs: its
+// newest embedded migration.
+func Needed(database string) (int64, error) {
+	names, err := fs.Glob(files, database+"/*.sql")
+	if err != nil || len(names) == 0 {
+		return 0, fmt.Errorf("migrate: no schema for database %q (have %v)", database, Databases)
+	}
+	var newest int64
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			return 0, fmt.Errorf("migrate: %s: %w", name, err)
+		}
+		newest = max(newest, v)
+	}
+	return newest, nil
+}
+
+// BehindError is a database whose schema is older than this fedsaga needs.
+type BehindError struct {
+	Database      string
+	Version, Need int64
+}
+
+func (e *BehindError) Error() string {
+	return fmt.Sprintf("database %s is at schema version %d, this fedsaga needs %d: run `fedsaga migrate` first", e.Database, e.Version, e.Need)
+}
+
+// Check reads the schema version of database through pool (one query, no
+// lock, nothing written) and returns a *BehindError when it is older than
+// Needed: a worker would fail the steps whose statements use what the
+// missing migrations add. A newer schema is fine (migrations only add).
+func Check(ctx context.Context, database string, pool *pgxpool.Pool) error {
+	need, err := Needed(database)
+	if err != nil {
+		return err
+	}
+	var version int64
+	err = pool.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&version)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
+		version = 0 // never migrated
+	case err != nil:
+		return fmt.Errorf("database %s: read schema version: %w", database, err)
+	}
+	if version < need {
+		return &BehindError{Database: database, Version: version, Need: need}
+	}
+	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/consumer"
 	"github.com/fedsaga/fedsaga/federation/pg"
+	"github.com/fedsaga/fedsaga/migrations"
 	"github.com/fedsaga/fedsaga/outbox"
 	"github.com/fedsaga/fedsaga/server"
 	"github.com/fedsaga/fedsaga/workflows"
@@ -87,6 +88,9 @@ func New(ctx context.Context, cfg *config.Config, logger zerolog.Logger) (_ *Wor
 	}
 	acts, err := activities.New(w.dbs, cfg.Federation, js)
 	if err != nil {
+		return nil, err
+	}
+	if err = checkSchemas(ctx, acts, logger); err != nil {
 		return nil, err
 	}
 	if cfg.Saga.NotifySteps {
@@ -215,4 +219,25 @@ func (w *Worker) Close() {
 	if w.dbs != nil {
 		w.dbs.Close()
 	}
+}
+
+// checkSchemas refuses to start on a database whose schema is older than
+// this fedsaga's activities need (`fedsaga migrate` not run since an
+// upgrade): every step using what the missing migrations add would fail
+// and retry until its saga compensates. A database that cannot be reached
+// now is logged and left to the activities' retries, as before.
+func checkSchemas(ctx context.Context, acts *activities.Activities, logger zerolog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, db := range []*pg.DB{acts.Orders, acts.Inventory, acts.Payments} {
+		err := migrations.Check(ctx, db.Name, db.Pool())
+		var behind *migrations.BehindError
+		switch {
+		case errors.As(err, &behind):
+			return err
+		case err != nil:
+			logger.Warn().Err(err).Str("database", db.Name).Msg("schema version not checked")
+		}
+	}
+	return nil
 }
