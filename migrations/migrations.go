@@ -44,10 +44,7 @@ type Result struct {
 // PostgreSQL advisory lock serializes them.
 func Up(ctx context.Context, database string, pool *pgxpool.Pool) (Result, error) {
 	res := Result{Database: database}
-	if !slices.Contains(Databases, database) {
-		return res, fmt.Errorf("migrate: no schema for database %q (have %v)", database, Databases)
-	}
-	sub, err := fs.Sub(files, database)
+	sub, err := schema(database)
 	if err != nil {
 		return res, err
 	}
@@ -87,12 +84,24 @@ func provider(db *sql.DB, fsys fs.FS) (*goose.Provider, error) {
 	)
 }
 
+// schema is the named database's embedded migrations.
+func schema(database string) (fs.FS, error) {
+	if !slices.Contains(Databases, database) {
+		return nil, fmt.Errorf("migrate: no schema for database %q (have %v)", database, Databases)
+	}
+	return fs.Sub(files, database)
+}
+
 // Needed is the schema version of database that this fedsaga needs: its
 // newest embedded migration.
 func Needed(database string) (int64, error) {
-	names, err := fs.Glob(files, database+"/*.sql")
-	if err != nil || len(names) == 0 {
-		return 0, fmt.Errorf("migrate: no schema for database %q (have %v)", database, Databases)
+	sub, err := schema(database)
+	if err != nil {
+		return 0, err
+	}
+	names, err := fs.Glob(sub, "*.sql")
+	if err != nil {
+		return 0, err
 	}
 	var newest int64
 	for _, name := range names {
@@ -115,8 +124,8 @@ func (e *BehindError) Error() string {
 	return fmt.Sprintf("database %s is at schema version %d, this fedsaga needs %d: run `fedsaga migrate` first", e.Database, e.Version, e.Need)
 }
 
-// Check reads the schema version of database through pool (one query, no
-// lock, nothing written) and returns a *BehindError when it is older than
+// Check reads the schema version of database through pool (one query on
+// the table Up records versions in, no lock, nothing written) and returns a *BehindError when it is older than
 // Needed: a worker would fail the steps whose statements use what the
 // missing migrations add. A newer schema is fine (migrations only add).
 func Check(ctx context.Context, database string, pool *pgxpool.Pool) error {
@@ -125,7 +134,7 @@ func Check(ctx context.Context, database string, pool *pgxpool.Pool) error {
 		return err
 	}
 	var version int64
-	err = pool.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&version)
+	err = pool.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM `+goose.DefaultTablename+` WHERE is_applied`).Scan(&version)
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table
