@@ -12,7 +12,7 @@ stop:  ## stop what `make run` started
 test:  ## unit and integration tests (installs what is missing)
 	@scripts/test.sh
 
-bench: ## benchmarks (see BENCHMARKS.md); ARGS="--profile --update-docs" and BENCH, BENCHTIME, COUNT pass on
+bench: ## benchmarks (see BENCHMARKS.md); ARGS="--profile --update-docs" and BENCH, BENCHTIME, COUNT, WORKERS, SERVER pass on
 	@scripts/bench.sh $(ARGS)
 
 # Release identity, stamped into the binary (fedsaga version) and the image.

@@ -26,7 +26,8 @@
 # with -count COUNT, so that one profile covers the runs), SERVER
 # (dev: the in-memory dev server, the default; postgres: the Temporal server
 # on PostgreSQL persistence, as docker-compose runs it, built once from the
-# Go module proxy; results in bench-results/postgres/).
+# Go module proxy; results in bench-results/postgres/), WORKERS (the worker
+# process counts of BenchmarkSaga, such as 1 or 1,2; default 1,2,3).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -54,6 +55,7 @@ PROFILES="$OUT/profiles"
 BENCH="${BENCH:-.}"
 BENCHTIME="${BENCHTIME:-5s}"
 COUNT="${COUNT:-6}"
+if [[ -n "${WORKERS:-}" ]]; then export FEDSAGA_BENCH_WORKERS="$WORKERS"; fi
 mkdir -p "$OUT"
 
 # The dev server keeps every saga it ran, and the suite's figures drift as
@@ -82,6 +84,7 @@ quote() {
   printf '%s\n' "${out[*]}"
 }
 command_line="$(quote "${cmd[@]}")"
+if [[ -n "${WORKERS:-}" ]]; then command_line="FEDSAGA_BENCH_WORKERS=$WORKERS $command_line"; fi
 if ((runs > 1)); then command_line="for run in \$(seq $runs); do $command_line; done  # each run on a fresh stack"; fi
 
 if ! $report_only; then

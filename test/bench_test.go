@@ -13,7 +13,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +64,7 @@ func BenchmarkSaga(b *testing.B) {
 	workers := &benchWorkers{s: s}
 	b.Cleanup(workers.stop)
 	for _, mode := range []string{config.ModeRegular, config.ModeLocal} {
-		for _, n := range []int{1, 2, 3} {
+		for _, n := range benchWorkerCounts(b) {
 			var happyRates []float64 // sagas/s of the happy path's runs at saturation
 			for _, kind := range []string{kindFloor, kindHappy, kindCompensation, kindPacedFloor} {
 				for _, conc := range []int{1, saturation} {
@@ -94,6 +96,26 @@ func BenchmarkSaga(b *testing.B) {
 			}
 		}
 	}
+}
+
+// benchWorkersEnv lists the worker process counts BenchmarkSaga runs,
+// such as "1" or "1,2" (scripts/bench.sh: WORKERS); default 1, 2 and 3.
+const benchWorkersEnv = "FEDSAGA_BENCH_WORKERS"
+
+func benchWorkerCounts(b *testing.B) []int {
+	v := os.Getenv(benchWorkersEnv)
+	if v == "" {
+		return []int{1, 2, 3}
+	}
+	var ns []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("%s=%q: want worker process counts of 1 or more, separated by commas, such as 1,2", benchWorkersEnv, v)
+		}
+		ns = append(ns, n)
+	}
+	return ns
 }
 
 // median of xs (not empty).

@@ -15,7 +15,9 @@
 //     highest conc for throughput), local with regular mode, and the
 //     saga's CPU per saga less its database work with paced-floor's (the
 //     floor at the saga's rate); the database work is PostgreSQL's CPU and,
-//     when SagaSteps ran, the activities' own (its bench CPU);
+//     when SagaSteps ran, the activities' own (its bench CPU); and, when
+//     SagaStepsLoaded/mode=M ran, the p50 ratio the saga's own work allows
+//     (the floor's p50 plus the steps' under the floor's load);
 //   - Relay/...: events/s;
 //   - Federation...: every benchmark whose name holds "batched" is compared
 //     with the one where "naive" stands instead (latency ratio), one ending
@@ -291,6 +293,11 @@ func (r *Report) targets() []Target {
 				ts = append(ts, ratio(
 					fmt.Sprintf("saga p50 latency (conc %s) ÷ floor's, %s", low, where),
 					r.saga(mode, n, "happy", low), r.saga(mode, n, "floor", low), "p50-ms", atMost(1.25)))
+				if loaded := r.find("SagaStepsLoaded/mode=" + mode); loaded != nil {
+					ts = append(ts, latencyBound(
+						fmt.Sprintf("saga p50 ÷ floor's (conc %s) that the saga's own database and NATS work allows: the floor's p50 plus SagaStepsLoaded's (the steps while the floor runs), ÷ the floor's, %s", low, where),
+						r.saga(mode, n, "floor", low), loaded))
+				}
 				ts = append(ts, ratio(
 					fmt.Sprintf("compensation path throughput (%s) ÷ happy path's, %s", label, where),
 					r.saga(mode, n, "compensation", high), saturated, "sagas/s", atLeast(0.7)))
@@ -458,6 +465,26 @@ func throughputBound(name string, floor, saga, steps *Benchmark) Target {
 	v := f / (f + pg + acts)
 	t.Value, t.Status = v, status(v >= 0.8)
 	t.Detail = fmt.Sprintf("%s ÷ (%s + %s + %s) CPU ms/saga", format(f), format(f), format(pg), format(acts))
+	return t
+}
+
+// latencyBound is the p50 ratio a saga could reach were it to cost nothing
+// beyond its own database and NATS work: the floor's p50 at conc 1 plus
+// that of the six steps run while the floor runs (SagaStepsLoaded), ÷ the
+// floor's. Above 1.25 the p50 target is out of reach on this machine.
+func latencyBound(name string, floor, loaded *Benchmark) Target {
+	t := Target{Name: name, Goal: "≤ 1.25 (else the p50 target is out of reach)", Status: notMeasured}
+	if floor == nil {
+		return t
+	}
+	f, okF := floor.value("p50-ms")
+	steps, okS := loaded.value("p50-ms")
+	if !okF || !okS || f == 0 {
+		return t
+	}
+	v := (f + steps) / f
+	t.Value, t.Status = v, status(v <= 1.25)
+	t.Detail = fmt.Sprintf("(%s + %s) ÷ %s p50-ms", format(f), format(steps), format(f))
 	return t
 }
 

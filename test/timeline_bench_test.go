@@ -1,0 +1,178 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/starter"
+)
+
+// BenchmarkSagaTimeline splits a saga's latency at conc 1, as its starter
+// sees it, into where the time goes, from the events of its history (the
+// server stamps them; it runs on this machine's clock):
+//
+//   - start-ms: from the start call to the WorkflowExecutionStarted event;
+//   - dispatch-ms: tasks waiting to reach a worker (each workflow or
+//     activity task's Scheduled to Started event);
+//   - worker-ms: tasks in a worker (Started to Completed, Failed or
+//     TimedOut): a local activity's time is in its workflow task's;
+//   - server-ms: the rest of the time between Started and the close event,
+//     when no task was out (timers, retries' backoff, the history's own
+//     processing between a completion and the next schedule);
+//   - result-ms: from the close event until the starter has the result.
+//
+// Each is the median over the sagas; p50-ms is the latency's. The floor
+// and the order saga run on the same server, one worker process each.
+func BenchmarkSagaTimeline(b *testing.B) {
+	s := stack
+	workers := &benchWorkers{s: s}
+	b.Cleanup(workers.stop)
+	for _, mode := range []string{config.ModeRegular, config.ModeLocal} {
+		for _, kind := range []string{kindFloor, kindHappy} {
+			b.Run(fmt.Sprintf("mode=%s/kind=%s", mode, kind), func(b *testing.B) {
+				set := workerSet{fedsaga: kind != kindFloor, mode: mode, n: 1, publishTimeout: 2 * time.Minute}
+				queue := workers.use(b, set)
+				start := s.timelineStarter(b, kind, set, queue)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+				defer cancel()
+				type run struct {
+					id         string
+					began, got time.Time
+				}
+				runs := make([]run, b.N)
+				b.ResetTimer()
+				for i := range b.N {
+					began := time.Now()
+					id, err := start(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					runs[i] = run{id: id, began: began, got: time.Now()}
+				}
+				b.StopTimer()
+				var latency, begin, dispatch, worker, server, result []time.Duration
+				for _, r := range runs {
+					events, err := historyEvents(ctx, s.Temporal, r.id)
+					if err != nil {
+						b.Fatal(err)
+					}
+					t := splitTimeline(events)
+					latency = append(latency, r.got.Sub(r.began))
+					begin = append(begin, t.started.Sub(r.began))
+					dispatch = append(dispatch, t.dispatch)
+					worker = append(worker, t.worker)
+					server = append(server, t.closed.Sub(t.started)-t.dispatch-t.worker)
+					result = append(result, r.got.Sub(t.closed))
+				}
+				for name, ds := range map[string][]time.Duration{
+					"p50-ms": latency, "start-ms": begin, "dispatch-ms": dispatch,
+					"worker-ms": worker, "server-ms": server, "result-ms": result,
+				} {
+					b.ReportMetric(durationMS(medianDuration(ds)), name)
+				}
+			})
+		}
+	}
+}
+
+// timelineStarter returns a function that runs one saga of kind on queue
+// and returns its workflow id once it has finished.
+func (s *Stack) timelineStarter(b *testing.B, kind string, set workerSet, queue string) func(context.Context) (string, error) {
+	if kind == kindFloor {
+		return func(ctx context.Context) (string, error) {
+			id := benchID("floor")
+			run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, floorWorkflow)
+			if err != nil {
+				return "", err
+			}
+			return id, run.Get(ctx, nil)
+		}
+	}
+	fx := s.benchFixtures(b, 1, 1_000_000_000_000_000)[0]
+	opts := []starter.Option{starter.TaskQueue(queue), starter.WithSettings(s.settings(set))}
+	return func(ctx context.Context) (string, error) {
+		req := starter.Request{OrderID: benchID("ord"), CustomerID: fx.customer, Items: []starter.Item{{SKU: fx.sku, Quantity: 1}}}
+		h, err := starter.PlaceOrder(ctx, s.Temporal, req, opts...)
+		if err != nil {
+			return "", err
+		}
+		if _, err := h.Result(ctx); err != nil {
+			return "", err
+		}
+		return h.WorkflowID, nil
+	}
+}
+
+// historyEvents reads a closed workflow's whole history.
+func historyEvents(ctx context.Context, c client.Client, id string) ([]*history.HistoryEvent, error) {
+	it := c.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var events []*history.HistoryEvent
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("history of %s: %w", id, err)
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
+
+// timeline is a history's events split as BenchmarkSagaTimeline reports.
+type timeline struct {
+	started, closed  time.Time
+	dispatch, worker time.Duration
+}
+
+// splitTimeline sums, over the workflow and activity tasks of a history,
+// the time each waited for a worker (Scheduled to Started) and spent in
+// one (Started to its end).
+func splitTimeline(events []*history.HistoryEvent) timeline {
+	var t timeline
+	at := map[int64]time.Time{} // Scheduled and Started events by id
+	for _, e := range events {
+		when := e.GetEventTime().AsTime()
+		switch e.GetEventType() {
+		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			t.started = when
+		case enums.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			at[e.GetEventId()] = when
+		case enums.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+			t.dispatch += when.Sub(at[e.GetWorkflowTaskStartedEventAttributes().GetScheduledEventId()])
+			at[e.GetEventId()] = when
+		case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			t.dispatch += when.Sub(at[e.GetActivityTaskStartedEventAttributes().GetScheduledEventId()])
+			at[e.GetEventId()] = when
+		case enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			t.worker += when.Sub(at[e.GetWorkflowTaskCompletedEventAttributes().GetStartedEventId()])
+		case enums.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+			t.worker += when.Sub(at[e.GetWorkflowTaskFailedEventAttributes().GetStartedEventId()])
+		case enums.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+			t.worker += when.Sub(at[e.GetWorkflowTaskTimedOutEventAttributes().GetStartedEventId()])
+		case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			t.worker += when.Sub(at[e.GetActivityTaskCompletedEventAttributes().GetStartedEventId()])
+		case enums.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+			t.worker += when.Sub(at[e.GetActivityTaskFailedEventAttributes().GetStartedEventId()])
+		case enums.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+			t.worker += when.Sub(at[e.GetActivityTaskTimedOutEventAttributes().GetStartedEventId()])
+		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+			enums.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+			enums.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+			t.closed = when
+		}
+	}
+	return t
+}
+
+// medianDuration is the median of ds (not empty).
+func medianDuration(ds []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(ds))
+	return s[len(s)/2]
+}
