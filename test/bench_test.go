@@ -128,19 +128,29 @@ func median(xs []float64) float64 {
 }
 
 // sagaRunner returns what starter g runs, once per saga: start it, wait
-// for its outcome, and check the outcome. Order sagas get the saga
-// settings of the worker set in their input, as `fedsaga order place`
-// passes them (starter.WithSettings), and opts; c starts them.
+// for its outcome, and check the outcome (sagaRun, without the id).
 func (s *Stack) sagaRunner(b *testing.B, c client.Client, kind string, set workerSet, queue string, conc int, opts ...starter.Option) func(ctx context.Context, g int) error {
+	run := s.sagaRun(b, c, kind, set, queue, conc, opts...)
+	return func(ctx context.Context, g int) error {
+		_, err := run(ctx, g)
+		return err
+	}
+}
+
+// sagaRun returns what starter g runs, once per saga: start it, wait for
+// its outcome, check the outcome and return its workflow id. Order sagas
+// get the saga settings of the worker set in their input, as `fedsaga
+// order place` passes them (starter.WithSettings), and opts; c starts
+// them.
+func (s *Stack) sagaRun(b *testing.B, c client.Client, kind string, set workerSet, queue string, conc int, opts ...starter.Option) func(ctx context.Context, g int) (string, error) {
 	if kind == kindFloor {
-		return func(ctx context.Context, _ int) error {
-			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: benchID("floor"), TaskQueue: queue,
-			}, floorWorkflow)
+		return func(ctx context.Context, _ int) (string, error) {
+			id := benchID("floor")
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, floorWorkflow)
 			if err != nil {
-				return err
+				return "", err
 			}
-			return run.Get(ctx, nil)
+			return id, run.Get(ctx, nil)
 		}
 	}
 	balance := int64(1_000_000_000_000_000) // never runs out
@@ -149,7 +159,7 @@ func (s *Stack) sagaRunner(b *testing.B, c client.Client, kind string, set worke
 	}
 	fixtures := s.benchFixtures(b, conc, balance)
 	opts = append(opts, starter.TaskQueue(queue), starter.WithSettings(s.settings(set)))
-	return func(ctx context.Context, g int) error {
+	return func(ctx context.Context, g int) (string, error) {
 		req := starter.Request{
 			OrderID:    benchID("ord"),
 			CustomerID: fixtures[g].customer,
@@ -157,18 +167,18 @@ func (s *Stack) sagaRunner(b *testing.B, c client.Client, kind string, set worke
 		}
 		h, err := starter.PlaceOrder(ctx, c, req, opts...)
 		if err != nil {
-			return err
+			return "", err
 		}
 		out, err := h.Result(ctx)
 		switch {
 		case err != nil:
-			return err
+			return "", err
 		case kind == kindHappy && (out.Status != workflows.Confirmed || !out.EventPublished):
-			return fmt.Errorf("order %s: %+v, want confirmed and published", req.OrderID, out)
+			return "", fmt.Errorf("order %s: %+v, want confirmed and published", req.OrderID, out)
 		case kind == kindCompensation && (out.Status != workflows.Cancelled || !strings.Contains(out.Reason, spec.ErrInsufficientFunds)):
-			return fmt.Errorf("order %s: %+v, want cancelled for lack of funds", req.OrderID, out)
+			return "", fmt.Errorf("order %s: %+v, want cancelled for lack of funds", req.OrderID, out)
 		}
-		return nil
+		return h.WorkflowID, nil
 	}
 }
 

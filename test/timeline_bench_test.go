@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/fedsaga/fedsaga/config"
-	"github.com/fedsaga/fedsaga/starter"
 )
 
 // BenchmarkSagaTimeline splits a saga's latency at conc 1, as its starter
@@ -21,7 +20,9 @@ import (
 //
 //   - start-ms: from the start call to the WorkflowExecutionStarted event;
 //   - dispatch-ms: tasks waiting to reach a worker (each workflow or
-//     activity task's Scheduled to Started event);
+//     activity task's Scheduled to Started event; for an activity the
+//     server retried, the history keeps the last attempt's Started event
+//     only, so the earlier attempts and their backoff count here too);
 //   - worker-ms: tasks in a worker (Started to Completed, Failed or
 //     TimedOut): a local activity's time is in its workflow task's;
 //   - server-ms: the rest of the time between Started and the close event,
@@ -40,7 +41,7 @@ func BenchmarkSagaTimeline(b *testing.B) {
 			b.Run(fmt.Sprintf("mode=%s/kind=%s", mode, kind), func(b *testing.B) {
 				set := workerSet{fedsaga: kind != kindFloor, mode: mode, n: 1, publishTimeout: 2 * time.Minute}
 				queue := workers.use(b, set)
-				start := s.timelineStarter(b, kind, set, queue)
+				start := s.sagaRun(b, s.Temporal, kind, set, queue, 1)
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 				defer cancel()
 				type run struct {
@@ -51,7 +52,7 @@ func BenchmarkSagaTimeline(b *testing.B) {
 				b.ResetTimer()
 				for i := range b.N {
 					began := time.Now()
-					id, err := start(ctx)
+					id, err := start(ctx, 0)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -80,34 +81,6 @@ func BenchmarkSagaTimeline(b *testing.B) {
 				}
 			})
 		}
-	}
-}
-
-// timelineStarter returns a function that runs one saga of kind on queue
-// and returns its workflow id once it has finished.
-func (s *Stack) timelineStarter(b *testing.B, kind string, set workerSet, queue string) func(context.Context) (string, error) {
-	if kind == kindFloor {
-		return func(ctx context.Context) (string, error) {
-			id := benchID("floor")
-			run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, floorWorkflow)
-			if err != nil {
-				return "", err
-			}
-			return id, run.Get(ctx, nil)
-		}
-	}
-	fx := s.benchFixtures(b, 1, 1_000_000_000_000_000)[0]
-	opts := []starter.Option{starter.TaskQueue(queue), starter.WithSettings(s.settings(set))}
-	return func(ctx context.Context) (string, error) {
-		req := starter.Request{OrderID: benchID("ord"), CustomerID: fx.customer, Items: []starter.Item{{SKU: fx.sku, Quantity: 1}}}
-		h, err := starter.PlaceOrder(ctx, s.Temporal, req, opts...)
-		if err != nil {
-			return "", err
-		}
-		if _, err := h.Result(ctx); err != nil {
-			return "", err
-		}
-		return h.WorkflowID, nil
 	}
 }
 
