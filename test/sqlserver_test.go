@@ -124,12 +124,15 @@ func (s *Stack) startSQLServer(ctx context.Context, prefix string) (*sqlServer, 
 	if err != nil {
 		return srv, err
 	}
+	names := []string{"frontend", "frontendHTTP", "frontendMember", "history", "historyMember",
+		"matching", "matchingMember", "worker", "workerMember"}
+	free, err := lowFreePorts(len(names))
+	if err != nil {
+		return srv, err
+	}
 	ports := map[string]int{}
-	for _, name := range []string{"frontend", "frontendHTTP", "frontendMember", "history", "historyMember",
-		"matching", "matchingMember", "worker", "workerMember"} {
-		if ports[name], err = lowFreePort(); err != nil {
-			return srv, err
-		}
+	for i, name := range names {
+		ports[name] = free[i]
 	}
 	srv.frontend = fmt.Sprintf("127.0.0.1:%d", ports["frontend"])
 	store := func(db string) string {
@@ -252,17 +255,31 @@ func (s *sqlServer) registerNamespace(ctx context.Context, namespace string) err
 	}
 }
 
-// lowFreePort is a free TCP port below 32768: the server stores its
-// membership ports in a smallint column, and the kernel's ephemeral ports
-// (freePort) lie above.
-func lowFreePort() (int, error) {
+// lowFreePorts returns n distinct free TCP ports below 32768: the server
+// stores its membership ports in a smallint column, and the kernel's
+// ephemeral ports (freePort) lie above. Each port stays bound until all n
+// are chosen, so that no two of them are the same.
+func lowFreePorts(n int) ([]int, error) {
+	var ports []int
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
 	for range 1000 {
+		if len(ports) == n {
+			return ports, nil
+		}
 		port := 20000 + rand.IntN(12000)
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
-			l.Close()
-			return port, nil
+			held = append(held, l)
+			ports = append(ports, port)
 		}
 	}
-	return 0, errors.New("no free port between 20000 and 32000")
+	if len(ports) == n {
+		return ports, nil
+	}
+	return nil, fmt.Errorf("no %d free ports between 20000 and 32000", n)
 }
