@@ -293,6 +293,10 @@ func (r *Report) targets() []Target {
 				ts = append(ts, ratio(
 					fmt.Sprintf("saga p50 latency (conc %s) ÷ floor's, %s", low, where),
 					r.saga(mode, n, "happy", low), r.saga(mode, n, "floor", low), "p50-ms", atMost(1.25)))
+				if paired := r.find("SagaPaired/mode=" + mode); paired != nil && n == "1" {
+					ts = append(ts, pairedRatio(
+						fmt.Sprintf("saga p50 latency (conc 1) ÷ floor's, the two alternated saga by saga (SagaPaired), %s", where), paired))
+				}
 				if loaded := r.find("SagaStepsLoaded/mode=" + mode); loaded != nil {
 					ts = append(ts, latencyBound(
 						fmt.Sprintf("saga p50 ÷ floor's (conc %s) that the saga's own database and NATS work allows: the floor's p50 plus SagaStepsLoaded's (the steps while the floor runs), ÷ the floor's, %s", low, where),
@@ -465,6 +469,23 @@ func throughputBound(name string, floor, saga, steps *Benchmark) Target {
 	v := f / (f + pg + acts)
 	t.Value, t.Status = v, status(v >= 0.8)
 	t.Detail = fmt.Sprintf("%s ÷ (%s + %s + %s) CPU ms/saga", format(f), format(f), format(pg), format(acts))
+	return t
+}
+
+// pairedRatio is the p50 target measured by BenchmarkSagaPaired: the
+// median over the runs of each run's saga p50 ÷ floor p50, the two
+// alternated saga by saga so that a drift of the machine's pace weighs on
+// both alike.
+func pairedRatio(name string, paired *Benchmark) Target {
+	t := Target{Name: name, Goal: "≤ 1.25", Status: notMeasured}
+	v, ok := paired.value("p50-ratio")
+	saga, okS := paired.value("p50-ms")
+	floor, okF := paired.value("floor-p50-ms")
+	if !ok || !okS || !okF {
+		return t
+	}
+	t.Value, t.Status = v, status(v <= 1.25)
+	t.Detail = fmt.Sprintf("median of the runs' ratios; p50 %s ÷ %s ms", format(saga), format(floor))
 	return t
 }
 
