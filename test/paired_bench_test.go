@@ -16,7 +16,11 @@ import (
 // workflows, another process wakes up) counts in their ratio; here it
 // weighs on both alike. Both worker sets run throughout: the one not in
 // use only long-polls. One op is one pair; p50-ms is the order saga's,
-// floor-p50-ms the floor's, p50-ratio the one ÷ the other.
+// floor-p50-ms the floor's, p50-ratio the one ÷ the other;
+// server-cpu-ms/op and floor-server-cpu-ms/op the Temporal server's CPU
+// per saga of each, from the saga's start until pairSettle after its end
+// (the server's work after the result: history and visibility tasks).
+// /proc counts CPU in 10 ms ticks: these are means over many sagas.
 func BenchmarkSagaPaired(b *testing.B) {
 	s := stack
 	floorWorkers, sagaWorkers := &benchWorkers{s: s}, &benchWorkers{s: s}
@@ -30,22 +34,30 @@ func BenchmarkSagaPaired(b *testing.B) {
 			saga := s.sagaRunner(b, s.Temporal, kindHappy, sagaSet, sagaWorkers.use(b, sagaSet), 1)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
-			timed := func(run func(context.Context, int) error) time.Duration {
+			server := s.serverPIDs()
+			var floorCPU, sagaCPU time.Duration
+			// timed runs one saga and returns its latency; the server's CPU
+			// from its start until pairSettle after its end goes to *cpu.
+			timed := func(run func(context.Context, int) error, cpu *time.Duration) time.Duration {
+				before := pidsCPU(server)
 				began := time.Now()
 				if err := run(ctx, 0); err != nil {
 					b.Fatal(err)
 				}
-				return time.Since(began)
+				took := time.Since(began)
+				time.Sleep(pairSettle)
+				*cpu += pidsCPU(server) - before
+				return took
 			}
 			floors, sagas := make([]time.Duration, 0, b.N), make([]time.Duration, 0, b.N)
 			b.ResetTimer()
 			for i := range b.N {
 				if i%2 == 0 {
-					floors = append(floors, timed(floor))
-					sagas = append(sagas, timed(saga))
+					floors = append(floors, timed(floor, &floorCPU))
+					sagas = append(sagas, timed(saga, &sagaCPU))
 				} else {
-					sagas = append(sagas, timed(saga))
-					floors = append(floors, timed(floor))
+					sagas = append(sagas, timed(saga, &sagaCPU))
+					floors = append(floors, timed(floor, &floorCPU))
 				}
 			}
 			b.StopTimer()
@@ -55,6 +67,38 @@ func BenchmarkSagaPaired(b *testing.B) {
 			if f > 0 {
 				b.ReportMetric(float64(p)/float64(f), "p50-ratio")
 			}
+			if len(server) > 0 {
+				b.ReportMetric(durationMS(sagaCPU)/float64(b.N), "server-cpu-ms/op")
+				b.ReportMetric(durationMS(floorCPU)/float64(b.N), "floor-server-cpu-ms/op")
+			}
 		})
 	}
+}
+
+// pairSettle is how long BenchmarkSagaPaired waits after each saga before
+// it reads the server's CPU, so that the server's work after the result
+// counts for that saga, not the next.
+const pairSettle = 30 * time.Millisecond
+
+// serverPIDs are the Temporal server's processes (the benchmark process's
+// children sampleCPU counts as the server).
+func (s *Stack) serverPIDs() []int {
+	var pids []int
+	for pid, p := range s.sampleCPU(nil) {
+		if p.group == cpuServer {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// pidsCPU is the CPU time (user + system) the processes pids have spent.
+func pidsCPU(pids []int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		if d, _, err := procCPU(pid); err == nil {
+			total += d
+		}
+	}
+	return total
 }
