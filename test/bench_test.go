@@ -27,6 +27,7 @@ import (
 	"github.com/fedsaga/fedsaga/activities/spec"
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/starter"
+	"github.com/fedsaga/fedsaga/test/floor"
 	"github.com/fedsaga/fedsaga/worker"
 	"github.com/fedsaga/fedsaga/workflows"
 )
@@ -44,9 +45,6 @@ const (
 	// with this floor compares the same server load.
 	kindPacedFloor = "paced-floor"
 )
-
-// floorWorkflow is the floor's workflow type (test/floorworker).
-const floorWorkflow = "Floor"
 
 // saturation is the number of concurrent starters that saturates the
 // machine the benchmarks were written on (2 cores).
@@ -137,16 +135,22 @@ func (s *Stack) sagaRunner(b *testing.B, c client.Client, kind string, set worke
 	}
 }
 
+// sagaFunc is what starter g runs, once per saga (sagaRun).
+type sagaFunc func(ctx context.Context, g int) (string, error)
+
+// once runs one saga as starter 0.
+func (f sagaFunc) once(ctx context.Context) (string, error) { return f(ctx, 0) }
+
 // sagaRun returns what starter g runs, once per saga: start it, wait for
 // its outcome, check the outcome and return its workflow id. Order sagas
 // get the saga settings of the worker set in their input, as `fedsaga
 // order place` passes them (starter.WithSettings), and opts; c starts
 // them.
-func (s *Stack) sagaRun(b *testing.B, c client.Client, kind string, set workerSet, queue string, conc int, opts ...starter.Option) func(ctx context.Context, g int) (string, error) {
+func (s *Stack) sagaRun(b *testing.B, c client.Client, kind string, set workerSet, queue string, conc int, opts ...starter.Option) sagaFunc {
 	if kind == kindFloor {
 		return func(ctx context.Context, _ int) (string, error) {
 			id := benchID("floor")
-			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, floorWorkflow)
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, floor.Workflow)
 			if err != nil {
 				return "", err
 			}

@@ -297,6 +297,10 @@ func (r *Report) targets() []Target {
 					ts = append(ts, pairedRatio(
 						fmt.Sprintf("saga p50 latency (conc 1) ÷ floor's, the two alternated saga by saga (SagaPaired), %s", where), paired))
 				}
+				if fc := r.find("SagaFeatureCost/mode=" + mode); fc != nil && n == "1" {
+					ts = append(ts, featureRatio(
+						fmt.Sprintf("saga p50 latency (conc 1) ÷ that of a floor with the saga's Temporal features (search attributes, summaries, payloads as heavy), alternated (SagaFeatureCost): fedsaga's own code and database work, %s", where), fc))
+				}
 				if loaded := r.find("SagaStepsLoaded/mode=" + mode); loaded != nil {
 					ts = append(ts, latencyBound(
 						fmt.Sprintf("saga p50 ÷ floor's (conc %s) that the saga's own database and NATS work allows: the floor's p50 plus SagaStepsLoaded's (the steps while the floor runs), ÷ the floor's, %s", low, where),
@@ -486,6 +490,24 @@ func pairedRatio(name string, paired *Benchmark) Target {
 	}
 	t.Value, t.Status = v, status(v <= 1.25)
 	t.Detail = fmt.Sprintf("median of the runs' ratios; p50 %s ÷ %s ms", format(saga), format(floor))
+	return t
+}
+
+// featureRatio is what BenchmarkSagaFeatureCost measures: the saga's p50
+// ÷ that of a floor that carries the saga's Temporal features, which
+// leaves fedsaga's own code and database work; the detail gives what the
+// features cost the floor.
+func featureRatio(name string, fc *Benchmark) Target {
+	t := Target{Name: name, Goal: "≤ 1.25", Status: notMeasured}
+	v, ok := fc.value("code-ratio")
+	features, okF := fc.value("features-ratio")
+	saga, okS := fc.value("saga-p50-ms")
+	all, okA := fc.value("all-p50-ms")
+	if !ok || !okF || !okS || !okA {
+		return t
+	}
+	t.Value, t.Status = v, status(v <= 1.25)
+	t.Detail = fmt.Sprintf("median of the runs' ratios; p50 %s ÷ %s ms; the features cost the floor %s×", format(saga), format(all), format(features))
 	return t
 }
 

@@ -1,12 +1,11 @@
-// Command floorworker runs the benchmarks' floor: a bare workflow with as
-// many no-op activities as the order saga runs on its happy path (validate,
-// create, reserve, charge, confirm, publish), on a worker set up as
-// `fedsaga worker` sets up its own: the same configuration (file and
-// FEDSAGA_ environment), the same Temporal client and the same worker
-// options, interceptors included. With saga.mode = "local" all six are
-// no-op local activities, as in the order saga, whose publish runs as a
-// local activity in local mode too. The benchmarks in package test build
-// and start it:
+// Command floorworker runs the benchmarks' floor (package floor: a bare
+// workflow with as many no-op activities as the order saga runs on its
+// happy path, and its shaped variant), on a worker set up as `fedsaga
+// worker` sets up its own: the same configuration (file and FEDSAGA_
+// environment), the same Temporal client and the same worker options,
+// interceptors included. With saga.mode = "local" all six are local
+// activities, as in the order saga, whose publish runs as a local activity
+// in local mode too. The benchmarks in package test build and start it:
 //
 //	floorworker --config fedsaga.toml
 //
@@ -26,51 +25,9 @@ import (
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/logging"
+	"github.com/fedsaga/fedsaga/test/floor"
 	"github.com/fedsaga/fedsaga/worker"
-	"github.com/fedsaga/fedsaga/workflows"
 )
-
-// Names of the workflow and its activity; the benchmarks start "Floor".
-const (
-	workflowName = "Floor"
-	activityName = "Noop"
-)
-
-// forwardSteps are the order saga's forward steps (validate, create,
-// reserve, charge, confirm); the publish step comes after them.
-const forwardSteps = 5
-
-// activityOptions are the order saga's for its forward steps.
-var activityOptions = workflows.ForwardOptions
-
-// floor is the bare workflow; local runs the forward steps as local
-// activities (saga.mode = "local").
-type floor struct {
-	local bool
-}
-
-func (f floor) run(ctx workflow.Context) error {
-	ctx = workflow.WithActivityOptions(ctx, activityOptions)
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    activityOptions.StartToCloseTimeout,
-		ScheduleToCloseTimeout: activityOptions.ScheduleToCloseTimeout,
-		RetryPolicy:            activityOptions.RetryPolicy,
-	})
-	for range forwardSteps + 1 { // and the publish
-		var fut workflow.Future
-		if f.local {
-			fut = workflow.ExecuteLocalActivity(lctx, activityName)
-		} else {
-			fut = workflow.ExecuteActivity(ctx, activityName)
-		}
-		if err := fut.Get(ctx, nil); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func noop(context.Context) error { return nil }
 
 func main() {
 	configPath := flag.String("config", "", "configuration file (default: $FEDSAGA_CONFIG, then ./fedsaga.toml)")
@@ -97,9 +54,11 @@ func run(configPath string) error {
 	}
 	defer c.Close()
 	w := tworker.New(c, cfg.Temporal.TaskQueue, worker.Options(cfg.Worker))
-	f := floor{local: cfg.Saga.Mode == config.ModeLocal}
-	w.RegisterWorkflowWithOptions(f.run, workflow.RegisterOptions{Name: workflowName})
-	w.RegisterActivityWithOptions(noop, activity.RegisterOptions{Name: activityName})
+	f := floor.Floor{Local: cfg.Saga.Mode == config.ModeLocal}
+	w.RegisterWorkflowWithOptions(f.Run, workflow.RegisterOptions{Name: floor.Workflow})
+	w.RegisterWorkflowWithOptions(f.Shaped, workflow.RegisterOptions{Name: floor.ShapedWorkflow})
+	w.RegisterActivityWithOptions(floor.NoopActivity, activity.RegisterOptions{Name: floor.Noop})
+	w.RegisterActivityWithOptions(floor.EchoActivity, activity.RegisterOptions{Name: floor.Echo})
 	logger.Info().Str("task_queue", cfg.Temporal.TaskQueue).Str("mode", cfg.Saga.Mode).Msg("floor worker started")
 	return w.Run(tworker.InterruptCh())
 }
