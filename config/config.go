@@ -51,7 +51,19 @@ type Temporal struct {
 	// search attributes; false only checks them (for namespaces where the
 	// worker may not, such as Temporal Cloud's). Default true.
 	ManageSearchAttributes bool `koanf:"manage_search_attributes"`
+	// GRPCCompression is the compression of the requests to Temporal:
+	// "gzip" (the SDK's default) or "none". fedsaga's payloads are
+	// encrypted (codec), and ciphertext does not compress: where the
+	// bandwidth to Temporal is not scarce, "none" saves the worker and the
+	// server the work (BENCHMARKS.md, "gRPC compression"). Default "gzip".
+	GRPCCompression string `koanf:"grpc_compression"`
 }
+
+// Compressions of the requests to Temporal (temporal.grpc_compression).
+const (
+	CompressionGzip = "gzip"
+	CompressionNone = "none"
+)
 
 // TemporalTLS is the TLS setup of the Temporal connection, as the Temporal
 // SDK's environment configuration has it: on when api_key, ca_file,

@@ -81,7 +81,7 @@ func TestDefault(t *testing.T) {
 	c := Default()
 	want := &Config{
 		Log:       Log{Level: "info", Format: "auto"},
-		Temporal:  Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders", ManageSearchAttributes: true},
+		Temporal:  Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders", ManageSearchAttributes: true, GRPCCompression: CompressionGzip},
 		Databases: map[string]Database{},
 		Federation: Federation{
 			BatchSize:        1000,
@@ -777,6 +777,8 @@ func TestValidate(t *testing.T) {
 		{"saga timeout", func(c *Config) { c.Saga.Timeout = 0 }, "config: saga.timeout: must be more than 0s, got 0s"},
 		{"compensation timeout", func(c *Config) { c.Saga.CompensationTimeout = 0 }, "config: saga.compensation_timeout: must be more than 0s, got 0s"},
 		{"saga mode local", func(c *Config) { c.Saga.Mode = ModeLocal }, ""},
+		{"grpc compression unknown", func(c *Config) { c.Temporal.GRPCCompression = "zstd" },
+			`config: temporal.grpc_compression: "zstd" is not one of gzip, none`},
 		{"saga mode unknown", func(c *Config) { c.Saga.Mode = "fast" }, `config: saga.mode: "fast" is not one of regular, local`},
 		{"saga mode empty", func(c *Config) { c.Saga.Mode = "" }, `config: saga.mode: "" is not one of regular, local`},
 		{"saga mode is case-sensitive", func(c *Config) { c.Saga.Mode = "Local" }, `config: saga.mode: "Local" is not one of regular, local`},
@@ -1022,7 +1024,7 @@ func TestRedacted(t *testing.T) {
 		"saga.compensation_timeout", "saga.continue_with_error", "saga.mode", "saga.notify_channel", "saga.notify_steps",
 		"saga.parallel_compensation", "saga.timeout",
 		"telemetry.enabled", "telemetry.endpoint", "telemetry.protocol", "telemetry.sample_ratio", "telemetry.service_name",
-		"temporal.address", "temporal.api_key", "temporal.manage_search_attributes", "temporal.namespace", "temporal.task_queue",
+		"temporal.address", "temporal.api_key", "temporal.grpc_compression", "temporal.manage_search_attributes", "temporal.namespace", "temporal.task_queue",
 		"temporal.tls.ca_file", "temporal.tls.cert_file", "temporal.tls.disabled", "temporal.tls.enabled",
 		"temporal.tls.key_file", "temporal.tls.server_name",
 		"worker.activity_task_pollers", "worker.build_id", "worker.deployment_name", "worker.http_address",

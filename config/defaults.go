@@ -11,7 +11,7 @@ func Default() *Config {
 	return &Config{
 		Log: Log{Level: "info", Format: "auto"},
 		Temporal: Temporal{Address: "127.0.0.1:7233", Namespace: "default", TaskQueue: "fedsaga-orders",
-			ManageSearchAttributes: true},
+			ManageSearchAttributes: true, GRPCCompression: CompressionGzip},
 		Databases: map[string]Database{},
 		Federation: Federation{
 			BatchSize:        1000,

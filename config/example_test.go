@@ -48,6 +48,7 @@ func ExampleConfig_Print() {
 	// [temporal]
 	//   address = '127.0.0.1:7233'
 	//   api_key = ''
+	//   grpc_compression = 'gzip'
 	//   manage_search_attributes = true
 	//   namespace = 'default'
 	//   task_queue = 'fedsaga-orders'

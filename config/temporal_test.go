@@ -21,7 +21,7 @@ func TestLoadTemporalFromSDKEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Temporal{Address: "ns1.acct.tmprl.cloud:7233", Namespace: "ns1.acct", TaskQueue: "fedsaga-orders",
-		APIKey: "key-${not-a-reference}", ManageSearchAttributes: true}
+		APIKey: "key-${not-a-reference}", ManageSearchAttributes: true, GRPCCompression: CompressionGzip}
 	if c.Temporal != want {
 		t.Errorf("temporal = %#v\nwant %#v", c.Temporal, want)
 	}

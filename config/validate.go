@@ -33,6 +33,7 @@ func validate(c *Config) []*Error {
 	v.notEmpty("temporal.address", c.Temporal.Address)
 	v.notEmpty("temporal.namespace", c.Temporal.Namespace)
 	v.notEmpty("temporal.task_queue", c.Temporal.TaskQueue)
+	v.oneOf("temporal.grpc_compression", c.Temporal.GRPCCompression, CompressionGzip, CompressionNone)
 	v.together("temporal.tls.cert_file", c.Temporal.TLS.CertFile, "temporal.tls.key_file", c.Temporal.TLS.KeyFile)
 	v.want(!c.Temporal.TLS.Enabled || !c.Temporal.TLS.Disabled, "temporal.tls.enabled",
 		"set temporal.tls.enabled or temporal.tls.disabled, not both")

@@ -76,6 +76,8 @@ type workerSet struct {
 	otlp string
 	// bin, when not "", is the fedsaga binary to run instead of this tree's.
 	bin string
+	// compression, when not "", sets temporal.grpc_compression.
+	compression string
 }
 
 // env is the environment of the set's processes on queue.
@@ -97,6 +99,9 @@ func (w workerSet) env(queue string) []string {
 	if w.otlp != "" {
 		env = append(env, "FEDSAGA_TELEMETRY__ENABLED=true", "FEDSAGA_TELEMETRY__PROTOCOL=http/protobuf",
 			"FEDSAGA_TELEMETRY__ENDPOINT="+w.otlp)
+	}
+	if w.compression != "" {
+		env = append(env, "FEDSAGA_TEMPORAL__GRPC_COMPRESSION="+w.compression)
 	}
 	if w.slots != 0 {
 		env = append(env, fmt.Sprintf("FEDSAGA_WORKER__MAX_CONCURRENT_ACTIVITIES=%d", w.slots),

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	tworker "go.temporal.io/sdk/worker"
@@ -25,6 +26,12 @@ import (
 // the saga settings changed by mutate and extra activity interceptors.
 func (s *Stack) extraWorker(t *testing.T, mutate func(*config.Saga), extra ...interceptor.WorkerInterceptor) string {
 	t.Helper()
+	return s.extraWorkerOn(t, s.Temporal, mutate, extra...)
+}
+
+// extraWorkerOn is extraWorker with the client c.
+func (s *Stack) extraWorkerOn(t *testing.T, c client.Client, mutate func(*config.Saga), extra ...interceptor.WorkerInterceptor) string {
+	t.Helper()
 	queue := uniq(t, "queue")
 	sagaCfg := s.Config.Saga
 	if mutate != nil {
@@ -36,7 +43,7 @@ func (s *Stack) extraWorker(t *testing.T, mutate func(*config.Saga), extra ...in
 	}
 	opts := worker.Options(s.Config.Worker)
 	opts.Interceptors = append(opts.Interceptors, extra...)
-	w := tworker.New(s.Temporal, queue, opts)
+	w := tworker.New(c, queue, opts)
 	worker.Register(w, acts, worker.Settings(sagaCfg, s.Config.Events))
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

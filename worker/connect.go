@@ -39,6 +39,9 @@ func ClientOptions(cfg *config.Config, logger zerolog.Logger) (client.Options, e
 		Namespace: t.Namespace,
 		Logger:    logging.Temporal(logger.With().Str("component", "temporal").Logger()),
 	}
+	if t.GRPCCompression == config.CompressionNone {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
 	if cfg.Telemetry.Enabled {
 		// The client's spans and, through the worker made from it, every
 		// workflow's and activity's (see package tracing).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"go.temporal.io/api/enums/v1"
+	tclient "go.temporal.io/sdk/client"
 
 	"github.com/fedsaga/fedsaga/codec"
 	"github.com/fedsaga/fedsaga/config"
@@ -29,6 +30,14 @@ func TestClientOptions(t *testing.T) {
 	if err != nil || opts.HostPort != "127.0.0.1:7233" || opts.Namespace != "default" ||
 		opts.Credentials != nil || opts.ConnectionOptions.TLS != nil {
 		t.Errorf("plain: %+v, %v; want no credentials, no TLS", opts, err)
+	}
+
+	if opts.ConnectionOptions.GrpcCompression != nil {
+		t.Errorf("gzip: GrpcCompression %T, want nil (the SDK's gzip)", opts.ConnectionOptions.GrpcCompression)
+	}
+	opts, err = ClientOptions(withTemporal(config.Temporal{GRPCCompression: config.CompressionNone}), zerolog.Nop())
+	if _, ok := opts.ConnectionOptions.GrpcCompression.(*tclient.GrpcCompressionNone); err != nil || !ok {
+		t.Errorf("none: GrpcCompression %T, %v; want GrpcCompressionNone", opts.ConnectionOptions.GrpcCompression, err)
 	}
 
 	opts, err = ClientOptions(withTemporal(config.Temporal{Address: "ns.acct.tmprl.cloud:7233", APIKey: "k"}), zerolog.Nop())
