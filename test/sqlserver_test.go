@@ -46,6 +46,7 @@ type sqlServer struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	frontend string
+	metrics  string   // its Prometheus endpoint
 	dbs      []string // its databases, dropped by Stop
 	admin    func(ctx context.Context, sql string) error
 }
@@ -125,7 +126,7 @@ func (s *Stack) startSQLServer(ctx context.Context, prefix string) (*sqlServer, 
 		return srv, err
 	}
 	names := []string{"frontend", "frontendHTTP", "frontendMember", "history", "historyMember",
-		"matching", "matchingMember", "worker", "workerMember"}
+		"matching", "matchingMember", "worker", "workerMember", "metrics"}
 	free, err := lowFreePorts(len(names))
 	if err != nil {
 		return srv, err
@@ -135,6 +136,7 @@ func (s *Stack) startSQLServer(ctx context.Context, prefix string) (*sqlServer, 
 		ports[name] = free[i]
 	}
 	srv.frontend = fmt.Sprintf("127.0.0.1:%d", ports["frontend"])
+	srv.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports["metrics"])
 	store := func(db string) string {
 		return fmt.Sprintf(`      sql:
         pluginName: postgres12
@@ -162,6 +164,10 @@ global:
   membership:
     maxJoinDuration: 30s
     broadcastAddress: "127.0.0.1"
+  metrics:
+    prometheus:
+      timerType: histogram
+      listenAddress: "127.0.0.1:%d"
 services:
   frontend:
     rpc: {grpcPort: %d, membershipPort: %d, httpPort: %d, bindOnLocalHost: true}
@@ -187,7 +193,7 @@ dcRedirectionPolicy:
 dynamicConfigClient:
   filepath: %q
   pollInterval: 10s
-`, serverShards, store(dbs["temporal"]), store(dbs["visibility"]),
+`, serverShards, store(dbs["temporal"]), store(dbs["visibility"]), ports["metrics"],
 		ports["frontend"], ports["frontendMember"], ports["frontendHTTP"],
 		ports["history"], ports["historyMember"], ports["matching"], ports["matchingMember"],
 		ports["worker"], ports["workerMember"], srv.frontend, dc)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,6 +60,8 @@ type Stack struct {
 	workDone  chan error
 	logFile   *os.File
 	keepDir   bool // a failed run keeps Dir: its logs
+
+	serverMetrics string // the Temporal server's Prometheus endpoint
 }
 
 func TestMain(m *testing.M) {
@@ -265,7 +268,7 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 	case "postgres":
 		srv, err := s.startSQLServer(ctx, prefix)
 		if srv != nil {
-			s.devServer, s.serverDBs = srv, srv.dbs
+			s.devServer, s.serverDBs, s.serverMetrics = srv, srv.dbs, srv.metrics
 		}
 		return err
 	case "", "dev":
@@ -277,6 +280,11 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 	if err != nil {
 		return err
 	}
+	metricsPort, err := lowFreePorts(1)
+	if err != nil {
+		return err
+	}
+	s.serverMetrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort[0])
 	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: bin,
 		ClientOptions: &client.Options{
@@ -290,6 +298,7 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 			"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
 			"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+			"--metrics-port", strconv.Itoa(metricsPort[0]),
 		},
 		Stdout: s.logFile,
 		Stderr: s.logFile,
