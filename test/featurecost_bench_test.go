@@ -68,12 +68,20 @@ func BenchmarkSagaFeatureCost(b *testing.B) {
 func (s *Stack) featureCost(b *testing.B, floorQueue string, sagaRun sagaFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	// One saga shows how heavy its payloads are.
-	id, err := sagaRun.once(ctx)
-	if err != nil {
-		b.Fatal(err)
+	// weight runs one workflow and weighs its history.
+	weight := func(name string, run func(context.Context) (string, error)) historyWeight {
+		id, err := run(ctx)
+		if err == nil {
+			var events []*history.HistoryEvent
+			if events, err = historyEvents(ctx, s.Temporal, id); err == nil {
+				return weigh(events)
+			}
+		}
+		b.Fatalf("%s: %v", name, err)
+		return historyWeight{}
 	}
-	sagaHistory := s.historyWeight(b, id)
+	// One saga shows how heavy its payloads are.
+	sagaHistory := weight("saga", sagaRun.once)
 	shape := s.shapeLike(b, sagaHistory)
 
 	var variants []*contender
@@ -83,11 +91,7 @@ func (s *Stack) featureCost(b *testing.B, floorQueue string, sagaRun sagaFunc) {
 	variants = append(variants, &contender{name: "saga", run: sagaRun.once})
 	weights := make([]historyWeight, len(variants))
 	for i, v := range variants { // warm-up, and each one's history
-		id, err := v.run(ctx)
-		if err != nil {
-			b.Fatalf("%s: %v", v.name, err)
-		}
-		weights[i] = s.historyWeight(b, id)
+		weights[i] = weight(v.name, v.run)
 	}
 	server := s.serverPIDs()
 	inTurn(ctx, b, variants, server)
@@ -125,9 +129,10 @@ func (s *Stack) featureCost(b *testing.B, floorQueue string, sagaRun sagaFunc) {
 	b.ReportMetric(p50["saga"]/p50["floor"], "p50-ratio")
 	b.ReportMetric(p50["all"]/p50["floor"], "features-ratio")
 	b.ReportMetric(p50["saga"]/p50["all"], "code-ratio")
+	payloads := weights[slices.IndexFunc(variants, func(v *contender) bool { return v.name == "payloads" })]
 	b.Logf("saga history: %d events, %d B; activity payloads %d B each on average, workflow input %d B; the payloads floor's: %d B, %d B",
 		sagaHistory.events, sagaHistory.bytes, sagaHistory.activityPayload(), sagaHistory.input,
-		weights[3].activityPayload(), weights[3].input)
+		payloads.activityPayload(), payloads.input)
 }
 
 // runner starts the floor with f's features on queue and waits for it.
@@ -203,16 +208,10 @@ func (h historyWeight) activityPayload() int {
 	return h.activityBytes / h.activityPayloads
 }
 
-// historyWeight reads workflow id's history.
-func (s *Stack) historyWeight(b *testing.B, id string) historyWeight {
-	b.Helper()
+// weigh is what the history events hold.
+func weigh(events []*history.HistoryEvent) historyWeight {
 	var h historyWeight
-	it := s.Temporal.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, ev := range events {
 		h.events++
 		h.bytes += proto.Size(ev)
 		if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {

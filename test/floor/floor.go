@@ -67,7 +67,10 @@ func (f Floor) Shaped(ctx workflow.Context, s Shape) error {
 		ScheduleToCloseTimeout: workflows.ForwardOptions.ScheduleToCloseTimeout,
 		RetryPolicy:            workflows.ForwardOptions.RetryPolicy,
 	})
-	in := strings.Repeat("x", s.Payload)
+	activity, args := Noop, []any(nil)
+	if s.Payload > 0 {
+		activity, args = Echo, []any{strings.Repeat("x", s.Payload)}
+	}
 	for i := range forwardSteps + 1 { // and the publish
 		if i == forwardSteps && s.Upsert {
 			if err := workflow.UpsertTypedSearchAttributes(ctx,
@@ -83,15 +86,10 @@ func (f Floor) Shaped(ctx workflow.Context, s Shape) error {
 			actx, alctx = workflow.WithActivityOptions(ctx, opts), workflow.WithLocalActivityOptions(lctx, lopts)
 		}
 		var fut workflow.Future
-		switch {
-		case f.Local && s.Payload > 0:
-			fut = workflow.ExecuteLocalActivity(alctx, Echo, in)
-		case f.Local:
-			fut = workflow.ExecuteLocalActivity(alctx, Noop)
-		case s.Payload > 0:
-			fut = workflow.ExecuteActivity(actx, Echo, in)
-		default:
-			fut = workflow.ExecuteActivity(actx, Noop)
+		if f.Local {
+			fut = workflow.ExecuteLocalActivity(alctx, activity, args...)
+		} else {
+			fut = workflow.ExecuteActivity(actx, activity, args...)
 		}
 		if err := fut.Get(ctx, nil); err != nil {
 			return err
