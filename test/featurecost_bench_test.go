@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fedsaga/fedsaga/starter"
 	"github.com/fedsaga/fedsaga/test/floor"
 	"github.com/fedsaga/fedsaga/worker"
 	"github.com/fedsaga/fedsaga/workflows"
@@ -26,6 +27,9 @@ type featureFloor struct {
 	attributes bool // the saga's search attributes at start, and its upsert
 	summaries  bool // a static summary at start, a summary per activity
 	payloads   bool // workflow input, activity inputs and results weighing as the saga's
+	// start: the saga's start options (one saga per order: the workflow
+	// id's reuse and conflict policies; its workflow task timeout).
+	start bool
 }
 
 // featureFloors are BenchmarkSagaFeatureCost's floors: each feature alone,
@@ -35,7 +39,8 @@ var featureFloors = []featureFloor{
 	{name: "attributes", attributes: true},
 	{name: "summaries", summaries: true},
 	{name: "payloads", payloads: true},
-	{name: "all", attributes: true, summaries: true, payloads: true},
+	{name: "start", start: true},
+	{name: "all", attributes: true, summaries: true, payloads: true, start: true},
 }
 
 // BenchmarkSagaFeatureCost splits the order saga's latency over its floor
@@ -44,9 +49,11 @@ var featureFloors = []featureFloor{
 // floor with the saga's search attributes (three at start, one upsert of
 // two when it completes); with its summaries (static, and one per
 // activity); with payloads as heavy as the saga's (encrypted by the same
-// codec, their size taken from a saga's history in the same run); with all
-// three ("all": the saga's Temporal features without fedsaga's code); and
-// the order saga. One op is one round of the six, each round in another
+// codec, their size taken from a saga's history in the same run); with its
+// start options (the workflow id's reuse and conflict policies that make
+// one saga per order, its workflow task timeout); with all four ("all":
+// the saga's Temporal features without fedsaga's code); and the order
+// saga. One op is one round of the seven, each round in another
 // order, as BenchmarkSagaPaired alternates its two, so that a drift of the
 // machine's pace weighs on all alike. For each it reports the p50 latency
 // (NAME-p50-ms), the median time in a worker and waiting for one
@@ -139,6 +146,11 @@ func (s *Stack) featureCost(b *testing.B, floorQueue string, sagaRun sagaFunc) {
 func (f featureFloor) runner(c client.Client, queue string, like floor.Shape) func(context.Context) (string, error) {
 	var shape floor.Shape
 	opts := client.StartWorkflowOptions{TaskQueue: queue}
+	if f.start {
+		opts.WorkflowIDReusePolicy = enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+		opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+		opts.WorkflowTaskTimeout = starter.WorkflowTaskTimeout
+	}
 	if f.payloads {
 		shape.Payload, shape.Pad = like.Payload, like.Pad
 	}

@@ -299,7 +299,7 @@ func (r *Report) targets() []Target {
 				}
 				if fc := r.find("SagaFeatureCost/mode=" + mode); fc != nil && n == "1" {
 					ts = append(ts, featureRatio(
-						fmt.Sprintf("saga p50 latency (conc 1) ÷ that of a floor with the saga's Temporal features (search attributes, summaries, payloads as heavy), alternated (SagaFeatureCost): fedsaga's own code and database work, %s", where), fc))
+						fmt.Sprintf("saga p50 latency (conc 1) ÷ that of a floor with the saga's Temporal features (search attributes, summaries, payloads as heavy, start options), alternated (SagaFeatureCost): fedsaga's own code and database work, %s", where), fc))
 				}
 				if loaded := r.find("SagaStepsLoaded/mode=" + mode); loaded != nil {
 					ts = append(ts, latencyBound(
