@@ -1,20 +1,14 @@
 package test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"maps"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tworker "go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/starter"
@@ -99,9 +93,7 @@ func (s *Stack) floorWorker(t *testing.T, mode string) string {
 	t.Helper()
 	queue := uniq(t, "floor-queue")
 	w := tworker.New(s.Temporal, queue, worker.Options(s.Config.Worker))
-	f := floor.Floor{Local: mode == config.ModeLocal}
-	w.RegisterWorkflowWithOptions(f.Run, workflow.RegisterOptions{Name: floor.Workflow})
-	w.RegisterActivityWithOptions(floor.NoopActivity, activity.RegisterOptions{Name: floor.Noop})
+	floor.Register(w, mode == config.ModeLocal)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,48 +121,23 @@ func (s *Stack) serverCalls(t *testing.T) map[string]int {
 	return nil
 }
 
-// readServerCalls reads serverCalls' counts once.
+// readServerCalls reads serverCalls' counts once (scrapeMetrics).
 func (s *Stack) readServerCalls(t *testing.T) map[string]int {
 	t.Helper()
-	resp, err := http.Get(s.serverMetrics)
-	if err != nil {
-		t.Fatalf("Temporal server metrics: %v", err)
-	}
-	defer resp.Body.Close()
 	calls := map[string]int{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "service_requests{") || !strings.Contains(line, `service_name="frontend"`) {
+	for _, m := range scrapeMetrics(t, s.serverMetrics)["service_requests"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		op := labels["operation"]
+		if labels["service_name"] != "frontend" || op == "" || strings.HasPrefix(op, "Poll") && strings.HasSuffix(op, "TaskQueue") {
 			continue
 		}
-		op := label(line, "operation")
-		if op == "" || strings.HasSuffix(op, "TaskQueue") && strings.HasPrefix(op, "Poll") {
-			continue
-		}
-		fields := strings.Fields(line)
-		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
-		if err != nil {
-			t.Fatalf("service_requests: %q: %v", line, err)
-		}
-		calls[op] += int(v)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		calls[op] += int(m.GetCounter().GetValue())
 	}
 	if len(calls) == 0 {
-		t.Fatalf("%s has no service_requests of the frontend", s.serverMetrics)
+		t.Fatalf("%s/metrics has no service_requests of the frontend", s.serverMetrics)
 	}
 	return calls
-}
-
-// label is the value of a Prometheus sample line's label name, or "".
-func label(line, name string) string {
-	_, v, ok := strings.Cut(line, fmt.Sprintf(`%s="`, name))
-	if !ok {
-		return ""
-	}
-	v, _, _ = strings.Cut(v, `"`)
-	return v
 }

@@ -46,7 +46,7 @@ type sqlServer struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	frontend string
-	metrics  string   // its Prometheus endpoint
+	metrics  string   // host:port of its /metrics
 	dbs      []string // its databases, dropped by Stop
 	admin    func(ctx context.Context, sql string) error
 }
@@ -136,7 +136,7 @@ func (s *Stack) startSQLServer(ctx context.Context, prefix string) (*sqlServer, 
 		ports[name] = free[i]
 	}
 	srv.frontend = fmt.Sprintf("127.0.0.1:%d", ports["frontend"])
-	srv.metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", ports["metrics"])
+	srv.metrics = fmt.Sprintf("127.0.0.1:%d", ports["metrics"])
 	store := func(db string) string {
 		return fmt.Sprintf(`      sql:
         pluginName: postgres12

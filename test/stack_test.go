@@ -61,7 +61,7 @@ type Stack struct {
 	logFile   *os.File
 	keepDir   bool // a failed run keeps Dir: its logs
 
-	serverMetrics string // the Temporal server's Prometheus endpoint
+	serverMetrics string // host:port of the Temporal server's /metrics
 }
 
 func TestMain(m *testing.M) {
@@ -280,11 +280,8 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 	if err != nil {
 		return err
 	}
-	metricsPort, err := lowFreePorts(1)
-	if err != nil {
-		return err
-	}
-	s.serverMetrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort[0])
+	metricsPort := freePort()
+	s.serverMetrics = fmt.Sprintf("127.0.0.1:%d", metricsPort)
 	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: bin,
 		ClientOptions: &client.Options{
@@ -298,7 +295,7 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 			"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
 			"--dynamic-config-value", "system.enableActivityEagerExecution=true",
-			"--metrics-port", strconv.Itoa(metricsPort[0]),
+			"--metrics-port", strconv.Itoa(metricsPort),
 		},
 		Stdout: s.logFile,
 		Stderr: s.logFile,

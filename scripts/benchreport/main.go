@@ -294,8 +294,9 @@ func (r *Report) targets() []Target {
 					fmt.Sprintf("saga p50 latency (conc %s) ÷ floor's, %s", low, where),
 					r.saga(mode, n, "happy", low), r.saga(mode, n, "floor", low), "p50-ms", atMost(1.25)))
 				if paired := r.find("SagaPaired/mode=" + mode); paired != nil && n == "1" {
-					ts = append(ts, pairedRatio(
-						fmt.Sprintf("saga p50 latency (conc 1) ÷ floor's, the two alternated saga by saga (SagaPaired), %s", where), paired))
+					ts = append(ts, alternatedRatio(
+						fmt.Sprintf("saga p50 latency (conc 1) ÷ floor's, the two alternated saga by saga (SagaPaired), %s", where),
+						paired, "p50-ratio", "p50-ms", "floor-p50-ms"))
 				}
 				if fc := r.find("SagaFeatureCost/mode=" + mode); fc != nil && n == "1" {
 					ts = append(ts, featureRatio(
@@ -476,38 +477,33 @@ func throughputBound(name string, floor, saga, steps *Benchmark) Target {
 	return t
 }
 
-// pairedRatio is the p50 target measured by BenchmarkSagaPaired: the
-// median over the runs of each run's saga p50 ÷ floor p50, the two
-// alternated saga by saga so that a drift of the machine's pace weighs on
-// both alike.
-func pairedRatio(name string, paired *Benchmark) Target {
+// alternatedRatio is a p50 target measured by a benchmark that runs its
+// sagas in turn, saga by saga, so that a drift of the machine's pace
+// weighs on both sides alike: the median over the runs of each run's ratio
+// (the metric ratio), with the two p50s it divides (the metrics saga and
+// floor) in the detail.
+func alternatedRatio(name string, b *Benchmark, ratio, saga, floor string) Target {
 	t := Target{Name: name, Goal: "≤ 1.25", Status: notMeasured}
-	v, ok := paired.value("p50-ratio")
-	saga, okS := paired.value("p50-ms")
-	floor, okF := paired.value("floor-p50-ms")
+	v, ok := b.value(ratio)
+	s, okS := b.value(saga)
+	f, okF := b.value(floor)
 	if !ok || !okS || !okF {
 		return t
 	}
 	t.Value, t.Status = v, status(v <= 1.25)
-	t.Detail = fmt.Sprintf("median of the runs' ratios; p50 %s ÷ %s ms", format(saga), format(floor))
+	t.Detail = fmt.Sprintf("median of the runs' ratios; p50 %s ÷ %s ms", format(s), format(f))
 	return t
 }
 
 // featureRatio is what BenchmarkSagaFeatureCost measures: the saga's p50
 // ÷ that of a floor that carries the saga's Temporal features, which
-// leaves fedsaga's own code and database work; the detail gives what the
+// leaves fedsaga's own code and database work; the detail adds what the
 // features cost the floor.
 func featureRatio(name string, fc *Benchmark) Target {
-	t := Target{Name: name, Goal: "≤ 1.25", Status: notMeasured}
-	v, ok := fc.value("code-ratio")
-	features, okF := fc.value("features-ratio")
-	saga, okS := fc.value("saga-p50-ms")
-	all, okA := fc.value("all-p50-ms")
-	if !ok || !okF || !okS || !okA {
-		return t
+	t := alternatedRatio(name, fc, "code-ratio", "saga-p50-ms", "all-p50-ms")
+	if features, ok := fc.value("features-ratio"); ok && t.Status != notMeasured {
+		t.Detail += fmt.Sprintf("; the features cost the floor %s×", format(features))
 	}
-	t.Value, t.Status = v, status(v <= 1.25)
-	t.Detail = fmt.Sprintf("median of the runs' ratios; p50 %s ÷ %s ms; the features cost the floor %s×", format(saga), format(all), format(features))
 	return t
 }
 

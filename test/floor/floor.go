@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/fedsaga/fedsaga/activities/spec"
@@ -96,6 +98,16 @@ func (f Floor) Shaped(ctx workflow.Context, s Shape) error {
 		}
 	}
 	return nil
+}
+
+// Register registers the floor's workflows and activities on w; local
+// runs the activities as local activities (saga.mode = "local").
+func Register(w worker.Registry, local bool) {
+	f := Floor{Local: local}
+	w.RegisterWorkflowWithOptions(f.Run, workflow.RegisterOptions{Name: Workflow})
+	w.RegisterWorkflowWithOptions(f.Shaped, workflow.RegisterOptions{Name: ShapedWorkflow})
+	w.RegisterActivityWithOptions(NoopActivity, activity.RegisterOptions{Name: Noop})
+	w.RegisterActivityWithOptions(EchoActivity, activity.RegisterOptions{Name: Echo})
 }
 
 // NoopActivity does nothing.

@@ -19,9 +19,7 @@ import (
 	"fmt"
 	"os"
 
-	"go.temporal.io/sdk/activity"
 	tworker "go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/fedsaga/fedsaga/config"
 	"github.com/fedsaga/fedsaga/logging"
@@ -54,11 +52,7 @@ func run(configPath string) error {
 	}
 	defer c.Close()
 	w := tworker.New(c, cfg.Temporal.TaskQueue, worker.Options(cfg.Worker))
-	f := floor.Floor{Local: cfg.Saga.Mode == config.ModeLocal}
-	w.RegisterWorkflowWithOptions(f.Run, workflow.RegisterOptions{Name: floor.Workflow})
-	w.RegisterWorkflowWithOptions(f.Shaped, workflow.RegisterOptions{Name: floor.ShapedWorkflow})
-	w.RegisterActivityWithOptions(floor.NoopActivity, activity.RegisterOptions{Name: floor.Noop})
-	w.RegisterActivityWithOptions(floor.EchoActivity, activity.RegisterOptions{Name: floor.Echo})
+	floor.Register(w, cfg.Saga.Mode == config.ModeLocal)
 	logger.Info().Str("task_queue", cfg.Temporal.TaskQueue).Str("mode", cfg.Saga.Mode).Msg("floor worker started")
 	return w.Run(tworker.InterruptCh())
 }
