@@ -42,12 +42,14 @@ func (a *Activities) PublishEvent(ctx context.Context, in spec.PublishInput) (ev
 	if err := outbox.PublishPartition(ctx, a.JetStream, a.Partitions, id, subject, []byte(payload)); err != nil {
 		return res, err
 	}
+	// The mark does not wait for the WAL flush: should it be lost, the
+	// event is published again and the stream stores it once.
 	err = a.Orders.Query(ctx, func(c *pgxpool.Conn) error {
-		_, err := c.Exec(ctx, `UPDATE tb_outbox SET published_at = now() WHERE id = $1 AND published_at IS NULL`, id)
+		_, err := outbox.MarkPublished(ctx, c, id)
 		return err
 	})
 	if err != nil {
-		return res, fmt.Errorf("mark outbox event %s published: %w", id, err)
+		return res, fmt.Errorf("event %s: %w", id, err)
 	}
 	return res, nil
 }

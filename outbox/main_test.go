@@ -16,7 +16,7 @@ import (
 
 // ordersDB creates a throwaway orders database on the machine's PostgreSQL,
 // migrated, and returns it; the test drops it when it ends.
-func ordersDB(t *testing.T) *pg.DB {
+func ordersDB(t testing.TB) *pg.DB {
 	t.Helper()
 	reg, err := pg.Open(pgtest.Databases(t, config.OrdersDB), zerolog.Nop())
 	if err != nil {
@@ -37,7 +37,7 @@ type row struct {
 }
 
 // event is the outbox row of an order's event, as the saga writes it.
-func event(t *testing.T, orderID, eventType string) row {
+func event(t testing.TB, orderID, eventType string) row {
 	t.Helper()
 	payload, err := json.Marshal(events.New(eventType, time.Now(), events.Order{OrderID: orderID, CustomerID: "alice", Status: "confirmed", TotalCents: 100}))
 	if err != nil {
@@ -47,7 +47,7 @@ func event(t *testing.T, orderID, eventType string) row {
 }
 
 // insert writes rows to the outbox, created age ago, in the order given.
-func insert(t *testing.T, db *pg.DB, age time.Duration, rows ...row) {
+func insert(t testing.TB, db *pg.DB, age time.Duration, rows ...row) {
 	t.Helper()
 	for _, r := range rows {
 		_, err := db.Pool().Exec(context.Background(), `
@@ -60,7 +60,7 @@ func insert(t *testing.T, db *pg.DB, age time.Duration, rows ...row) {
 }
 
 // unpublished counts the outbox rows not marked published.
-func unpublished(t *testing.T, db *pg.DB) int {
+func unpublished(t testing.TB, db *pg.DB) int {
 	t.Helper()
 	var n int
 	if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM tb_outbox WHERE published_at IS NULL`).Scan(&n); err != nil {

@@ -195,8 +195,8 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		var done []string
 		done, perr = r.publish(ctx, claimed)
 		if len(done) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE tb_outbox SET published_at = now() WHERE id = ANY($1)`, done); err != nil {
-				return fmt.Errorf("mark outbox rows published: %w", err)
+			if _, err := MarkPublished(ctx, tx, done...); err != nil {
+				return err
 			}
 		}
 		published = len(done)

@@ -101,9 +101,9 @@ func (s *Stack) holdOutboxMark(t *testing.T, orderID string) (release func()) {
 	return release
 }
 
-// markQuery is the start of PublishEvent's statement that marks an outbox
-// row published.
-const markQuery = `UPDATE tb_outbox SET published_at = now() WHERE id = $1 AND published_at IS NULL`
+// markQuery is the start of the statement that marks an outbox row
+// published (outbox.MarkPublished, as PublishEvent runs it).
+const markQuery = `UPDATE tb_outbox SET published_at = now()`
 
 // waitingMarks counts (and with terminate, terminates) the connections to
 // the orders database whose outbox UPDATE waits for a lock.
