@@ -55,15 +55,16 @@ const saturation = 32
 // for its outcome, then the next. Workers are child processes (the fedsaga
 // binary, or test/floorworker for the floor) on a task queue of their own,
 // so one and two worker processes compare fairly; only the workers under
-// test run. Each benchmark reports sagas/s (ns/op is its inverse), latency
-// percentiles, and the CPU time each process spent per saga.
+// test run. Each benchmark reports sagas/s (at conc 32 that of the steady
+// state: steadyRate), latency percentiles, and the CPU time each process
+// spent per saga.
 func BenchmarkSaga(b *testing.B) {
 	s := stack
 	workers := &benchWorkers{s: s}
 	b.Cleanup(workers.stop)
 	for _, mode := range []string{config.ModeRegular, config.ModeLocal} {
 		for _, n := range benchWorkerCounts(b) {
-			var happyRates []float64 // sagas/s of the happy path's runs at saturation
+			var happyRate float64 // sagas/s of the happy path's last run at saturation: the one reported
 			for _, kind := range []string{kindFloor, kindHappy, kindCompensation, kindPacedFloor} {
 				for _, conc := range []int{1, saturation} {
 					if kind == kindPacedFloor && conc != saturation {
@@ -76,18 +77,17 @@ func BenchmarkSaga(b *testing.B) {
 						// may wait longer than 3 s for its turn.
 						runner, pace := kind, time.Duration(0)
 						if kind == kindPacedFloor {
-							if len(happyRates) == 0 {
+							if happyRate == 0 {
 								b.Skip("no happy path measured at saturation in this run: nothing to pace the floor at")
 							}
-							runner, pace = kindFloor, time.Duration(float64(time.Second)/median(happyRates))
+							runner, pace = kindFloor, time.Duration(float64(time.Second)/happyRate)
 						}
 						set := workerSet{fedsaga: runner != kindFloor, mode: mode, n: n, publishTimeout: 2 * time.Minute}
 						queue := workers.use(b, set)
 						one := s.sagaRunner(b, s.Temporal, runner, set, queue, conc)
 						rate := s.runSagasPaced(b, conc, workers.pids(), one, pace)
-						// b.N == 1 is the testing package's first, sizing run.
-						if kind == kindHappy && conc == saturation && b.N > 1 {
-							happyRates = append(happyRates, rate)
+						if kind == kindHappy && conc == saturation {
+							happyRate = rate
 						}
 					})
 				}
@@ -114,15 +114,6 @@ func benchWorkerCounts(b *testing.B) []int {
 		ns = append(ns, n)
 	}
 	return ns
-}
-
-// median of xs (not empty).
-func median(xs []float64) float64 {
-	s := slices.Sorted(slices.Values(xs))
-	if n := len(s); n%2 == 0 {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-	return s[len(s)/2]
 }
 
 // sagaRunner returns what starter g runs, once per saga: start it, wait
@@ -241,9 +232,10 @@ func benchID(kind string) string {
 	return fmt.Sprintf("bench-%s-%d", kind, benchSeq.Add(1))
 }
 
-// runSagas runs b.N sagas with conc starters and reports throughput,
-// latency percentiles and CPU per saga; workerPIDs are the worker processes
-// under test.
+// runSagas runs sagas with conc starters and reports throughput, latency
+// percentiles and CPU per saga; workerPIDs are the worker processes under
+// test. At conc 1 an op is one saga; above, it is saturationWaves sagas
+// per starter, and the throughput is that of the steady state (steadyRate).
 func (s *Stack) runSagas(b *testing.B, conc int, workerPIDs []int, one func(ctx context.Context, g int) error) {
 	s.runSagasPaced(b, conc, workerPIDs, one, 0)
 }
@@ -254,7 +246,11 @@ func (s *Stack) runSagas(b *testing.B, conc int, workerPIDs []int, one func(ctx 
 func (s *Stack) runSagasPaced(b *testing.B, conc int, workerPIDs []int, one func(ctx context.Context, g int) error, pace time.Duration) float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	latencies := make([]time.Duration, b.N)
+	n := b.N
+	if conc > 1 {
+		n *= conc * saturationWaves
+	}
+	began, ended := make([]time.Time, n), make([]time.Time, n)
 	var (
 		next     atomic.Int64
 		firstErr error
@@ -263,24 +259,24 @@ func (s *Stack) runSagasPaced(b *testing.B, conc int, workerPIDs []int, one func
 	)
 	cpuBefore := s.sampleCPU(workerPIDs)
 	b.ResetTimer()
-	began := time.Now()
-	for g := range min(conc, b.N) {
+	t0 := time.Now()
+	for g := range min(conc, n) {
 		wg.Go(func() {
 			for {
 				i := next.Add(1) - 1
-				if i >= int64(b.N) {
+				if i >= int64(n) {
 					return
 				}
 				if pace > 0 {
-					time.Sleep(time.Until(began.Add(time.Duration(i) * pace)))
+					time.Sleep(time.Until(t0.Add(time.Duration(i) * pace)))
 				}
-				start := time.Now()
+				began[i] = time.Now()
 				if err := one(ctx, g); err != nil {
 					errOnce.Do(func() { firstErr = err })
-					next.Store(int64(b.N)) // the other starters stop too
+					next.Store(int64(n)) // the other starters stop too
 					return
 				}
-				latencies[i] = time.Since(start)
+				ended[i] = time.Now()
 			}
 		})
 	}
@@ -291,8 +287,15 @@ func (s *Stack) runSagasPaced(b *testing.B, conc int, workerPIDs []int, one func
 	}
 	cpu := s.sampleCPU(workerPIDs).since(cpuBefore)
 
-	rate := float64(b.N) / b.Elapsed().Seconds()
+	rate := steadyRate(began, ended, conc)
+	if rate == 0 { // too few sagas for a steady state
+		rate = float64(n) / b.Elapsed().Seconds()
+	}
 	b.ReportMetric(rate, "sagas/s")
+	latencies := make([]time.Duration, n)
+	for i := range n {
+		latencies[i] = ended[i].Sub(began[i])
+	}
 	slices.Sort(latencies)
 	for _, p := range []int{50, 95, 99} {
 		b.ReportMetric(durationMS(benchPercentile(latencies, p)), fmt.Sprintf("p%d-ms", p))
@@ -302,9 +305,42 @@ func (s *Stack) runSagasPaced(b *testing.B, conc int, workerPIDs []int, one func
 		groups = append(groups, cpuServerPG)
 	}
 	for _, group := range groups {
-		b.ReportMetric(durationMS(cpu[group])/float64(b.N), group+"-cpu-ms/op")
+		b.ReportMetric(durationMS(cpu[group])/float64(n), group+"-cpu-ms/op")
 	}
 	return rate
+}
+
+// saturationWaves is how many sagas each of conc > 1 starters runs per op:
+// enough that the steady state outlasts the first wave and the drain.
+const saturationWaves = 8
+
+// steadyRate is the sagas/s of a run while all conc starters were busy
+// after the first wave: the sagas that ended after the conc-th to end and
+// no later than the last saga began, over that time. The first wave starts
+// all at once and the last leaves starters idle; counting them would
+// weigh the run's length (how many waves it had) in its throughput. 0
+// when the run had no such time.
+func steadyRate(began, ended []time.Time, conc int) float64 {
+	if len(ended) <= conc {
+		return 0
+	}
+	last := slices.MaxFunc(began, time.Time.Compare)
+	ends := slices.SortedFunc(slices.Values(ended), time.Time.Compare)
+	warm := ends[conc-1]
+	if !last.After(warm) {
+		return 0
+	}
+	k := 0
+	for _, e := range ends[conc:] {
+		if e.After(last) {
+			break
+		}
+		k++
+	}
+	if k == 0 {
+		return 0
+	}
+	return float64(k) / last.Sub(warm).Seconds()
 }
 
 // benchPercentile is the nearest-rank percentile of sorted durations.
