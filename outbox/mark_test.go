@@ -98,13 +98,16 @@ func BenchmarkMarkPublished(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer conn.Release()
-	flushed := func(c *pgxpool.Conn, id string) error {
-		_, err := c.Exec(ctx, `UPDATE tb_outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL`, []string{id})
-		return err
-	}
-	async := func(c *pgxpool.Conn, id string) error {
-		_, err := outbox.MarkPublished(ctx, c, id)
-		return err
+	// marks[0] commits with the flush, marks[1] is MarkPublished.
+	marks := [2]func(*pgxpool.Conn, string) error{
+		func(c *pgxpool.Conn, id string) error {
+			_, err := c.Exec(ctx, `UPDATE tb_outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL`, []string{id})
+			return err
+		},
+		func(c *pgxpool.Conn, id string) error {
+			_, err := outbox.MarkPublished(ctx, c, id)
+			return err
+		},
 	}
 	var took [2][]time.Duration
 	b.ResetTimer()
@@ -115,7 +118,7 @@ func BenchmarkMarkPublished(b *testing.B) {
 		b.StartTimer()
 		k := i % 2
 		start := time.Now()
-		if err := [2]func(*pgxpool.Conn, string) error{flushed, async}[k](conn, ev.id); err != nil {
+		if err := marks[k](conn, ev.id); err != nil {
 			b.Fatal(err)
 		}
 		took[k] = append(took[k], time.Since(start))
