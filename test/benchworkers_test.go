@@ -135,11 +135,12 @@ func (w workerSet) profileName(start, i int) string {
 // a time, on a task queue of its own; asking for another set stops the
 // current one. Stop it when the benchmarks are done.
 type benchWorkers struct {
-	s      *Stack
-	set    workerSet
-	queue  string
-	procs  []*workerProc
-	starts int // sets started so far, for the profiles' names
+	s         *Stack
+	set       workerSet
+	queue     string
+	procs     []*workerProc
+	starts    int  // sets started so far, for the profiles' names
+	noProfile bool // no CPU profiles, whatever FEDSAGA_BENCH_PROFILEDIR says
 }
 
 type workerProc struct {
@@ -149,11 +150,20 @@ type workerProc struct {
 }
 
 // use starts the set unless it runs already, and returns its task queue.
+// The first set of a run waits for the Temporal server to be warm
+// (Stack.warmServer).
 func (w *benchWorkers) use(b *testing.B, set workerSet) string {
 	b.Helper()
 	if set == w.set && w.procs != nil {
 		return w.queue
 	}
+	w.s.warmServer(b)
+	return w.start(b, set)
+}
+
+// start stops the current set and starts set.
+func (w *benchWorkers) start(b *testing.B, set workerSet) string {
+	b.Helper()
 	w.stop()
 	args := []string{"--config", w.s.ConfigPath}
 	var bin string
@@ -167,7 +177,7 @@ func (w *benchWorkers) use(b *testing.B, set workerSet) string {
 	w.starts++
 	for i := range set.n {
 		procArgs := args
-		if dir := os.Getenv(benchProfileDirEnv); dir != "" {
+		if dir := os.Getenv(benchProfileDirEnv); dir != "" && !w.noProfile {
 			procArgs = append(slices.Clone(args), "--cpu-profile", filepath.Join(dir, set.profileName(w.starts, i)))
 		}
 		p, err := startWorkerProc(filepath.Join(w.s.Dir, fmt.Sprintf("%s-%d.log", w.queue, i)), bin, procArgs, set.env(w.queue)...)

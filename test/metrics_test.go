@@ -25,8 +25,9 @@ import (
 // scrape is one parsed answer of a /metrics endpoint.
 type scrape map[string]*dto.MetricFamily
 
-// scrapeMetrics reads and parses the /metrics of a worker at addr.
-func scrapeMetrics(t *testing.T, addr string) scrape {
+// scrapeMetrics reads and parses the /metrics of a worker or server at
+// addr.
+func scrapeMetrics(t testing.TB, addr string) scrape {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {

@@ -62,6 +62,8 @@ type Stack struct {
 	keepDir   bool // a failed run keeps Dir: its logs
 
 	serverMetrics string // host:port of the Temporal server's /metrics
+
+	warm *serverWarmth // warmServer: one per server, shared by the Stack's copies
 }
 
 func TestMain(m *testing.M) {
@@ -114,7 +116,7 @@ func startStack(ctx context.Context) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Stack{Dir: dir}
+	s = &Stack{Dir: dir, warm: &serverWarmth{}}
 	if s.logFile, err = os.Create(filepath.Join(dir, "stack.log")); err != nil {
 		return s, err
 	}
