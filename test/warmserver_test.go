@@ -48,7 +48,13 @@ const (
 // benchWorkers.use before they start their workers.
 func (s *Stack) warmServer(b *testing.B) {
 	b.Helper()
-	s.warm.once.Do(func() { s.warm.err = s.warmUp(b) })
+	s.warm.once.Do(func() {
+		// Set first: if warmUp stops the benchmark (b.Fatal), Do still
+		// counts as done, and the benchmarks after it must not run on a
+		// server that did not warm.
+		s.warm.err = fmt.Errorf("the warm-up stopped in %s", b.Name())
+		s.warm.err = s.warmUp(b)
+	})
 	if s.warm.err != nil {
 		b.Fatalf("warm the Temporal server: %v", s.warm.err)
 	}
@@ -82,21 +88,26 @@ func (s *Stack) warmUp(b *testing.B) error {
 	defer cancel()
 	began := time.Now()
 	var done atomic.Int64
-	var warm atomic.Bool
 	g, gctx := errgroup.WithContext(ctx)
+	stop := make(chan struct{})
 	for i := range warmConc {
 		g.Go(func() error {
-			for !warm.Load() {
+			for {
+				select {
+				case <-stop:
+					return nil
+				default:
+				}
 				if err := run(gctx, i); err != nil {
 					return err
 				}
 				done.Add(1)
 			}
-			return nil
 		})
 	}
-	g.Go(func() error {
-		defer warm.Store(true) // the starters stop too
+	// The metrics are read here, on the benchmark's goroutine: scrapeMetrics
+	// fails the benchmark when the server does not answer.
+	err := func() error {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
@@ -109,8 +120,12 @@ func (s *Stack) warmUp(b *testing.B) error {
 				}
 			}
 		}
-	})
-	if err := g.Wait(); err != nil {
+	}()
+	close(stop) // the starters stop after their saga
+	if werr := g.Wait(); werr != nil {
+		return werr // a starter's error, which cancelled gctx
+	}
+	if err != nil {
 		return err
 	}
 	// The warm-up's timers (workflow task and activity timeouts, due 10 s
