@@ -119,11 +119,7 @@ func benchWorkerCounts(b *testing.B) []int {
 // sagaRunner returns what starter g runs, once per saga: start it, wait
 // for its outcome, and check the outcome (sagaRun, without the id).
 func (s *Stack) sagaRunner(b *testing.B, c client.Client, kind string, set workerSet, queue string, conc int, opts ...starter.Option) func(ctx context.Context, g int) error {
-	run := s.sagaRun(b, c, kind, set, queue, conc, opts...)
-	return func(ctx context.Context, g int) error {
-		_, err := run(ctx, g)
-		return err
-	}
+	return s.sagaRun(b, c, kind, set, queue, conc, opts...).discardID
 }
 
 // sagaFunc is what starter g runs, once per saga (sagaRun).
@@ -131,6 +127,12 @@ type sagaFunc func(ctx context.Context, g int) (string, error)
 
 // once runs one saga as starter 0.
 func (f sagaFunc) once(ctx context.Context) (string, error) { return f(ctx, 0) }
+
+// discardID runs one saga as starter g, without its workflow id.
+func (f sagaFunc) discardID(ctx context.Context, g int) error {
+	_, err := f(ctx, g)
+	return err
+}
 
 // sagaRun returns what starter g runs, once per saga: start it, wait for
 // its outcome, check the outcome and return its workflow id. Order sagas
@@ -250,6 +252,35 @@ func (s *Stack) runSagasPaced(b *testing.B, conc int, workerPIDs []int, one func
 	if conc > 1 {
 		n *= conc * saturationWaves
 	}
+	b.ResetTimer()
+	m, err := s.measureSagas(ctx, n, conc, workerPIDs, one, pace)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(m.rate, "sagas/s")
+	for _, p := range []int{50, 95, 99} {
+		b.ReportMetric(durationMS(benchPercentile(m.latencies, p)), fmt.Sprintf("p%d-ms", p))
+	}
+	for _, group := range s.cpuGroups() {
+		b.ReportMetric(durationMS(m.cpu[group])/float64(n), group+"-cpu-ms/op")
+	}
+	return m.rate
+}
+
+// sagaMeasurement is what measureSagas measured.
+type sagaMeasurement struct {
+	rate      float64                  // sagas/s: the steady state's at conc > 1 (steadyRate)
+	latencies []time.Duration          // each saga's, sorted
+	cpu       map[string]time.Duration // CPU spent by each group of processes (sampleCPU)
+}
+
+// measureSagas runs n sagas with conc starters, saga i starting no earlier
+// than i × pace after the first (0: as soon as a starter is free), and
+// measures their rate, their latencies and the CPU each group of processes
+// spent (workerPIDs are the worker processes under test). It stops at the
+// first saga that fails.
+func (s *Stack) measureSagas(ctx context.Context, n, conc int, workerPIDs []int, one func(ctx context.Context, g int) error, pace time.Duration) (sagaMeasurement, error) {
 	began, ended := make([]time.Time, n), make([]time.Time, n)
 	var (
 		next     atomic.Int64
@@ -258,7 +289,6 @@ func (s *Stack) runSagasPaced(b *testing.B, conc int, workerPIDs []int, one func
 		wg       sync.WaitGroup
 	)
 	cpuBefore := s.sampleCPU(workerPIDs)
-	b.ResetTimer()
 	t0 := time.Now()
 	for g := range min(conc, n) {
 		wg.Go(func() {
@@ -281,33 +311,30 @@ func (s *Stack) runSagasPaced(b *testing.B, conc int, workerPIDs []int, one func
 		})
 	}
 	wg.Wait()
-	b.StopTimer()
 	if firstErr != nil {
-		b.Fatal(firstErr)
+		return sagaMeasurement{}, firstErr
 	}
-	cpu := s.sampleCPU(workerPIDs).since(cpuBefore)
-
-	rate := steadyRate(began, ended, conc)
-	if rate == 0 { // too few sagas for a steady state
-		rate = float64(n) / b.Elapsed().Seconds()
+	m := sagaMeasurement{cpu: s.sampleCPU(workerPIDs).since(cpuBefore)}
+	m.rate = steadyRate(began, ended, conc)
+	if m.rate == 0 { // too few sagas for a steady state
+		m.rate = float64(n) / time.Since(t0).Seconds()
 	}
-	b.ReportMetric(rate, "sagas/s")
-	latencies := make([]time.Duration, n)
+	m.latencies = make([]time.Duration, n)
 	for i := range n {
-		latencies[i] = ended[i].Sub(began[i])
+		m.latencies[i] = ended[i].Sub(began[i])
 	}
-	slices.Sort(latencies)
-	for _, p := range []int{50, 95, 99} {
-		b.ReportMetric(durationMS(benchPercentile(latencies, p)), fmt.Sprintf("p%d-ms", p))
-	}
+	slices.Sort(m.latencies)
+	return m, nil
+}
+
+// cpuGroups are the groups of processes whose CPU the saga benchmarks
+// report: the server's PostgreSQL too when the server has one.
+func (s *Stack) cpuGroups() []string {
 	groups := []string{cpuServer, cpuWorkers, cpuPostgres, cpuBench}
 	if len(s.serverDBs) > 0 {
 		groups = append(groups, cpuServerPG)
 	}
-	for _, group := range groups {
-		b.ReportMetric(durationMS(cpu[group])/float64(n), group+"-cpu-ms/op")
-	}
-	return rate
+	return groups
 }
 
 // saturationWaves is how many sagas each of conc > 1 starters runs per op:

@@ -65,8 +65,8 @@ var featureFloors = []featureFloor{
 // code-ratio the saga's ÷ the all floor's. It logs each one's median time
 // in a worker per task (runs of more than one round).
 func BenchmarkSagaFeatureCost(b *testing.B) {
-	stack.floorAndSaga(b, func(b *testing.B, floorQueue string, _, sagaRun sagaFunc) {
-		stack.featureCost(b, floorQueue, sagaRun)
+	stack.floorAndSaga(b, 1, func(b *testing.B, pair floorSagaPair) {
+		stack.featureCost(b, pair.floorQueue, pair.saga)
 	})
 }
 

@@ -22,9 +22,9 @@ import (
 // (the server's work after the result: history and visibility tasks).
 // /proc counts CPU in 10 ms ticks: these are means over many sagas.
 func BenchmarkSagaPaired(b *testing.B) {
-	stack.floorAndSaga(b, func(b *testing.B, _ string, floorRun, sagaRun sagaFunc) {
-		floor := &contender{name: "floor", run: floorRun.once}
-		saga := &contender{name: "saga", run: sagaRun.once}
+	stack.floorAndSaga(b, 1, func(b *testing.B, pair floorSagaPair) {
+		floor := &contender{name: "floor", run: pair.floor.once}
+		saga := &contender{name: "saga", run: pair.saga.once}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		server := stack.serverPIDs()
@@ -42,12 +42,60 @@ func BenchmarkSagaPaired(b *testing.B) {
 	})
 }
 
+// BenchmarkSagaPairedSaturation measures the throughput target's two sides
+// alternately: the floor and the order saga at saturation (conc 32, 256
+// sagas each, their rate that of the steady state: steadyRate), on the
+// same server, one worker process each, both worker sets up throughout. One
+// op is four measurements in the order floor, saga, saga, floor, so that a
+// drift of the server's pace during the op (its queues' state between
+// checkpoints, the store it grows) weighs on both alike. BenchmarkSaga
+// measures each kind once, minutes apart, so the state of the server
+// between them counts in their ratio. sagas/s is the saga's mean rate,
+// floor-sagas/s the floor's, throughput-ratio the one ÷ the other;
+// server-cpu-ms/op and floor-server-cpu-ms/op are the Temporal server's
+// CPU per saga of each.
+func BenchmarkSagaPairedSaturation(b *testing.B) {
+	stack.floorAndSaga(b, saturation, func(b *testing.B, pair floorSagaPair) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		n := saturation * saturationWaves
+		var rate, cpu [2]float64 // floor, saga: sums of the rates, server CPU ms
+		b.ResetTimer()
+		for range b.N {
+			for _, k := range []int{0, 1, 1, 0} {
+				run := []sagaFunc{pair.floor, pair.saga}[k]
+				m, err := stack.measureSagas(ctx, n, saturation, pair.pids, run.discardID, 0)
+				if err != nil {
+					b.Fatalf("%s: %v", []string{"floor", "saga"}[k], err)
+				}
+				server := durationMS(m.cpu[cpuServer]) / float64(n)
+				b.Logf("%s: %.2f sagas/s, server %.1f ms CPU per saga", []string{"floor", "saga"}[k], m.rate, server)
+				rate[k] += m.rate
+				cpu[k] += server
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(rate[1]/float64(2*b.N), "sagas/s")
+		b.ReportMetric(rate[0]/float64(2*b.N), "floor-sagas/s")
+		b.ReportMetric(rate[1]/rate[0], "throughput-ratio")
+		b.ReportMetric(cpu[1]/float64(2*b.N), "server-cpu-ms/op")
+		b.ReportMetric(cpu[0]/float64(2*b.N), "floor-server-cpu-ms/op")
+	})
+}
+
+// floorSagaPair is what floorAndSaga gives its body: a floor worker set
+// and an order saga worker set, up throughout.
+type floorSagaPair struct {
+	floorQueue  string   // the floor workers' task queue
+	floor, saga sagaFunc // one floor, one order saga
+	pids        []int    // the worker processes of both sets
+}
+
 // floorAndSaga runs body as a sub-benchmark mode=M for each mode, with a
 // floor worker set and an order saga worker set up, one process each, both
-// up throughout (the one not in use only long-polls): floorRun and sagaRun
-// run one floor and one order saga at conc 1, floorQueue is the floor
-// workers' task queue.
-func (s *Stack) floorAndSaga(b *testing.B, body func(b *testing.B, floorQueue string, floorRun, sagaRun sagaFunc)) {
+// up throughout (the one not in use only long-polls), their sagas run by
+// up to conc starters.
+func (s *Stack) floorAndSaga(b *testing.B, conc int, body func(b *testing.B, pair floorSagaPair)) {
 	floorWorkers, sagaWorkers := &benchWorkers{s: s}, &benchWorkers{s: s}
 	b.Cleanup(floorWorkers.stop)
 	b.Cleanup(sagaWorkers.stop)
@@ -55,9 +103,11 @@ func (s *Stack) floorAndSaga(b *testing.B, body func(b *testing.B, floorQueue st
 		b.Run("mode="+mode, func(b *testing.B) {
 			floorSet := workerSet{mode: mode, n: 1, publishTimeout: 2 * time.Minute}
 			sagaSet := workerSet{fedsaga: true, mode: mode, n: 1, publishTimeout: 2 * time.Minute}
-			floorQueue := floorWorkers.use(b, floorSet)
-			body(b, floorQueue, s.sagaRun(b, s.Temporal, kindFloor, floorSet, floorQueue, 1),
-				s.sagaRun(b, s.Temporal, kindHappy, sagaSet, sagaWorkers.use(b, sagaSet), 1))
+			pair := floorSagaPair{floorQueue: floorWorkers.use(b, floorSet)}
+			pair.floor = s.sagaRun(b, s.Temporal, kindFloor, floorSet, pair.floorQueue, conc)
+			pair.saga = s.sagaRun(b, s.Temporal, kindHappy, sagaSet, sagaWorkers.use(b, sagaSet), conc)
+			pair.pids = append(floorWorkers.pids(), sagaWorkers.pids()...)
+			body(b, pair)
 		})
 	}
 }

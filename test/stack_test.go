@@ -293,6 +293,7 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 		LogLevel: "error",
 		ExtraArgs: []string{
 			"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+			"--dynamic-config-value", "history.queueMaxPredicateSize=10",
 			"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
 			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
 			"--dynamic-config-value", "system.enableEagerWorkflowStart=true",

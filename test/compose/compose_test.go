@@ -325,6 +325,7 @@ func TestTemporalUsesPostgreSQL(t *testing.T) {
 	}
 	for key, want := range map[string]int{
 		"history.transferProcessorMaxPollRPS":  1000,
+		"history.queueMaxPredicateSize":        10,
 		"matching.numTaskqueueReadPartitions":  1,
 		"matching.numTaskqueueWritePartitions": 1,
 	} {
