@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -282,8 +283,29 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 	if err != nil {
 		return err
 	}
+	// The dev server picks the ports of its internal services itself, and
+	// another process may take one before it binds it ("bind: address
+	// already in use", then a crash); a new start picks new ports.
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		dev, metrics, err := startDevServer(ctx, bin, logger, s.logFile)
+		if err == nil {
+			s.devServer, s.serverMetrics = dev, metrics
+			return nil
+		}
+		if attempt == attempts {
+			return fmt.Errorf("temporal dev server, %d attempts: %w", attempts, err)
+		}
+		logger.Warn().Err(err).Int("attempt", attempt).Msg("temporal dev server did not start; starting another")
+	}
+}
+
+// startDevServer starts a Temporal dev server from the cached CLI bin,
+// with fedsaga's dynamic configuration, its output to log and its
+// client's to logger; it returns the server and the address of its
+// metrics.
+func startDevServer(ctx context.Context, bin string, logger zerolog.Logger, log io.Writer) (*testsuite.DevServer, string, error) {
 	metricsPort := freePort()
-	s.serverMetrics = fmt.Sprintf("127.0.0.1:%d", metricsPort)
 	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: bin,
 		ClientOptions: &client.Options{
@@ -300,14 +322,13 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 			"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 			"--metrics-port", strconv.Itoa(metricsPort),
 		},
-		Stdout: s.logFile,
-		Stderr: s.logFile,
+		Stdout: log,
+		Stderr: log,
 	})
 	if err != nil {
-		return fmt.Errorf("temporal dev server: %w", err)
+		return nil, "", fmt.Errorf("temporal dev server: %w", err)
 	}
-	s.devServer = dev
-	return nil
+	return dev, fmt.Sprintf("127.0.0.1:%d", metricsPort), nil
 }
 
 // Close stops everything the stack started and drops its databases.
