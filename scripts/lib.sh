@@ -8,21 +8,14 @@ TEMPORAL_CLI_VERSION="v1.5.1"   # Temporal server 1.29.1 with the Web UI
 TEMPORAL_BIN="$CACHE/bin/temporal-$TEMPORAL_CLI_VERSION"
 RUN_DIR="$ROOT/.run"
 
-# The dev server's defaults add ~50 ms to every task hand-off (one history
-# shard polling transfer tasks at 20/s); these remove the wait. The
-# predicate size limit keeps the history queues from re-splitting every
-# task since their last checkpoint at each new range of tasks (see
-# deploy/temporal/dynamicconfig.yaml). Eager workflow start and eager
-# activity execution are on, as in deploy/temporal/dynamicconfig.yaml
-# (docker-compose) and the tests' server (test/stack_test.go).
-TEMPORAL_DYNAMIC_CONFIG=(
-  --dynamic-config-value history.transferProcessorMaxPollRPS=1000
-  --dynamic-config-value history.queueMaxPredicateSize=10
-  --dynamic-config-value matching.numTaskqueueReadPartitions=1
-  --dynamic-config-value matching.numTaskqueueWritePartitions=1
-  --dynamic-config-value system.enableEagerWorkflowStart=true
-  --dynamic-config-value system.enableActivityEagerExecution=true
-)
+# The dev server's dynamic configuration, deploy/temporal/devserver.conf
+# (key=value lines; docker-compose's server has the same values in
+# deploy/temporal/dynamicconfig.yaml, which explains each).
+TEMPORAL_DYNAMIC_CONFIG=()
+while IFS= read -r setting; do
+  case "$setting" in ''|'#'*) continue ;; esac
+  TEMPORAL_DYNAMIC_CONFIG+=(--dynamic-config-value "$setting")
+done <"$ROOT/deploy/temporal/devserver.conf"
 
 log() { printf '==> %s\n' "$*" >&2; }
 

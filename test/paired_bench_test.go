@@ -59,27 +59,33 @@ func BenchmarkSagaPairedSaturation(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
 		n := saturation * saturationWaves
-		var rate, cpu [2]float64 // floor, saga: sums of the rates, server CPU ms
+		const floor, saga = 0, 1
+		sides := [2]struct {
+			name      string
+			run       sagaFunc
+			rate, cpu float64 // sums of the rates and of the server's CPU ms per saga
+		}{floor: {name: "floor", run: pair.floor}, saga: {name: "saga", run: pair.saga}}
 		b.ResetTimer()
 		for range b.N {
-			for _, k := range []int{0, 1, 1, 0} {
-				run := []sagaFunc{pair.floor, pair.saga}[k]
-				m, err := stack.measureSagas(ctx, n, saturation, pair.pids, run.discardID, 0)
+			for _, k := range []int{floor, saga, saga, floor} {
+				side := &sides[k]
+				m, err := stack.measureSagas(ctx, n, saturation, pair.pids, side.run.discardID, 0)
 				if err != nil {
-					b.Fatalf("%s: %v", []string{"floor", "saga"}[k], err)
+					b.Fatalf("%s: %v", side.name, err)
 				}
 				server := durationMS(m.cpu[cpuServer]) / float64(n)
-				b.Logf("%s: %.2f sagas/s, server %.1f ms CPU per saga", []string{"floor", "saga"}[k], m.rate, server)
-				rate[k] += m.rate
-				cpu[k] += server
+				b.Logf("%s: %.2f sagas/s, server %.1f ms CPU per saga", side.name, m.rate, server)
+				side.rate += m.rate
+				side.cpu += server
 			}
 		}
 		b.StopTimer()
-		b.ReportMetric(rate[1]/float64(2*b.N), "sagas/s")
-		b.ReportMetric(rate[0]/float64(2*b.N), "floor-sagas/s")
-		b.ReportMetric(rate[1]/rate[0], "throughput-ratio")
-		b.ReportMetric(cpu[1]/float64(2*b.N), "server-cpu-ms/op")
-		b.ReportMetric(cpu[0]/float64(2*b.N), "floor-server-cpu-ms/op")
+		runs := float64(2 * b.N) // each side is measured twice per op
+		b.ReportMetric(sides[saga].rate/runs, "sagas/s")
+		b.ReportMetric(sides[floor].rate/runs, "floor-sagas/s")
+		b.ReportMetric(sides[saga].rate/sides[floor].rate, "throughput-ratio")
+		b.ReportMetric(sides[saga].cpu/runs, "server-cpu-ms/op")
+		b.ReportMetric(sides[floor].cpu/runs, "floor-server-cpu-ms/op")
 	})
 }
 

@@ -34,8 +34,13 @@ import (
 	"github.com/fedsaga/fedsaga/federation/pg"
 	"github.com/fedsaga/fedsaga/logging"
 	"github.com/fedsaga/fedsaga/migrations"
+	"github.com/fedsaga/fedsaga/test/devserver"
 	"github.com/fedsaga/fedsaga/worker"
 )
+
+// devServerConfig is the dev server's dynamic configuration, as make run
+// starts it (scripts/lib.sh).
+const devServerConfig = "../deploy/temporal/devserver.conf"
 
 // stack is the running test stack, set up by TestMain.
 var stack *Stack
@@ -301,10 +306,14 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 }
 
 // startDevServer starts a Temporal dev server from the cached CLI bin,
-// with fedsaga's dynamic configuration, its output to log and its
+// with the dynamic configuration in devServerConfig, its output to log and its
 // client's to logger; it returns the server and the address of its
 // metrics.
 func startDevServer(ctx context.Context, bin string, logger zerolog.Logger, log io.Writer) (*testsuite.DevServer, string, error) {
+	settings, err := devserver.ReadConfig(devServerConfig)
+	if err != nil {
+		return nil, "", fmt.Errorf("temporal dev server: %w", err)
+	}
 	metricsPort := freePort()
 	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: bin,
@@ -312,18 +321,10 @@ func startDevServer(ctx context.Context, bin string, logger zerolog.Logger, log 
 			Namespace: "default",
 			Logger:    logging.Temporal(logger.Level(zerolog.WarnLevel)),
 		},
-		LogLevel: "error",
-		ExtraArgs: []string{
-			"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
-			"--dynamic-config-value", "history.queueMaxPredicateSize=10",
-			"--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
-			"--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
-			"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
-			"--dynamic-config-value", "system.enableActivityEagerExecution=true",
-			"--metrics-port", strconv.Itoa(metricsPort),
-		},
-		Stdout: log,
-		Stderr: log,
+		LogLevel:  "error",
+		ExtraArgs: append(devserver.Args(settings), "--metrics-port", strconv.Itoa(metricsPort)),
+		Stdout:    log,
+		Stderr:    log,
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("temporal dev server: %w", err)

@@ -7,6 +7,7 @@ package compose
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/test/devserver"
 )
 
 const (
@@ -323,31 +325,50 @@ func TestTemporalUsesPostgreSQL(t *testing.T) {
 	if err := yaml.Unmarshal(data, &dc); err != nil {
 		t.Fatalf("%s: not Temporal dynamic config (key: [{value, constraints}]): %v", hostFile, err)
 	}
-	for key, want := range map[string]int{
-		"history.transferProcessorMaxPollRPS":  1000,
-		"history.queueMaxPredicateSize":        10,
-		"matching.numTaskqueueReadPartitions":  1,
-		"matching.numTaskqueueWritePartitions": 1,
-	} {
-		vals, ok := dc[key]
-		if !ok || len(vals) == 0 {
-			t.Errorf("%s: %s is missing", hostFile, key)
+	// Every setting of the dev server (make run, make bench, the tests'
+	// stack) holds here too, with the same value and everywhere.
+	settings, err := devserver.ReadConfig(repoRoot + "/deploy/temporal/devserver.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		var want any
+		if err := json.Unmarshal([]byte(s.Value), &want); err != nil {
+			t.Errorf("devserver.conf: %s=%s: not a JSON value: %v", s.Key, s.Value, err)
 			continue
 		}
-		if got, ok := vals[0].Value.(int); !ok || got != want {
-			t.Errorf("%s: %s = %v, want %d", hostFile, key, vals[0].Value, want)
+		vals := dc[s.Key]
+		if len(vals) == 0 {
+			t.Errorf("%s: %s is missing (devserver.conf sets %s)", hostFile, s.Key, s.Value)
+			continue
+		}
+		if got := jsonValue(t, vals[0].Value); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %s = %v, want %s as in devserver.conf", hostFile, s.Key, vals[0].Value, s.Value)
 		}
 		if vals[0].Constraints == nil || len(vals[0].Constraints) != 0 {
-			t.Errorf("%s: %s: want constraints: {} (applies everywhere), got %v", hostFile, key, vals[0].Constraints)
+			t.Errorf("%s: %s: want constraints: {} (applies everywhere), got %v", hostFile, s.Key, vals[0].Constraints)
 		}
 	}
-	// Eager workflow start and eager activity execution, as the
-	// benchmarks' and the tests' servers run.
-	for _, key := range []string{"system.enableEagerWorkflowStart", "system.enableActivityEagerExecution"} {
-		if vals := dc[key]; len(vals) == 0 || vals[0].Value != true || vals[0].Constraints == nil || len(vals[0].Constraints) != 0 {
-			t.Errorf("%s: %s = %+v, want true with constraints: {}", hostFile, key, vals)
+	for _, key := range []string{"history.queueMaxPredicateSize", "system.enableEagerWorkflowStart", "system.enableActivityEagerExecution"} {
+		if !slices.ContainsFunc(settings, func(s devserver.Setting) bool { return s.Key == key }) {
+			t.Errorf("devserver.conf: %s is missing", key)
 		}
 	}
+}
+
+// jsonValue is v, a value decoded from YAML, as encoding/json decodes the
+// same value, so that it compares with a dynamic-config value given as JSON.
+func jsonValue(t *testing.T, v any) any {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("%v: %v", v, err)
+	}
+	var out any
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatalf("%s: %v", data, err)
+	}
+	return out
 }
 
 func TestTemporalUI(t *testing.T) {
