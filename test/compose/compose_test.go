@@ -349,7 +349,7 @@ func TestTemporalUsesPostgreSQL(t *testing.T) {
 			t.Errorf("%s: %s: want constraints: {} (applies everywhere), got %v", hostFile, s.Key, vals[0].Constraints)
 		}
 	}
-	for _, key := range []string{"history.queueMaxPredicateSize", "system.enableEagerWorkflowStart", "system.enableActivityEagerExecution"} {
+	for _, key := range []string{"history.queueMaxPredicateSize", "history.queueReaderStuckCriticalAttempts", "system.enableEagerWorkflowStart", "system.enableActivityEagerExecution"} {
 		if !slices.ContainsFunc(settings, func(s devserver.Setting) bool { return s.Key == key }) {
 			t.Errorf("devserver.conf: %s is missing", key)
 		}
