@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -288,12 +289,17 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 	if err != nil {
 		return err
 	}
+	settings, err := devserver.ReadConfig(devServerConfig)
+	if err != nil {
+		return fmt.Errorf("temporal dev server: %w", err)
+	}
+	dynamicConfig := devserver.Args(settings)
 	// The dev server picks the ports of its internal services itself, and
 	// another process may take one before it binds it ("bind: address
 	// already in use", then a crash); a new start picks new ports.
 	const attempts = 3
 	for attempt := 1; ; attempt++ {
-		dev, metrics, err := startDevServer(ctx, bin, logger, s.logFile)
+		dev, metrics, err := startDevServer(ctx, bin, dynamicConfig, logger, s.logFile)
 		if err == nil {
 			s.devServer, s.serverMetrics = dev, metrics
 			return nil
@@ -306,14 +312,10 @@ func (s *Stack) startTemporal(ctx context.Context, logger zerolog.Logger, prefix
 }
 
 // startDevServer starts a Temporal dev server from the cached CLI bin,
-// with the dynamic configuration in devServerConfig, its output to log and its
+// with the dynamic-config flags dynamicConfig, its output to log and its
 // client's to logger; it returns the server and the address of its
 // metrics.
-func startDevServer(ctx context.Context, bin string, logger zerolog.Logger, log io.Writer) (*testsuite.DevServer, string, error) {
-	settings, err := devserver.ReadConfig(devServerConfig)
-	if err != nil {
-		return nil, "", fmt.Errorf("temporal dev server: %w", err)
-	}
+func startDevServer(ctx context.Context, bin string, dynamicConfig []string, logger zerolog.Logger, log io.Writer) (*testsuite.DevServer, string, error) {
 	metricsPort := freePort()
 	dev, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath: bin,
@@ -322,7 +324,7 @@ func startDevServer(ctx context.Context, bin string, logger zerolog.Logger, log 
 			Logger:    logging.Temporal(logger.Level(zerolog.WarnLevel)),
 		},
 		LogLevel:  "error",
-		ExtraArgs: append(devserver.Args(settings), "--metrics-port", strconv.Itoa(metricsPort)),
+		ExtraArgs: append(slices.Clip(dynamicConfig), "--metrics-port", strconv.Itoa(metricsPort)),
 		Stdout:    log,
 		Stderr:    log,
 	})
