@@ -83,7 +83,7 @@ func fastPages(ctx context.Context, next graphql.RootResolver) graphql.Marshaler
 	if h.page == nil { // the resolver failed: gqlgen's answer
 		return res
 	}
-	w := pageWriter{buf: make([]byte, 0, 64<<10), path: ast.Path{ast.PathName(rf.Field.Alias)}, ok: true}
+	w := pageWriter{buf: make([]byte, 0, 64<<10), path: []pathElem{{name: rf.Field.Alias}}, ok: true}
 	w.connection(plan, h.page)
 	if !w.ok {
 		h.replay = true
@@ -132,9 +132,30 @@ func planSelection(op *graphql.OperationContext, sel ast.SelectionSet, typ strin
 // pageWriter writes a page's JSON; ok false when gqlgen must answer.
 type pageWriter struct {
 	buf  []byte
-	path ast.Path
+	path []pathElem // to the value being written
 	errs []error
 	ok   bool
+}
+
+// pathElem is a step of a pageWriter's path: a field's alias, or a list
+// index when name is "". An ast.Path would box each alias in an interface,
+// an allocation per field written (about 3,000 a page); the ast.Path is
+// made only for an error.
+type pathElem struct {
+	name  string
+	index int
+}
+
+func (w *pageWriter) astPath() ast.Path {
+	path := make(ast.Path, len(w.path))
+	for i, e := range w.path {
+		if e.name == "" {
+			path[i] = ast.PathIndex(e.index)
+		} else {
+			path[i] = ast.PathName(e.name)
+		}
+	}
+	return path
 }
 
 // object writes {"alias": value, ...}, each value by field.
@@ -151,7 +172,7 @@ func (w *pageWriter) object(plan []planField, typ string, field func(f *planFiel
 			w.str(typ)
 			continue
 		}
-		w.path = append(w.path, ast.PathName(f.alias))
+		w.path = append(w.path, pathElem{name: f.alias})
 		field(f)
 		w.path = w.path[:len(w.path)-1]
 	}
@@ -165,7 +186,7 @@ func (w *pageWriter) list(n int, each func(i int)) {
 		if i > 0 {
 			w.buf = append(w.buf, ',')
 		}
-		w.path = append(w.path, ast.PathIndex(i))
+		w.path = append(w.path, pathElem{index: i})
 		each(i)
 		w.path = w.path[:len(w.path)-1]
 	}
@@ -175,7 +196,7 @@ func (w *pageWriter) list(n int, each func(i int)) {
 // failed writes null for a field whose resolver failed, and its error, as
 // gqlgen does: at the field's path and location.
 func (w *pageWriter) failed(f *planField, err error) {
-	gerr := gqlerror.WrapPath(append(ast.Path(nil), w.path...), err)
+	gerr := gqlerror.WrapPath(w.astPath(), err)
 	if f.pos != nil && f.pos.Line != 0 {
 		gerr.Locations = []gqlerror.Location{{Line: f.pos.Line, Column: f.pos.Column}}
 	}
