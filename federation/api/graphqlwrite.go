@@ -59,10 +59,11 @@ func (w *spliceWriter) Write(b []byte) (int, error) {
 	}
 	data := w.data
 	w.data = nil
-	out := make([]byte, 0, len(b)+len(data))
-	out = append(append(append(out, b[:i+len(key)-len(dataPlaceholder)]...), data...), b[i+len(key):]...)
-	if _, err := w.ResponseWriter.Write(out); err != nil {
-		return 0, err
+	// Three writes, not one of a copy: the data is most of the response.
+	for _, part := range [][]byte{b[:i+len(key)-len(dataPlaceholder)], data, b[i+len(key):]} {
+		if _, err := w.ResponseWriter.Write(part); err != nil {
+			return 0, err
+		}
 	}
 	return len(b), nil
 }
