@@ -7,11 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/worker"
 )
 
 // BenchmarkSagaTimeline splits a saga's latency at conc 1, as its starter
@@ -28,7 +31,12 @@ import (
 //   - server-ms: the rest of the time between Started and the close event,
 //     when no task was out (timers, retries' backoff, the history's own
 //     processing between a completion and the next schedule);
-//   - result-ms: from the close event until the starter has the result.
+//   - result-ms: from the close event until the starter has the result;
+//   - in local mode, worker-ms splits in two (localSteps): steps-ms, from
+//     a workflow task's Started event to the completion of its last local
+//     activity, and finish-ms, from there to its Completed event (the
+//     workflow code after the last step, the completion's request and the
+//     server until it records it).
 //
 // Each is the median over the sagas; p50-ms is the latency's. The floor
 // and the order saga run on the same server, one worker process each.
@@ -36,6 +44,11 @@ func BenchmarkSagaTimeline(b *testing.B) {
 	s := stack
 	workers := &benchWorkers{s: s}
 	b.Cleanup(workers.stop)
+	opts, err := worker.ClientOptions(s.Config, zerolog.Nop()) // the stack's payload codec
+	if err != nil {
+		b.Fatal(err)
+	}
+	dc := opts.DataConverter
 	for _, mode := range []string{config.ModeRegular, config.ModeLocal} {
 		for _, kind := range []string{kindFloor, kindHappy} {
 			b.Run(fmt.Sprintf("mode=%s/kind=%s", mode, kind), func(b *testing.B) {
@@ -59,13 +72,20 @@ func BenchmarkSagaTimeline(b *testing.B) {
 					runs[i] = run{id: id, began: began, got: time.Now()}
 				}
 				b.StopTimer()
-				var latency, begin, dispatch, worker, server, result []time.Duration
+				var latency, begin, dispatch, worker, server, result, steps, finish []time.Duration
 				for _, r := range runs {
 					events, err := historyEvents(ctx, s.Temporal, r.id)
 					if err != nil {
 						b.Fatal(err)
 					}
 					t := splitTimeline(events)
+					if mode == config.ModeLocal {
+						st, fin, err := localSteps(events, dc)
+						if err != nil {
+							b.Fatal(err)
+						}
+						steps, finish = append(steps, st), append(finish, fin)
+					}
 					latency = append(latency, r.got.Sub(r.began))
 					begin = append(begin, t.started.Sub(r.began))
 					dispatch = append(dispatch, t.dispatch)
@@ -76,8 +96,11 @@ func BenchmarkSagaTimeline(b *testing.B) {
 				for name, ds := range map[string][]time.Duration{
 					"p50-ms": latency, "start-ms": begin, "dispatch-ms": dispatch,
 					"worker-ms": worker, "server-ms": server, "result-ms": result,
+					"steps-ms": steps, "finish-ms": finish,
 				} {
-					b.ReportMetric(durationMS(medianDuration(ds)), name)
+					if len(ds) > 0 {
+						b.ReportMetric(durationMS(medianDuration(ds)), name)
+					}
 				}
 			})
 		}
@@ -142,6 +165,50 @@ func splitTimeline(events []*history.HistoryEvent) timeline {
 		}
 	}
 	return t
+}
+
+// localActivityMarker is the name of the marker that records a local
+// activity (the SDK's).
+const localActivityMarker = "LocalActivity"
+
+// localSteps splits the time of a history's workflow tasks that ran
+// local activities at the last one's completion, which the worker records
+// in its marker (ReplayTime: the task's Started time plus the time since
+// the worker took the task): steps is the time up to it, finish the rest
+// of the task, summed over the tasks. The markers follow their task's
+// Completed event.
+func localSteps(events []*history.HistoryEvent, dc converter.DataConverter) (steps, finish time.Duration, err error) {
+	var started, completed, last time.Time
+	flush := func() {
+		if !last.IsZero() {
+			steps += last.Sub(started)
+			finish += completed.Sub(last)
+		}
+		last = time.Time{}
+	}
+	for _, e := range events {
+		switch e.GetEventType() {
+		case enums.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+			flush()
+			started = e.GetEventTime().AsTime()
+		case enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+			completed = e.GetEventTime().AsTime()
+		case enums.EVENT_TYPE_MARKER_RECORDED:
+			m := e.GetMarkerRecordedEventAttributes()
+			if m.GetMarkerName() != localActivityMarker {
+				continue
+			}
+			var data struct{ ReplayTime time.Time }
+			if err := dc.FromPayloads(m.GetDetails()["data"], &data); err != nil {
+				return 0, 0, fmt.Errorf("local activity marker %d: %w", e.GetEventId(), err)
+			}
+			if data.ReplayTime.After(last) {
+				last = data.ReplayTime
+			}
+		}
+	}
+	flush()
+	return steps, finish, nil
 }
 
 // medianDuration is the median of ds (not empty).

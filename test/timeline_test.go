@@ -4,8 +4,10 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -56,5 +58,47 @@ func TestSplitTimeline(t *testing.T) {
 	want := timeline{started: ms(0), closed: ms(49), dispatch: 34 * time.Millisecond, worker: 15 * time.Millisecond}
 	if got != want {
 		t.Fatalf("splitTimeline = %+v, want %+v", got, want)
+	}
+}
+
+// TestLocalSteps checks the local mode split of BenchmarkSagaTimeline: two
+// workflow tasks, the first with two local activities, whose markers follow
+// its Completed event; the second with none.
+func TestLocalSteps(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	dc := converter.GetDefaultDataConverter()
+	var events []*history.HistoryEvent
+	add := func(typ enums.EventType, at time.Time) {
+		events = append(events, &history.HistoryEvent{EventId: int64(len(events) + 1), EventType: typ, EventTime: timestamppb.New(at)})
+	}
+	marker := func(at time.Time, name string, replay time.Time) {
+		data, err := dc.ToPayloads(struct {
+			ActivityType string
+			ReplayTime   time.Time
+		}{"Noop", replay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, &history.HistoryEvent{EventId: int64(len(events) + 1), EventType: enums.EVENT_TYPE_MARKER_RECORDED,
+			EventTime: timestamppb.New(at), Attributes: &history.HistoryEvent_MarkerRecordedEventAttributes{
+				MarkerRecordedEventAttributes: &history.MarkerRecordedEventAttributes{MarkerName: name,
+					Details: map[string]*commonpb.Payloads{"data": data}}}})
+	}
+	add(enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, ms(0))
+	add(enums.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, ms(0))
+	add(enums.EVENT_TYPE_WORKFLOW_TASK_STARTED, ms(2))
+	add(enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, ms(15))
+	marker(ms(15), localActivityMarker, ms(5))
+	marker(ms(15), localActivityMarker, ms(11)) // steps 9 ms, finish 4 ms
+	marker(ms(15), "Version", ms(14))           // not a local activity
+	add(enums.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, ms(20))
+	add(enums.EVENT_TYPE_WORKFLOW_TASK_STARTED, ms(21))
+	add(enums.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, ms(23))
+	add(enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, ms(23))
+
+	steps, finish, err := localSteps(events, dc)
+	if err != nil || steps != 9*time.Millisecond || finish != 4*time.Millisecond {
+		t.Fatalf("localSteps = %v, %v, %v; want 9ms, 4ms, nil", steps, finish, err)
 	}
 }
