@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,29 +46,41 @@ func BenchmarkSagaPaired(b *testing.B) {
 // BenchmarkSagaPairedSaturation measures the throughput target's two sides
 // alternately: the floor and the order saga at saturation (conc 32, 256
 // sagas each, their rate that of the steady state: steadyRate), on the
-// same server, one worker process each, both worker sets up throughout. One
-// op is four measurements in the order floor, saga, saga, floor, so that a
+// same server, one worker process each, both worker sets up throughout.
+// Between them it measures the floor with every Temporal feature of the
+// saga (BenchmarkSagaFeatureCost's "all": search attributes, summaries,
+// payloads as heavy as a saga's of this run, start options), which splits
+// the saga's throughput ratio into what the features cost and what
+// fedsaga's own code and database work cost. One op is six measurements
+// in the order floor, features, saga, saga, features, floor, so that a
 // drift of the server's pace during the op (its queues' state between
-// checkpoints, the store it grows) weighs on both alike. BenchmarkSaga
+// checkpoints, the store it grows) weighs on all alike. BenchmarkSaga
 // measures each kind once, minutes apart, so the state of the server
 // between them counts in their ratio. sagas/s is the saga's mean rate,
-// floor-sagas/s the floor's, throughput-ratio the one ÷ the other;
-// server-cpu-ms/op and floor-server-cpu-ms/op are the Temporal server's
-// CPU per saga of each.
+// floor-sagas/s the floor's, features-sagas/s the featured floor's;
+// throughput-ratio is the saga's ÷ the floor's, features-ratio the
+// featured floor's ÷ the floor's, code-ratio the saga's ÷ the featured
+// floor's; server-cpu-ms/op, floor-server-cpu-ms/op and
+// features-server-cpu-ms/op are the Temporal server's CPU per saga of
+// each.
 func BenchmarkSagaPairedSaturation(b *testing.B) {
 	stack.floorAndSaga(b, saturation, func(b *testing.B, pair floorSagaPair) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
 		n := saturation * saturationWaves
-		const floor, saga = 0, 1
-		sides := [2]struct {
+		const floor, features, saga = 0, 1, 2
+		sides := [3]struct {
 			name      string
 			run       sagaFunc
 			rate, cpu float64 // sums of the rates and of the server's CPU ms per saga
-		}{floor: {name: "floor", run: pair.floor}, saga: {name: "saga", run: pair.saga}}
+		}{
+			floor:    {name: "floor", run: pair.floor},
+			features: {name: "features", run: stack.featuredFloor(ctx, b, pair)},
+			saga:     {name: "saga", run: pair.saga},
+		}
 		b.ResetTimer()
 		for range b.N {
-			for _, k := range []int{floor, saga, saga, floor} {
+			for _, k := range []int{floor, features, saga, saga, features, floor} {
 				side := &sides[k]
 				m, err := stack.measureSagas(ctx, n, saturation, pair.pids, side.run.discardID, 0)
 				if err != nil {
@@ -83,10 +96,32 @@ func BenchmarkSagaPairedSaturation(b *testing.B) {
 		runs := float64(2 * b.N) // each side is measured twice per op
 		b.ReportMetric(sides[saga].rate/runs, "sagas/s")
 		b.ReportMetric(sides[floor].rate/runs, "floor-sagas/s")
+		b.ReportMetric(sides[features].rate/runs, "features-sagas/s")
 		b.ReportMetric(sides[saga].rate/sides[floor].rate, "throughput-ratio")
+		b.ReportMetric(sides[features].rate/sides[floor].rate, "features-ratio")
+		b.ReportMetric(sides[saga].rate/sides[features].rate, "code-ratio")
 		b.ReportMetric(sides[saga].cpu/runs, "server-cpu-ms/op")
 		b.ReportMetric(sides[floor].cpu/runs, "floor-server-cpu-ms/op")
+		b.ReportMetric(sides[features].cpu/runs, "features-server-cpu-ms/op")
 	})
+}
+
+// featuredFloor is the floor with every Temporal feature of the order saga
+// (featureFloors' "all") on pair's floor workers, its payloads as heavy as
+// those of one saga it runs first.
+func (s *Stack) featuredFloor(ctx context.Context, b *testing.B, pair floorSagaPair) sagaFunc {
+	b.Helper()
+	id, err := pair.saga.once(ctx)
+	if err != nil {
+		b.Fatalf("a saga to weigh: %v", err)
+	}
+	events, err := historyEvents(ctx, s.Temporal, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	all := featureFloors[slices.IndexFunc(featureFloors, func(f featureFloor) bool { return f.name == "all" })]
+	run := all.runner(s.Temporal, pair.floorQueue, s.shapeLike(b, weigh(events)))
+	return func(ctx context.Context, _ int) (string, error) { return run(ctx) }
 }
 
 // floorSagaPair is what floorAndSaga gives its body: a floor worker set

@@ -294,6 +294,11 @@ func (r *Report) targets() []Target {
 					ts = append(ts, alternated(
 						fmt.Sprintf("saga throughput at saturation (conc 32) ÷ floor's, the two alternated floor, saga, saga, floor (SagaPairedSaturation), %s", where),
 						paired, "throughput-ratio", "sagas/s", "floor-sagas/s", "throughput", "sagas/s", atLeast(0.8)))
+					if _, ok := paired.value("code-ratio"); ok {
+						ts = append(ts, featureRatio(
+							fmt.Sprintf("saga throughput at saturation (conc 32) ÷ that of a floor with the saga's Temporal features (search attributes, summaries, payloads as heavy, start options), alternated (SagaPairedSaturation): fedsaga's own code and database work, %s", where),
+							alternated("", paired, "code-ratio", "sagas/s", "features-sagas/s", "throughput", "sagas/s", atLeast(0.8)), paired))
+					}
 				}
 				ts = append(ts, ratio(
 					fmt.Sprintf("saga p50 latency (conc %s) ÷ floor's, %s", low, where),
@@ -305,7 +310,8 @@ func (r *Report) targets() []Target {
 				}
 				if fc := r.find("SagaFeatureCost/mode=" + mode); fc != nil && n == "1" {
 					ts = append(ts, featureRatio(
-						fmt.Sprintf("saga p50 latency (conc 1) ÷ that of a floor with the saga's Temporal features (search attributes, summaries, payloads as heavy, start options), alternated (SagaFeatureCost): fedsaga's own code and database work, %s", where), fc))
+						fmt.Sprintf("saga p50 latency (conc 1) ÷ that of a floor with the saga's Temporal features (search attributes, summaries, payloads as heavy, start options), alternated (SagaFeatureCost): fedsaga's own code and database work, %s", where),
+						alternatedRatio("", fc, "code-ratio", "saga-p50-ms", "all-p50-ms"), fc))
 				}
 				if loaded := r.find("SagaStepsLoaded/mode=" + mode); loaded != nil {
 					ts = append(ts, latencyBound(
@@ -508,14 +514,15 @@ func alternated(name string, b *Benchmark, ratio, saga, floor, measure, unit str
 	return t
 }
 
-// featureRatio is what BenchmarkSagaFeatureCost measures: the saga's p50
-// ÷ that of a floor that carries the saga's Temporal features, which
-// leaves fedsaga's own code and database work; the detail adds what the
-// features cost the floor.
-func featureRatio(name string, fc *Benchmark) Target {
-	t := alternatedRatio(name, fc, "code-ratio", "saga-p50-ms", "all-p50-ms")
-	if features, ok := fc.value("features-ratio"); ok && t.Status != notMeasured {
-		t.Detail += fmt.Sprintf("; the features cost the floor %s×", format(features))
+// featureRatio is t, named name: the saga's figure ÷ that of a floor
+// that carries the saga's Temporal features (BenchmarkSagaFeatureCost's
+// p50, BenchmarkSagaPairedSaturation's throughput), which leaves
+// fedsaga's own code and database work; the detail adds what the features
+// cost the floor (b's features-ratio).
+func featureRatio(name string, t Target, b *Benchmark) Target {
+	t.Name = name
+	if features, ok := b.value("features-ratio"); ok && t.Status != notMeasured {
+		t.Detail += fmt.Sprintf("; the featured floor ÷ the floor %s×", format(features))
 	}
 	return t
 }
