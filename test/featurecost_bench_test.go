@@ -154,7 +154,7 @@ func (f featureFloor) runner(c client.Client, queue string, like floor.Shape) fu
 	if f.payloads {
 		shape.Payload, shape.Pad = like.Payload, like.Pad
 	}
-	shape.Summaries, shape.Upsert = f.summaries, f.attributes
+	shape.Summaries, shape.Upsert, shape.DelayMS = f.summaries, f.attributes, like.DelayMS
 	return func(ctx context.Context) (string, error) {
 		opts := opts
 		opts.ID = benchID("floor-" + f.name)

@@ -67,49 +67,98 @@ func BenchmarkSagaPairedSaturation(b *testing.B) {
 	stack.floorAndSaga(b, saturation, func(b *testing.B, pair floorSagaPair) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
-		n := saturation * saturationWaves
-		const floor, features, saga = 0, 1, 2
-		sides := [3]struct {
-			name      string
-			run       sagaFunc
-			rate, cpu float64 // sums of the rates and of the server's CPU ms per saga
-		}{
-			floor:    {name: "floor", run: pair.floor},
-			features: {name: "features", run: stack.featuredFloor(ctx, b, pair)},
-			saga:     {name: "saga", run: pair.saga},
-		}
-		b.ResetTimer()
-		for range b.N {
-			for _, k := range []int{floor, features, saga, saga, features, floor} {
-				side := &sides[k]
-				m, err := stack.measureSagas(ctx, n, saturation, pair.pids, side.run.discardID, 0)
-				if err != nil {
-					b.Fatalf("%s: %v", side.name, err)
-				}
-				server := durationMS(m.cpu[cpuServer]) / float64(n)
-				b.Logf("%s: %.2f sagas/s, server %.1f ms CPU per saga", side.name, m.rate, server)
-				side.rate += m.rate
-				side.cpu += server
-			}
-		}
-		b.StopTimer()
-		runs := float64(2 * b.N) // each side is measured twice per op
-		b.ReportMetric(sides[saga].rate/runs, "sagas/s")
-		b.ReportMetric(sides[floor].rate/runs, "floor-sagas/s")
-		b.ReportMetric(sides[features].rate/runs, "features-sagas/s")
-		b.ReportMetric(sides[saga].rate/sides[floor].rate, "throughput-ratio")
-		b.ReportMetric(sides[features].rate/sides[floor].rate, "features-ratio")
-		b.ReportMetric(sides[saga].rate/sides[features].rate, "code-ratio")
-		b.ReportMetric(sides[saga].cpu/runs, "server-cpu-ms/op")
-		b.ReportMetric(sides[floor].cpu/runs, "floor-server-cpu-ms/op")
-		b.ReportMetric(sides[features].cpu/runs, "features-server-cpu-ms/op")
+		floor := &saturationSide{name: "floor", run: pair.floor}
+		features := &saturationSide{name: "features", run: stack.featuredFloor(ctx, b, pair, 0)}
+		saga := &saturationSide{name: "saga", run: pair.saga}
+		stack.inTurnAtSaturation(ctx, b, pair, floor, features, saga)
+		b.ReportMetric(saga.rate(), "sagas/s")
+		b.ReportMetric(floor.rate(), "floor-sagas/s")
+		b.ReportMetric(features.rate(), "features-sagas/s")
+		b.ReportMetric(saga.rate()/floor.rate(), "throughput-ratio")
+		b.ReportMetric(features.rate()/floor.rate(), "features-ratio")
+		b.ReportMetric(saga.rate()/features.rate(), "code-ratio")
+		b.ReportMetric(saga.serverCPU(), "server-cpu-ms/op")
+		b.ReportMetric(floor.serverCPU(), "floor-server-cpu-ms/op")
+		b.ReportMetric(features.serverCPU(), "features-server-cpu-ms/op")
 	})
+}
+
+// stepDelay is how long each activity of the delayed featured floor takes
+// (BenchmarkSagaStepTime): more than ten times a step's own database and
+// NATS work on an idle machine (BenchmarkSagaSteps: about 2 ms for the six
+// on a machine where the local floor runs 200 sagas/s).
+const stepDelay = 4 * time.Millisecond
+
+// BenchmarkSagaStepTime tells whether the time the saga's steps take, as
+// opposed to the CPU they spend, costs throughput or Temporal server work
+// at saturation. It measures, as BenchmarkSagaPairedSaturation does
+// (conc 32, in the order features, delayed, saga, saga, delayed,
+// features): the featured floor; the same floor whose activities each
+// wait stepDelay before they return their input, so that as many sagas
+// are in flight as when each step does real work (delayed); and the
+// order saga. delay-ratio is the delayed floor's throughput ÷ the
+// featured floor's, code-ratio the saga's ÷ the delayed floor's;
+// NAME-server-cpu-ms/op is the Temporal server's CPU per saga of each.
+func BenchmarkSagaStepTime(b *testing.B) {
+	stack.floorAndSaga(b, saturation, func(b *testing.B, pair floorSagaPair) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		features := &saturationSide{name: "features", run: stack.featuredFloor(ctx, b, pair, 0)}
+		delayed := &saturationSide{name: "delayed", run: stack.featuredFloor(ctx, b, pair, stepDelay)}
+		saga := &saturationSide{name: "saga", run: pair.saga}
+		stack.inTurnAtSaturation(ctx, b, pair, features, delayed, saga)
+		for _, side := range []*saturationSide{features, delayed, saga} {
+			b.ReportMetric(side.rate(), side.name+"-sagas/s")
+			b.ReportMetric(side.serverCPU(), side.name+"-server-cpu-ms/op")
+		}
+		b.ReportMetric(delayed.rate()/features.rate(), "delay-ratio")
+		b.ReportMetric(saga.rate()/delayed.rate(), "code-ratio")
+	})
+}
+
+// saturationSide is one contender of inTurnAtSaturation.
+type saturationSide struct {
+	name        string
+	run         sagaFunc
+	runs        int
+	rates, cpus float64 // sums over the runs: sagas/s, the server's CPU ms per saga
+}
+
+// rate is the side's mean sagas/s.
+func (sd *saturationSide) rate() float64 { return sd.rates / float64(sd.runs) }
+
+// serverCPU is the Temporal server's mean CPU ms per saga of the side.
+func (sd *saturationSide) serverCPU() float64 { return sd.cpus / float64(sd.runs) }
+
+// inTurnAtSaturation measures a, b2 and c at conc saturation, 256 sagas
+// each (their rate that of the steady state: steadyRate), b.N times in
+// the order a, b2, c, c, b2, a, so that a drift of the server's pace
+// during an op (its queues' state between checkpoints, the store it
+// grows) weighs on all alike.
+func (s *Stack) inTurnAtSaturation(ctx context.Context, b *testing.B, pair floorSagaPair, a, b2, c *saturationSide) {
+	n := saturation * saturationWaves
+	b.ResetTimer()
+	for range b.N {
+		for _, side := range []*saturationSide{a, b2, c, c, b2, a} {
+			m, err := s.measureSagas(ctx, n, saturation, pair.pids, side.run.discardID, 0)
+			if err != nil {
+				b.Fatalf("%s: %v", side.name, err)
+			}
+			server := durationMS(m.cpu[cpuServer]) / float64(n)
+			b.Logf("%s: %.2f sagas/s, server %.1f ms CPU per saga", side.name, m.rate, server)
+			side.runs++
+			side.rates += m.rate
+			side.cpus += server
+		}
+	}
+	b.StopTimer()
 }
 
 // featuredFloor is the floor with every Temporal feature of the order saga
 // (featureFloors' "all") on pair's floor workers, its payloads as heavy as
-// those of one saga it runs first.
-func (s *Stack) featuredFloor(ctx context.Context, b *testing.B, pair floorSagaPair) sagaFunc {
+// those of one saga it runs first; each of its activities waits delay
+// before it returns (0: none).
+func (s *Stack) featuredFloor(ctx context.Context, b *testing.B, pair floorSagaPair, delay time.Duration) sagaFunc {
 	b.Helper()
 	id, err := pair.saga.once(ctx)
 	if err != nil {
@@ -120,7 +169,9 @@ func (s *Stack) featuredFloor(ctx context.Context, b *testing.B, pair floorSagaP
 		b.Fatal(err)
 	}
 	all := featureFloors[slices.IndexFunc(featureFloors, func(f featureFloor) bool { return f.name == "all" })]
-	run := all.runner(s.Temporal, pair.floorQueue, s.shapeLike(b, weigh(events)))
+	shape := s.shapeLike(b, weigh(events))
+	shape.DelayMS = int(delay / time.Millisecond)
+	run := all.runner(s.Temporal, pair.floorQueue, shape)
 	return func(ctx context.Context, _ int) (string, error) { return run(ctx) }
 }
 

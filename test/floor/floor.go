@@ -2,8 +2,8 @@
 // no-op activities as the order saga runs on its happy path (validate,
 // create, reserve, charge, confirm, publish), and a shaped variant that
 // adds one of the saga's features at a time (search attributes, summaries,
-// payloads), so that a benchmark can tell what each costs the Temporal
-// server. test/floorworker runs them on a worker set up as `fedsaga
+// payloads) or steps that take time, so that a benchmark can tell what
+// each costs the Temporal server. test/floorworker runs them on a worker set up as `fedsaga
 // worker` sets up its own.
 package floor
 
@@ -11,6 +11,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
@@ -27,6 +28,7 @@ const (
 	ShapedWorkflow = "FloorShaped" // Shaped, a Shape as input
 	Noop           = "Noop"
 	Echo           = "Echo"
+	EchoAfter      = "EchoAfter"
 )
 
 // forwardSteps are the order saga's forward steps (validate, create,
@@ -59,6 +61,10 @@ type Shape struct {
 	Payload int `json:"payload,omitempty"`
 	// Pad weighs the workflow's input like the saga's.
 	Pad string `json:"pad,omitempty"`
+	// DelayMS, when not 0, makes each activity wait that many milliseconds
+	// before it returns its input (EchoAfter): steps that take time without
+	// spending CPU.
+	DelayMS int `json:"delay_ms,omitempty"`
 }
 
 // Shaped is the floor with the features s asks for.
@@ -72,6 +78,9 @@ func (f Floor) Shaped(ctx workflow.Context, s Shape) error {
 	activity, args := Noop, []any(nil)
 	if s.Payload > 0 {
 		activity, args = Echo, []any{strings.Repeat("x", s.Payload)}
+	}
+	if s.DelayMS > 0 {
+		activity, args = EchoAfter, []any{strings.Repeat("x", max(1, s.Payload)), s.DelayMS}
 	}
 	for i := range forwardSteps + 1 { // and the publish
 		if i == forwardSteps && s.Upsert {
@@ -108,6 +117,7 @@ func Register(w worker.Registry, local bool) {
 	w.RegisterWorkflowWithOptions(f.Shaped, workflow.RegisterOptions{Name: ShapedWorkflow})
 	w.RegisterActivityWithOptions(NoopActivity, activity.RegisterOptions{Name: Noop})
 	w.RegisterActivityWithOptions(EchoActivity, activity.RegisterOptions{Name: Echo})
+	w.RegisterActivityWithOptions(EchoAfterActivity, activity.RegisterOptions{Name: EchoAfter})
 }
 
 // NoopActivity does nothing.
@@ -115,3 +125,13 @@ func NoopActivity(context.Context) error { return nil }
 
 // EchoActivity returns its input.
 func EchoActivity(_ context.Context, in string) (string, error) { return in, nil }
+
+// EchoAfterActivity returns its input after ms milliseconds, or when ctx
+// ends.
+func EchoAfterActivity(ctx context.Context, in string, ms int) (string, error) {
+	select {
+	case <-time.After(time.Duration(ms) * time.Millisecond):
+	case <-ctx.Done():
+	}
+	return in, nil
+}
