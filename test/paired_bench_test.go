@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fedsaga/fedsaga/config"
+	"github.com/fedsaga/fedsaga/test/floor"
 )
 
 // BenchmarkSagaPaired measures the p50 target's two sides alternately: one
@@ -68,9 +69,9 @@ func BenchmarkSagaPairedSaturation(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
 		floor := &saturationSide{name: "floor", run: pair.floor}
-		features := &saturationSide{name: "features", run: stack.featuredFloor(ctx, b, pair, 0)}
+		features := &saturationSide{name: "features", run: stack.featuredFloor(pair, stack.featuredShape(ctx, b, pair))}
 		saga := &saturationSide{name: "saga", run: pair.saga}
-		stack.inTurnAtSaturation(ctx, b, pair, floor, features, saga)
+		stack.inTurnAtSaturation(ctx, b, pair.pids, floor, features, saga)
 		b.ReportMetric(saga.rate(), "sagas/s")
 		b.ReportMetric(floor.rate(), "floor-sagas/s")
 		b.ReportMetric(features.rate(), "features-sagas/s")
@@ -103,10 +104,12 @@ func BenchmarkSagaStepTime(b *testing.B) {
 	stack.floorAndSaga(b, saturation, func(b *testing.B, pair floorSagaPair) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()
-		features := &saturationSide{name: "features", run: stack.featuredFloor(ctx, b, pair, 0)}
-		delayed := &saturationSide{name: "delayed", run: stack.featuredFloor(ctx, b, pair, stepDelay)}
+		shape := stack.featuredShape(ctx, b, pair)
+		features := &saturationSide{name: "features", run: stack.featuredFloor(pair, shape)}
+		shape.DelayMS = int(stepDelay / time.Millisecond)
+		delayed := &saturationSide{name: "delayed", run: stack.featuredFloor(pair, shape)}
 		saga := &saturationSide{name: "saga", run: pair.saga}
-		stack.inTurnAtSaturation(ctx, b, pair, features, delayed, saga)
+		stack.inTurnAtSaturation(ctx, b, pair.pids, features, delayed, saga)
 		for _, side := range []*saturationSide{features, delayed, saga} {
 			b.ReportMetric(side.rate(), side.name+"-sagas/s")
 			b.ReportMetric(side.serverCPU(), side.name+"-server-cpu-ms/op")
@@ -130,17 +133,21 @@ func (sd *saturationSide) rate() float64 { return sd.rates / float64(sd.runs) }
 // serverCPU is the Temporal server's mean CPU ms per saga of the side.
 func (sd *saturationSide) serverCPU() float64 { return sd.cpus / float64(sd.runs) }
 
-// inTurnAtSaturation measures a, b2 and c at conc saturation, 256 sagas
-// each (their rate that of the steady state: steadyRate), b.N times in
-// the order a, b2, c, c, b2, a, so that a drift of the server's pace
-// during an op (its queues' state between checkpoints, the store it
-// grows) weighs on all alike.
-func (s *Stack) inTurnAtSaturation(ctx context.Context, b *testing.B, pair floorSagaPair, a, b2, c *saturationSide) {
+// inTurnAtSaturation measures sides at conc saturation, 256 sagas each
+// (their rate that of the steady state: steadyRate), b.N times in their
+// order and then in the reverse order (a, b, c, c, b, a), so that a drift
+// of the server's pace during an op (its queues' state between
+// checkpoints, the store it grows) weighs on all alike; pids are the
+// worker processes whose CPU counts.
+func (s *Stack) inTurnAtSaturation(ctx context.Context, b *testing.B, pids []int, sides ...*saturationSide) {
 	n := saturation * saturationWaves
+	back := slices.Clone(sides)
+	slices.Reverse(back)
+	order := append(slices.Clone(sides), back...)
 	b.ResetTimer()
 	for range b.N {
-		for _, side := range []*saturationSide{a, b2, c, c, b2, a} {
-			m, err := s.measureSagas(ctx, n, saturation, pair.pids, side.run.discardID, 0)
+		for _, side := range order {
+			m, err := s.measureSagas(ctx, n, saturation, pids, side.run.discardID, 0)
 			if err != nil {
 				b.Fatalf("%s: %v", side.name, err)
 			}
@@ -154,11 +161,9 @@ func (s *Stack) inTurnAtSaturation(ctx context.Context, b *testing.B, pair floor
 	b.StopTimer()
 }
 
-// featuredFloor is the floor with every Temporal feature of the order saga
-// (featureFloors' "all") on pair's floor workers, its payloads as heavy as
-// those of one saga it runs first; each of its activities waits delay
-// before it returns (0: none).
-func (s *Stack) featuredFloor(ctx context.Context, b *testing.B, pair floorSagaPair, delay time.Duration) sagaFunc {
+// featuredShape is the shape of a floor whose payloads are as heavy as
+// those of one saga of pair that it runs first.
+func (s *Stack) featuredShape(ctx context.Context, b *testing.B, pair floorSagaPair) floor.Shape {
 	b.Helper()
 	id, err := pair.saga.once(ctx)
 	if err != nil {
@@ -168,9 +173,14 @@ func (s *Stack) featuredFloor(ctx context.Context, b *testing.B, pair floorSagaP
 	if err != nil {
 		b.Fatal(err)
 	}
+	return s.shapeLike(b, weigh(events))
+}
+
+// featuredFloor is the floor with every Temporal feature of the order saga
+// (featureFloors' "all") on pair's floor workers, shaped like shape
+// (featuredShape; DelayMS as it says).
+func (s *Stack) featuredFloor(pair floorSagaPair, shape floor.Shape) sagaFunc {
 	all := featureFloors[slices.IndexFunc(featureFloors, func(f featureFloor) bool { return f.name == "all" })]
-	shape := s.shapeLike(b, weigh(events))
-	shape.DelayMS = int(delay / time.Millisecond)
 	run := all.runner(s.Temporal, pair.floorQueue, shape)
 	return func(ctx context.Context, _ int) (string, error) { return run(ctx) }
 }

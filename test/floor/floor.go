@@ -3,8 +3,8 @@
 // create, reserve, charge, confirm, publish), and a shaped variant that
 // adds one of the saga's features at a time (search attributes, summaries,
 // payloads) or steps that take time, so that a benchmark can tell what
-// each costs the Temporal server. test/floorworker runs them on a worker set up as `fedsaga
-// worker` sets up its own.
+// each costs the Temporal server. test/floorworker runs them on a worker
+// set up as `fedsaga worker` sets up its own.
 package floor
 
 import (
