@@ -286,3 +286,34 @@ func pidsCPU(pids []int) time.Duration {
 	}
 	return total
 }
+
+// BenchmarkSagaFeatureSaturation splits the featured floor's cost at
+// saturation by feature: BenchmarkSagaFeatureCost's floors (the floor, each
+// of the saga's Temporal features alone, all of them) and the order saga,
+// at conc 32 as BenchmarkSagaPairedSaturation measures them, in turn (in
+// their order, then back). At conc 1 the server's CPU per variant is not
+// to be trusted (each variant's window takes in the tail work of the one
+// before it); at saturation each side's 256 sagas outweigh that tail.
+// NAME-sagas/s and NAME-server-cpu-ms/op are each one's throughput and the
+// Temporal server's CPU per saga; NAME-ratio its throughput ÷ the floor's.
+func BenchmarkSagaFeatureSaturation(b *testing.B) {
+	stack.floorAndSaga(b, saturation, func(b *testing.B, pair floorSagaPair) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		shape := stack.featuredShape(ctx, b, pair)
+		var sides []*saturationSide
+		for _, f := range featureFloors {
+			run := f.runner(stack.Temporal, pair.floorQueue, shape)
+			sides = append(sides, &saturationSide{name: f.name, run: func(ctx context.Context, _ int) (string, error) { return run(ctx) }})
+		}
+		sides = append(sides, &saturationSide{name: "saga", run: pair.saga})
+		stack.inTurnAtSaturation(ctx, b, pair.pids, sides...)
+		for _, side := range sides {
+			b.ReportMetric(side.rate(), side.name+"-sagas/s")
+			b.ReportMetric(side.serverCPU(), side.name+"-server-cpu-ms/op")
+			if side != sides[0] {
+				b.ReportMetric(side.rate()/sides[0].rate(), side.name+"-ratio")
+			}
+		}
+	})
+}
