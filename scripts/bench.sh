@@ -115,7 +115,7 @@ if ! $report_only; then
   printf '%s\n' "$commit" >"$OUT/commit.txt"
   date -u +%Y-%m-%dT%H:%M:%SZ >"$OUT/date.txt"
 
-  log "running the benchmarks (about 100 minutes with the defaults, COUNT=6); each prints its name when it starts and its figures when it ends"
+  log "running the benchmarks (about 110 minutes with the defaults, COUNT=6); each prints its name when it starts and its figures when it ends"
   log "$command_line"
   : >"$OUT/raw.txt"
   for ((run = 1; run <= runs; run++)); do
