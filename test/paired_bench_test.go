@@ -110,10 +110,7 @@ func BenchmarkSagaStepTime(b *testing.B) {
 		delayed := &saturationSide{name: "delayed", run: stack.featuredFloor(pair, shape)}
 		saga := &saturationSide{name: "saga", run: pair.saga}
 		stack.inTurnAtSaturation(ctx, b, pair.pids, features, delayed, saga)
-		for _, side := range []*saturationSide{features, delayed, saga} {
-			b.ReportMetric(side.rate(), side.name+"-sagas/s")
-			b.ReportMetric(side.serverCPU(), side.name+"-server-cpu-ms/op")
-		}
+		reportSides(b, features, delayed, saga)
 		b.ReportMetric(delayed.rate()/features.rate(), "delay-ratio")
 		b.ReportMetric(saga.rate()/delayed.rate(), "code-ratio")
 	})
@@ -132,6 +129,14 @@ func (sd *saturationSide) rate() float64 { return sd.rates / float64(sd.runs) }
 
 // serverCPU is the Temporal server's mean CPU ms per saga of the side.
 func (sd *saturationSide) serverCPU() float64 { return sd.cpus / float64(sd.runs) }
+
+// reportSides reports each side's NAME-sagas/s and NAME-server-cpu-ms/op.
+func reportSides(b *testing.B, sides ...*saturationSide) {
+	for _, side := range sides {
+		b.ReportMetric(side.rate(), side.name+"-sagas/s")
+		b.ReportMetric(side.serverCPU(), side.name+"-server-cpu-ms/op")
+	}
+}
 
 // inTurnAtSaturation measures sides at conc saturation, 256 sagas each
 // (their rate that of the steady state: steadyRate), b.N times in their
@@ -181,7 +186,13 @@ func (s *Stack) featuredShape(ctx context.Context, b *testing.B, pair floorSagaP
 // (featuredShape; DelayMS as it says).
 func (s *Stack) featuredFloor(pair floorSagaPair, shape floor.Shape) sagaFunc {
 	all := featureFloors[slices.IndexFunc(featureFloors, func(f featureFloor) bool { return f.name == "all" })]
-	run := all.runner(s.Temporal, pair.floorQueue, shape)
+	return s.shapedFloor(pair, all, shape)
+}
+
+// shapedFloor is the floor with f's features on pair's floor workers,
+// shaped like shape, as a starter runs it.
+func (s *Stack) shapedFloor(pair floorSagaPair, f featureFloor, shape floor.Shape) sagaFunc {
+	run := f.runner(s.Temporal, pair.floorQueue, shape)
 	return func(ctx context.Context, _ int) (string, error) { return run(ctx) }
 }
 
@@ -303,17 +314,13 @@ func BenchmarkSagaFeatureSaturation(b *testing.B) {
 		shape := stack.featuredShape(ctx, b, pair)
 		var sides []*saturationSide
 		for _, f := range featureFloors {
-			run := f.runner(stack.Temporal, pair.floorQueue, shape)
-			sides = append(sides, &saturationSide{name: f.name, run: func(ctx context.Context, _ int) (string, error) { return run(ctx) }})
+			sides = append(sides, &saturationSide{name: f.name, run: stack.shapedFloor(pair, f, shape)})
 		}
 		sides = append(sides, &saturationSide{name: "saga", run: pair.saga})
 		stack.inTurnAtSaturation(ctx, b, pair.pids, sides...)
-		for _, side := range sides {
-			b.ReportMetric(side.rate(), side.name+"-sagas/s")
-			b.ReportMetric(side.serverCPU(), side.name+"-server-cpu-ms/op")
-			if side != sides[0] {
-				b.ReportMetric(side.rate()/sides[0].rate(), side.name+"-ratio")
-			}
+		reportSides(b, sides...)
+		for _, side := range sides[1:] {
+			b.ReportMetric(side.rate()/sides[0].rate(), side.name+"-ratio")
 		}
 	})
 }
